@@ -1,0 +1,46 @@
+"""Fixed DataFrame column contracts shared by ``loaders``, ``graph`` and ``gnn``.
+
+Every frame that crosses a package boundary has exactly these columns (see docs/design.md).
+Ids are ``str``; timestamps are tz-aware UTC; dates are UTC midnight timestamps.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+BUSINESS_COLUMNS: Final = [
+    "business_id",
+    "kind",
+    "registered_at",
+    "region",
+    "industry",
+    "employees",
+    "declared_revenue",
+]
+
+IDENTIFIER_TYPES: Final = ["phone", "device_id", "address", "bank_account", "owner_id"]
+IDENTIFIER_COLUMNS: Final = ["business_id", "id_type", "id_hash"]
+
+ORDER_STATUSES: Final = ["completed", "refunded", "disputed", "cancelled"]
+ORDER_COLUMNS: Final = [
+    "txn_id",
+    "seller_id",
+    "buyer_id",
+    "ts",
+    "amount",
+    "currency",
+    "amount_base",
+    "status",
+    "status_at",
+    "category",
+]
+
+OUTCOME_COLUMNS: Final = ["business_id", "as_of", "defaulted", "fraud"]
+OUTCOME_TARGETS: Final = ["defaulted", "fraud"]
+
+BUSINESS_KINDS: Final = ["sme", "consumer", "enterprise"]
+
+#: Businesses registered fewer than this many days before the score date are "thin file".
+THIN_FILE_DAYS: Final = 90
+#: Default outcome horizon after a score date, in days.
+HORIZON_DAYS: Final = 365

@@ -1,0 +1,1 @@
+"""The ``tradegraph`` command line: one typer app, one module per area."""

@@ -1,0 +1,100 @@
+"""Helpers every CLI module shares: console, progress bars, errors, and the Neo4j driver."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import NoReturn
+
+import typer
+from neo4j import Driver
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from graph.connection import Neo4jConnectionError, connect
+from graph.server.errors import Neo4jSetupError
+from graph.server.local import LocalServerConfig
+from graph.server.local import start as start_local
+from tradegraph.settings import Settings
+
+console = Console()
+err_console = Console(stderr=True)
+
+#: Exit code for problems the user can fix (bad input, bad setup).
+EXIT_USAGE = 2
+#: Exit code for a run that failed on the way.
+EXIT_FAILURE = 1
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    """Print one clear message (no traceback) and exit with ``code``."""
+    err_console.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(code)
+
+
+def progress(*, transient: bool = False) -> Progress:
+    """A rich progress bar with counts, rate-friendly columns and time left."""
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=transient,
+    )
+
+
+def local_server_config(settings: Settings, *, browser: bool = False) -> LocalServerConfig:
+    """The local server's configuration from the settings."""
+    return LocalServerConfig(
+        data_dir=settings.local_data_dir,
+        bolt_port=settings.neo4j_bolt_port,
+        http_port=settings.neo4j_http_port,
+        heap=settings.neo4j_heap,
+        pagecache=settings.neo4j_pagecache,
+        version=settings.neo4j_version,
+        jar_cache=settings.jar_cache.expanduser(),
+        java_home=settings.java_home,
+        browser=browser,
+    )
+
+
+def open_driver(settings: Settings, *, start: bool = True) -> Driver:
+    """A checked driver: to ``NEO4J_URI`` when it is set (nothing is started), otherwise to
+    the local server, which is started first when ``start`` is true."""
+    try:
+        if settings.neo4j_uri:
+            password = (
+                settings.neo4j_password.get_secret_value() if settings.neo4j_password else None
+            )
+            return connect(settings.neo4j_uri, settings.neo4j_user, password)
+        config = local_server_config(settings)
+        if start:
+            with console.status("Starting the local Neo4j server..."):
+                info = start_local(config, say=console.print)
+            return connect(info.uri, info.user, info.password, what="local server")
+        from graph.server.local import read_password
+
+        return connect(config.uri, "neo4j", read_password(config.data_dir), what="local server")
+    except (Neo4jConnectionError, Neo4jSetupError) as err:
+        fail(str(err))
+
+
+@contextmanager
+def driver_session(settings: Settings) -> Iterator[Driver]:
+    """``with driver_session(settings) as driver:`` — opens and always closes the driver."""
+    driver = open_driver(settings)
+    try:
+        yield driver
+    finally:
+        driver.close()
