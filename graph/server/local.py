@@ -64,6 +64,8 @@ JVM_FLAGS = (
 _ENTRY_POINT = "org.neo4j.server.CommunityEntryPoint"
 _ADMIN_TOOL = "org.neo4j.cli.AdminTool"
 _START_TIMEOUT_S = 180.0
+#: Marks a fully resolved jar folder; the suffix changes when the folder's layout does.
+_COMPLETE = ".complete-v2"
 _STOP_TIMEOUT_S = 120.0
 
 
@@ -82,6 +84,8 @@ class LocalServerConfig:
         java_home: a Java 17 or 21 to use instead of the first one found.
         browser: also serve Neo4j Browser over HTTP on loopback.
         apoc: add APOC core as a plugin when it resolves.
+        gds: add OpenGDS 2.13 (the Graph Data Science line for 5.26) as a plugin when it
+            resolves.
     """
 
     data_dir: Path
@@ -94,6 +98,7 @@ class LocalServerConfig:
     java_home: Path | None = None
     browser: bool = False
     apoc: bool = True
+    gds: bool = True
 
     @property
     def uri(self) -> str:
@@ -158,7 +163,7 @@ def _run_maven(args: list[str], what: str) -> None:
 def ensure_jars(config: LocalServerConfig, say: Say = _quiet) -> Path:
     """Resolve the server's jars into the cache once; later calls return at once."""
     lib = config.lib_dir
-    if (lib / ".complete").exists():
+    if (lib / _COMPLETE).exists():
         return lib
     say(f"Downloading Neo4j {config.version} from Maven Central into {lib} (once)...")
     staging = lib.with_name("lib.partial")
@@ -171,13 +176,14 @@ def ensure_jars(config: LocalServerConfig, say: Say = _quiet) -> Path:
                 "dependency:copy-dependencies",
                 f"-DoutputDirectory={staging}",
                 "-DincludeScope=runtime",
+                "-Dmdep.prependGroupId=true",
             ],
             f"Neo4j {config.version}",
         )
     except Neo4jSetupError:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    (staging / ".complete").write_text(config.version)
+    (staging / _COMPLETE).write_text(config.version)
     shutil.rmtree(lib, ignore_errors=True)
     staging.rename(lib)
     return lib
@@ -189,7 +195,7 @@ def _ensure_extra(config: LocalServerConfig, profile: str, say: Say) -> Path | N
     Returns None (and says why) when they cannot be resolved: extras are optional.
     """
     folder = config.jar_cache / config.version / profile
-    if (folder / ".complete").exists():
+    if (folder / _COMPLETE).exists():
         return folder
     staging = folder.with_name(profile + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
@@ -202,6 +208,7 @@ def _ensure_extra(config: LocalServerConfig, profile: str, say: Say) -> Path | N
                 "dependency:copy-dependencies",
                 f"-DoutputDirectory={staging}",
                 "-DincludeScope=runtime",
+                "-Dmdep.prependGroupId=true",
             ],
             profile,
         )
@@ -213,14 +220,16 @@ def _ensure_extra(config: LocalServerConfig, profile: str, say: Say) -> Path | N
     for jar in staging.glob("*.jar"):
         if _artifact_name(jar.name) in server_artifacts:
             jar.unlink()  # the server already has it: never load two versions of one library
-    (staging / ".complete").write_text(profile)
+    (staging / _COMPLETE).write_text(profile)
     shutil.rmtree(folder, ignore_errors=True)
     staging.rename(folder)
     return folder
 
 
 def _artifact_name(jar_name: str) -> str:
-    """``netty-common-4.1.137.Final.jar`` -> ``netty-common``."""
+    """``io.netty.netty-common-4.1.137.Final.jar`` -> ``io.netty.netty-common`` (jars are
+    copied with their group id in front, so org.neo4j:annotations and org.neo4j.gds:annotations
+    stay apart)."""
     parts = jar_name.removesuffix(".jar").split("-")
     for i, part in enumerate(parts):
         if part[:1].isdigit():
@@ -541,16 +550,18 @@ def start(config: LocalServerConfig, say: Say = _quiet) -> ServerInfo:
 
 
 def _install_plugins(config: LocalServerConfig, say: Say) -> None:
+    """Copy the optional plugins (each resolved into its own jar folder) into ``plugins/``."""
     plugins = config.data_dir / "plugins"
     for old in plugins.glob("*.jar"):
         old.unlink()
-    if not config.apoc:
-        return
-    apoc = _ensure_extra(config, "apoc", say)
-    if apoc is None:
-        return
-    for jar in apoc.glob("*.jar"):
-        shutil.copy2(jar, plugins / jar.name)
+    wanted = [name for name, on in (("apoc", config.apoc), ("gds", config.gds)) if on]
+    for profile in wanted:
+        folder = _ensure_extra(config, profile, say)
+        if folder is None:
+            continue
+        for jar in folder.glob("*.jar"):
+            if not (plugins / jar.name).exists():
+                shutil.copy2(jar, plugins / jar.name)
 
 
 def _terminate(pid: int, timeout: float = _STOP_TIMEOUT_S) -> bool:
