@@ -1,0 +1,169 @@
+"""All-time graph analytics written back to ``(:Business)`` as properties, for analysts.
+
+Through GDS when ``CALL gds.version()`` answers; otherwise (Community without the plugin,
+the default here) the documented fallback: read the edges through Cypher into a DataFrame,
+compute with networkx, write back in batches. Every analytic is deterministic (fixed seed,
+component ids = smallest business_id in the component), so re-running rewrites the same
+values: idempotent. These properties are all-time and must never reach a model feature
+(snapshots do not read them).
+
+Properties written:
+    out_degree, in_degree, out_strength, in_strength  (TRADES_WITH partners and GMV)
+    pagerank              PageRank on TRADES_WITH weighted by gmv (damping 0.85)
+    identifier_component, identifier_component_size
+                          weakly connected components over shared non-hub identifiers
+    louvain_community     Louvain on the undirected trade graph weighted by gmv
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import neo4j
+import networkx as nx
+import pandas as pd
+
+from graph import cypher
+from graph.session import read_frame, run, session
+
+LOUVAIN_SEED = 42
+_WRITE_BATCH = 10_000
+
+
+def has_gds(driver: neo4j.Driver, *, database: str | None = None) -> bool:
+    """Whether the Graph Data Science plugin answers on this server."""
+    try:
+        read_frame(driver, cypher.GDS_VERSION, database)
+    except neo4j.exceptions.Neo4jError:
+        return False
+    return True
+
+
+def _write_property_rows(
+    driver: neo4j.Driver, frame: pd.DataFrame, properties: list[str], database: str | None
+) -> None:
+    """Write ``frame`` (business_id + properties) in batches of 10,000, each its own transaction."""
+    query = cypher.set_business_properties(*properties)
+    columns = ["business_id", *properties]
+    lists = [frame[c].tolist() for c in columns]
+    rows = [dict(zip(columns, r, strict=True)) for r in zip(*lists, strict=True)]
+
+    def work(tx: neo4j.ManagedTransaction, chunk: list[dict]) -> None:
+        tx.run(query, rows=chunk).consume()
+
+    with session(driver, database) as s:
+        for start in range(0, len(rows), _WRITE_BATCH):
+            s.execute_write(work, rows[start : start + _WRITE_BATCH])
+
+
+def _business_ids(driver: neo4j.Driver, database: str | None) -> list[str]:
+    return read_frame(driver, cypher.ALL_BUSINESS_IDS, database)["business_id"].tolist()
+
+
+def degree_and_strength(driver: neo4j.Driver, *, database: str | None = None) -> None:
+    """In/out degree (trading partners) and strength (GMV) from TRADES_WITH, in Cypher."""
+    run(driver, cypher.DEGREE_AND_STRENGTH, database)
+
+
+def pagerank(driver: neo4j.Driver, *, database: str | None = None) -> None:
+    """PageRank on TRADES_WITH weighted by gmv (GDS, else networkx)."""
+    if has_gds(driver, database=database):
+        # A projection left behind by an interrupted run would make the next one fail.
+        run(driver, cypher.GDS_DROP_PROJECTION, database, name="tradegraph_trades")
+        run(driver, cypher.GDS_PAGERANK, database)
+        return
+    graph = nx.DiGraph()
+    graph.add_nodes_from(_business_ids(driver, database))
+    edges = read_frame(driver, cypher.TRADE_EDGES, database)
+    graph.add_weighted_edges_from(
+        zip(edges["seller_id"], edges["buyer_id"], edges["gmv"].astype(float), strict=True)
+    )
+    scores = nx.pagerank(graph, alpha=0.85, weight="weight", tol=1e-8, max_iter=200)
+    frame = pd.DataFrame({"business_id": list(scores), "pagerank": list(scores.values())})
+    _write_property_rows(driver, frame, ["pagerank"], database)
+
+
+def identifier_components(driver: neo4j.Driver, *, database: str | None = None) -> None:
+    """Weakly connected components of businesses linked by shared non-hub identifiers.
+
+    Component id is the smallest business_id in it; a business sharing nothing is its own
+    component of size 1. (Computed in networkx also with GDS: the bipartite projection is
+    small, and this keeps ids deterministic.)
+    """
+    ids = _business_ids(driver, database)
+    links = read_frame(driver, cypher.NON_HUB_IDENTIFIER_LINKS, database)
+    graph = nx.Graph()
+    graph.add_nodes_from(("b", b) for b in ids)
+    graph.add_edges_from(
+        (("b", b), ("i", i)) for b, i in zip(links["business_id"], links["identifier"], strict=True)
+    )
+    component_of: dict[str, str] = {}
+    size_of: dict[str, int] = {}
+    for component in nx.connected_components(graph):
+        members = sorted(name for kind, name in component if kind == "b")
+        if not members:
+            continue
+        for member in members:
+            component_of[member] = members[0]
+            size_of[member] = len(members)
+    frame = pd.DataFrame(
+        {
+            "business_id": list(component_of),
+            "identifier_component": list(component_of.values()),
+            "identifier_component_size": [size_of[b] for b in component_of],
+        }
+    )
+    _write_property_rows(
+        driver, frame, ["identifier_component", "identifier_component_size"], database
+    )
+
+
+def louvain(driver: neo4j.Driver, *, database: str | None = None) -> None:
+    """Louvain communities on the undirected trade graph weighted by gmv (seed 42).
+
+    Community id is the smallest business_id in the community, so re-runs write the same ids.
+    """
+    edges = read_frame(driver, cypher.TRADE_EDGES, database)
+    graph = nx.Graph()
+    graph.add_nodes_from(_business_ids(driver, database))
+    for seller, buyer, gmv in zip(
+        edges["seller_id"], edges["buyer_id"], edges["gmv"].astype(float), strict=True
+    ):
+        previous = graph.get_edge_data(seller, buyer, default={"weight": 0.0})["weight"]
+        graph.add_edge(seller, buyer, weight=previous + gmv)
+    communities = nx.community.louvain_communities(graph, weight="weight", seed=LOUVAIN_SEED)
+    rows = []
+    for community in communities:
+        members = sorted(community)
+        rows.extend((member, members[0]) for member in members)
+    frame = pd.DataFrame(rows, columns=["business_id", "louvain_community"])
+    _write_property_rows(driver, frame, ["louvain_community"], database)
+
+
+ANALYTICS: dict[str, Callable[..., None]] = {
+    "degree_strength": degree_and_strength,
+    "pagerank": pagerank,
+    "identifier_wcc": identifier_components,
+    "louvain": louvain,
+}
+
+
+def run_all(
+    driver: neo4j.Driver,
+    *,
+    database: str | None = None,
+    only: list[str] | None = None,
+    progress: Callable[[str, float], None] | None = None,
+) -> dict[str, float]:
+    """Run the analytics (all, or those named in ``only``); returns seconds per analytic."""
+    timings: dict[str, float] = {}
+    for name, analytic in ANALYTICS.items():
+        if only is not None and name not in only:
+            continue
+        started = time.perf_counter()
+        analytic(driver, database=database)
+        timings[name] = time.perf_counter() - started
+        if progress is not None:
+            progress(name, timings[name])
+    return timings

@@ -1,0 +1,315 @@
+"""Offline first load: CSVs for ``neo4j-admin database import full``, and running it.
+
+Only for an EMPTY database (import full replaces the store) on a STOPPED server - stopping
+it is the caller's job (``graph.server.local.stop``). The CSVs hold the same graph the
+online path builds, including ``TRADES_WITH`` summed in pandas, hub flags and the
+``(:SchemaInfo)`` record; constraints and indexes are created by ``ensure_schema`` on the
+first online use (``load_frames`` does it), after which an online load of the same export
+finds everything unchanged.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from graph.schema import SCHEMA_VERSION
+from graph.server import local
+from graph.server.errors import Neo4jSetupError
+
+_ISO = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+@dataclass(frozen=True)
+class BulkResult:
+    """Rows imported and time taken by ``neo4j-admin``."""
+
+    nodes: int
+    relationships: int
+    orders: int
+    seconds: float
+
+
+def _iso(series: pd.Series) -> pd.Series:
+    values = pd.to_datetime(series, utc=True)
+    return values.dt.strftime(_ISO).where(values.notna(), None)
+
+
+def _pair_totals(orders: pd.DataFrame) -> pd.DataFrame:
+    status = orders["status"].astype(object)
+    work = pd.DataFrame(
+        {
+            "seller_id": orders["seller_id"].astype(object),
+            "buyer_id": orders["buyer_id"].astype(object),
+            "gmv": orders["amount_base"].astype(float).where(status != "cancelled", 0.0),
+            "refunded": (status == "refunded").astype("int64"),
+            "disputed": (status == "disputed").astype("int64"),
+            "cancelled": (status == "cancelled").astype("int64"),
+            "ts": pd.to_datetime(orders["ts"], utc=True),
+        }
+    )
+    return (
+        work.groupby(["seller_id", "buyer_id"], sort=False)
+        .agg(
+            orders=("gmv", "size"),
+            gmv=("gmv", "sum"),
+            refunded=("refunded", "sum"),
+            disputed=("disputed", "sum"),
+            cancelled=("cancelled", "sum"),
+            first_ts=("ts", "min"),
+            last_ts=("ts", "max"),
+        )
+        .reset_index()
+    )
+
+
+def write_import_csvs(
+    csv_dir: Path,
+    businesses: pd.DataFrame,
+    identifiers: pd.DataFrame,
+    order_chunks: Iterable[pd.DataFrame],
+    outcomes: pd.DataFrame | None,
+    *,
+    key_fingerprint: str,
+    hub_threshold: int = 20,
+) -> dict[str, list[Path]]:
+    """Write the import CSVs (with typed headers) into ``csv_dir``.
+
+    Returns ``{"nodes": [...], "relationships": [...]}`` file lists for :func:`bulk_import`.
+    Orders are streamed chunk by chunk; pair totals are summed over all chunks.
+    """
+    csv_dir.mkdir(parents=True, exist_ok=True)
+    nodes: list[Path] = []
+    rels: list[Path] = []
+
+    def emit(
+        name: str, frame: pd.DataFrame, header: list[str], kind: list[Path], *, append: bool = False
+    ) -> None:
+        path = csv_dir / f"{name}.csv"
+        frame = frame.set_axis(header, axis=1)
+        frame.to_csv(path, index=False, mode="a" if append else "w", header=not append)
+        if not append:
+            kind.append(path)
+
+    b = businesses
+    emit(
+        "businesses",
+        pd.DataFrame(
+            {
+                "id": b["business_id"],
+                "kind": b["kind"],
+                "registered_at": _iso(b["registered_at"]),
+                "region": b["region"],
+                "industry": b["industry"],
+                "employees": b["employees"],
+                "declared_revenue": b["declared_revenue"],
+                "label": "Business",
+            }
+        ),
+        [
+            "business_id:ID(Business)",
+            "kind",
+            "registered_at:datetime",
+            "region",
+            "industry",
+            "employees:long",
+            "declared_revenue:double",
+            ":LABEL",
+        ],
+        nodes,
+    )
+    ids = identifiers.drop_duplicates()
+    degree = ids.groupby(["id_type", "id_hash"]).size().rename("degree").reset_index()
+    emit(
+        "identifiers",
+        pd.DataFrame(
+            {
+                "id": degree["id_type"] + "|" + degree["id_hash"],
+                "type": degree["id_type"],
+                "hash": degree["id_hash"],
+                "hub": (degree["degree"] > hub_threshold).map({True: "true", False: "false"}),
+                "degree": degree["degree"],
+                "label": "Identifier",
+            }
+        ),
+        [":ID(Identifier)", "type", "hash", "hub:boolean", "degree:long", ":LABEL"],
+        nodes,
+    )
+    emit(
+        "has_identifier",
+        pd.DataFrame(
+            {
+                "s": ids["business_id"],
+                "e": ids["id_type"] + "|" + ids["id_hash"],
+                "t": "HAS_IDENTIFIER",
+            }
+        ),
+        [":START_ID(Business)", ":END_ID(Identifier)", ":TYPE"],
+        rels,
+    )
+    emit(
+        "schema_info",
+        pd.DataFrame(
+            {"id": ["schema"], "v": [SCHEMA_VERSION], "k": [key_fingerprint], "l": ["SchemaInfo"]}
+        ),
+        [":ID(Meta)", "version:long", "key_fingerprint", ":LABEL"],
+        nodes,
+    )
+    if outcomes is not None and len(outcomes):
+        o = outcomes
+        as_of = _iso(o["as_of"])
+        emit(
+            "outcomes",
+            pd.DataFrame(
+                {
+                    "id": o["business_id"] + "|" + as_of,
+                    "business_id": o["business_id"],
+                    "as_of": as_of,
+                    "defaulted": o["defaulted"],
+                    "fraud": o["fraud"],
+                    "source": "export",
+                    "label": "Outcome",
+                }
+            ),
+            [
+                ":ID(Outcome)",
+                "business_id",
+                "as_of:datetime",
+                "defaulted:long",
+                "fraud:long",
+                "source",
+                ":LABEL",
+            ],
+            nodes,
+        )
+        emit(
+            "has_outcome",
+            pd.DataFrame(
+                {"s": o["business_id"], "e": o["business_id"] + "|" + as_of, "t": "HAS_OUTCOME"}
+            ),
+            [":START_ID(Business)", ":END_ID(Outcome)", ":TYPE"],
+            rels,
+        )
+    partials: list[pd.DataFrame] = []
+    header = [
+        ":START_ID(Business)",
+        ":END_ID(Business)",
+        "txn_id",
+        "ts:datetime",
+        "amount:double",
+        "currency",
+        "amount_base:double",
+        "status",
+        "status_at:datetime",
+        "category",
+        ":TYPE",
+    ]
+    first = True
+    for chunk in order_chunks:
+        frame = pd.DataFrame(
+            {
+                "s": chunk["seller_id"],
+                "e": chunk["buyer_id"],
+                "txn_id": chunk["txn_id"],
+                "ts": _iso(chunk["ts"]),
+                "amount": chunk["amount"],
+                "currency": chunk["currency"],
+                "amount_base": chunk["amount_base"],
+                "status": chunk["status"],
+                "status_at": _iso(chunk["status_at"]),
+                "category": chunk["category"],
+                "t": "SOLD_TO",
+            }
+        )
+        emit("sold_to", frame, header, rels, append=not first)
+        first = False
+        partials.append(_pair_totals(chunk))
+    if partials:
+        pairs = pd.concat(partials, ignore_index=True)
+        if len(partials) > 1:
+            pairs = (
+                pairs.groupby(["seller_id", "buyer_id"], sort=False)
+                .agg(
+                    orders=("orders", "sum"),
+                    gmv=("gmv", "sum"),
+                    refunded=("refunded", "sum"),
+                    disputed=("disputed", "sum"),
+                    cancelled=("cancelled", "sum"),
+                    first_ts=("first_ts", "min"),
+                    last_ts=("last_ts", "max"),
+                )
+                .reset_index()
+            )
+        pairs["first_ts"] = _iso(pairs["first_ts"])
+        pairs["last_ts"] = _iso(pairs["last_ts"])
+        pairs["t"] = "TRADES_WITH"
+        emit(
+            "trades_with",
+            pairs,
+            [
+                ":START_ID(Business)",
+                ":END_ID(Business)",
+                "orders:long",
+                "gmv:double",
+                "refunded:long",
+                "disputed:long",
+                "cancelled:long",
+                "first_ts:datetime",
+                "last_ts:datetime",
+                ":TYPE",
+            ],
+            rels,
+        )
+    return {"nodes": nodes, "relationships": rels}
+
+
+def bulk_import(
+    config: local.LocalServerConfig, csv_dir: Path, *, database: str = "neo4j"
+) -> BulkResult:
+    """Run ``neo4j-admin database import full`` on the CSVs of :func:`write_import_csvs`.
+
+    The server of ``config.data_dir`` must be stopped; the database is replaced.
+    """
+    if local.status(config).get("running"):
+        raise Neo4jSetupError(
+            f"The server of {config.data_dir} is running; stop it first "
+            "(`tradegraph neo4j stop`): a bulk import replaces the whole database."
+        )
+    files = sorted(Path(csv_dir).glob("*.csv"))
+    node_files = [
+        f for f in files if f.stem in {"businesses", "identifiers", "schema_info", "outcomes"}
+    ]
+    rel_files = [f for f in files if f not in node_files]
+    started = time.perf_counter()
+    completed = local.admin_command(
+        config,
+        "database",
+        "import",
+        "full",
+        database,
+        "--overwrite-destination=true",
+        "--skip-duplicate-nodes=false",
+        "--threads=2",
+        *[f"--nodes={f}" for f in node_files],
+        *[f"--relationships={f}" for f in rel_files],
+    )
+    seconds = time.perf_counter() - started
+    if completed.returncode != 0:
+        raise Neo4jSetupError(
+            "neo4j-admin import failed; its output follows. Fix the CSVs or start from an "
+            f"empty data folder.\n{completed.stdout[-3000:]}\n{completed.stderr[-3000:]}"
+        )
+    marker = config.data_dir / "VERSION"
+    if not marker.exists():  # lets graph.server.local accept the store it did not create
+        marker.write_text(config.version + "\n")
+    counts = {f.stem: sum(1 for _ in f.open()) - 1 for f in files}
+    return BulkResult(
+        nodes=sum(counts[f.stem] for f in node_files),
+        relationships=sum(counts[f.stem] for f in rel_files),
+        orders=counts.get("sold_to", 0),
+        seconds=seconds,
+    )

@@ -1,0 +1,415 @@
+"""Every internal Cypher statement of ``graph``, as parameterised constants.
+
+Values always travel as ``$parameters``. The few statements whose label or property name
+varies are built by :func:`with_name`, which only accepts names from :data:`ALLOWED_NAMES`.
+Timestamps travel as integer microseconds since the epoch (cheap to pack, exact) and are
+stored as Neo4j ``DATETIME`` in UTC; ``_DT`` converts, ``_US`` converts back.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+#: Names that may be spliced into query text, by kind. Anything else is refused.
+ALLOWED_NAMES: Final[dict[str, frozenset[str]]] = {
+    "label": frozenset(
+        {"Business", "Identifier", "Outcome", "LoadRun", "SchemaInfo", "Score", "Cluster"}
+    ),
+    "rel_type": frozenset({"SOLD_TO", "TRADES_WITH", "HAS_IDENTIFIER", "HAS_OUTCOME"}),
+    "business_property": frozenset(
+        {
+            "out_degree",
+            "in_degree",
+            "out_strength",
+            "in_strength",
+            "pagerank",
+            "identifier_component",
+            "identifier_component_size",
+            "louvain_community",
+        }
+    ),
+}
+
+
+class UnknownNameError(ValueError):
+    """A label or property name that is not on the allow-list reached query building."""
+
+
+def checked_name(kind: str, name: str) -> str:
+    """Return ``name`` if it is allowed for ``kind`` (see :data:`ALLOWED_NAMES`), else raise."""
+    allowed = ALLOWED_NAMES.get(kind)
+    if allowed is None:
+        raise UnknownNameError(
+            f"unknown name kind {kind!r}; expected one of {sorted(ALLOWED_NAMES)}"
+        )
+    if name not in allowed:
+        raise UnknownNameError(f"{name!r} is not an allowed {kind}; allowed: {sorted(allowed)}")
+    return name
+
+
+def _dt(expr: str) -> str:
+    """Cypher turning integer epoch microseconds (or null) into a UTC DATETIME."""
+    return (
+        f"CASE WHEN {expr} IS NULL THEN null ELSE datetime({{epochSeconds: {expr} / 1000000, "
+        f"nanosecond: ({expr} % 1000000) * 1000}}) END"
+    )
+
+
+def _us(expr: str) -> str:
+    """Cypher turning a DATETIME (or null) into integer epoch microseconds."""
+    return f"{expr}.epochSeconds * 1000000 + {expr}.nanosecond / 1000"
+
+
+# --- schema -------------------------------------------------------------------------------
+
+SCHEMA_STATEMENTS: Final[tuple[str, ...]] = (
+    "CREATE CONSTRAINT business_id IF NOT EXISTS FOR (b:Business) REQUIRE b.business_id IS UNIQUE",
+    "CREATE CONSTRAINT identifier_key IF NOT EXISTS "
+    "FOR (i:Identifier) REQUIRE (i.type, i.hash) IS UNIQUE",
+    "CREATE CONSTRAINT outcome_key IF NOT EXISTS "
+    "FOR (o:Outcome) REQUIRE (o.business_id, o.as_of) IS UNIQUE",
+    "CREATE CONSTRAINT sold_to_txn_id IF NOT EXISTS "
+    "FOR ()-[r:SOLD_TO]-() REQUIRE r.txn_id IS UNIQUE",
+    "CREATE CONSTRAINT load_run_id IF NOT EXISTS FOR (r:LoadRun) REQUIRE r.run_id IS UNIQUE",
+    "CREATE INDEX sold_to_ts IF NOT EXISTS FOR ()-[r:SOLD_TO]-() ON (r.ts)",
+    "CREATE INDEX business_registered_at IF NOT EXISTS FOR (b:Business) ON (b.registered_at)",
+    "CREATE INDEX identifier_hub IF NOT EXISTS FOR (i:Identifier) ON (i.hub)",
+    "CREATE INDEX outcome_as_of IF NOT EXISTS FOR (o:Outcome) ON (o.as_of)",
+)
+
+AWAIT_INDEXES: Final = "CALL db.awaitIndexes(300)"
+
+GET_SCHEMA_INFO: Final = (
+    "MATCH (s:SchemaInfo) RETURN s.version AS version, s.key_fingerprint AS key_fingerprint"
+)
+
+SET_SCHEMA_INFO: Final = (
+    "MERGE (s:SchemaInfo) SET s.version = $version, s.key_fingerprint = $key_fingerprint"
+)
+
+# --- businesses ---------------------------------------------------------------------------
+
+EXISTING_BUSINESSES: Final = f"""
+UNWIND $ids AS id
+MATCH (b:Business {{business_id: id}})
+RETURN b.business_id AS business_id, b.kind AS kind,
+       {_us("b.registered_at")} AS registered_at, b.region AS region, b.industry AS industry,
+       b.employees AS employees, b.declared_revenue AS declared_revenue
+"""
+
+UPSERT_BUSINESSES: Final = f"""
+UNWIND $rows AS row
+MERGE (b:Business {{business_id: row.business_id}})
+SET b.kind = row.kind, b.registered_at = {_dt("row.registered_at")}, b.region = row.region,
+    b.industry = row.industry, b.employees = row.employees,
+    b.declared_revenue = row.declared_revenue
+"""
+
+# --- identifiers --------------------------------------------------------------------------
+
+EXISTING_IDENTIFIER_LINKS: Final = """
+UNWIND $ids AS id
+MATCH (b:Business {business_id: id})-[:HAS_IDENTIFIER]->(i:Identifier)
+RETURN b.business_id AS business_id, i.type AS id_type, i.hash AS id_hash
+"""
+
+LINK_IDENTIFIERS: Final = """
+UNWIND $rows AS row
+MATCH (b:Business {business_id: row.business_id})
+MERGE (i:Identifier {type: row.id_type, hash: row.id_hash})
+MERGE (b)-[:HAS_IDENTIFIER]->(i)
+RETURN count(*) AS linked
+"""
+
+MARK_IDENTIFIER_HUBS: Final = """
+MATCH (i:Identifier)
+CALL (i) {
+  WITH i, COUNT { (i)<-[:HAS_IDENTIFIER]-(:Business) } AS degree
+  SET i.degree = degree, i.hub = degree > $hub_threshold
+} IN TRANSACTIONS OF 10000 ROWS
+"""
+
+# --- orders -------------------------------------------------------------------------------
+
+EXISTING_ORDERS: Final = f"""
+UNWIND $ids AS id
+MATCH (s:Business)-[r:SOLD_TO {{txn_id: id}}]->(b:Business)
+RETURN r.txn_id AS txn_id, s.business_id AS seller_id, b.business_id AS buyer_id,
+       {_us("r.ts")} AS ts, r.amount AS amount, r.currency AS currency,
+       r.amount_base AS amount_base, r.status AS status,
+       {_us("r.status_at")} AS status_at, r.category AS category
+"""
+
+CREATE_ORDERS: Final = f"""
+UNWIND $rows AS row
+MATCH (s:Business {{business_id: row.seller_id}})
+MATCH (b:Business {{business_id: row.buyer_id}})
+CREATE (s)-[:SOLD_TO {{txn_id: row.txn_id, ts: {_dt("row.ts")}, amount: row.amount,
+                      currency: row.currency, amount_base: row.amount_base,
+                      status: row.status, status_at: {_dt("row.status_at")},
+                      category: row.category}}]->(b)
+RETURN count(*) AS created
+"""
+
+UPDATE_ORDERS: Final = f"""
+UNWIND $rows AS row
+MATCH ()-[r:SOLD_TO {{txn_id: row.txn_id}}]->()
+SET r.ts = {_dt("row.ts")}, r.amount = row.amount, r.currency = row.currency,
+    r.amount_base = row.amount_base, r.status = row.status,
+    r.status_at = {_dt("row.status_at")}, r.category = row.category
+RETURN count(*) AS updated
+"""
+
+#: Adds per-pair deltas (summed in pandas over the batch's new orders) to TRADES_WITH.
+ADD_PAIR_DELTAS: Final = f"""
+UNWIND $pairs AS p
+MATCH (s:Business {{business_id: p.seller_id}})
+MATCH (b:Business {{business_id: p.buyer_id}})
+MERGE (s)-[t:TRADES_WITH]->(b)
+  ON CREATE SET t.orders = 0, t.gmv = 0.0, t.refunded = 0, t.disputed = 0, t.cancelled = 0
+WITH t, p, {_dt("p.first_ts")} AS first_ts, {_dt("p.last_ts")} AS last_ts
+SET t.orders = t.orders + p.orders, t.gmv = t.gmv + p.gmv,
+    t.refunded = t.refunded + p.refunded, t.disputed = t.disputed + p.disputed,
+    t.cancelled = t.cancelled + p.cancelled,
+    t.first_ts = CASE WHEN t.first_ts IS NULL OR first_ts < t.first_ts
+                      THEN first_ts ELSE t.first_ts END,
+    t.last_ts = CASE WHEN t.last_ts IS NULL OR last_ts > t.last_ts
+                     THEN last_ts ELSE t.last_ts END
+RETURN count(*) AS pairs
+"""
+
+#: Rebuilds TRADES_WITH for the given pairs from their SOLD_TO orders (after updates).
+RECOMPUTE_PAIRS: Final = """
+UNWIND $pairs AS p
+MATCH (s:Business {business_id: p.seller_id})
+MATCH (b:Business {business_id: p.buyer_id})
+CALL (s, b) {
+  MATCH (s)-[r:SOLD_TO]->(b)
+  RETURN count(r) AS orders,
+         sum(CASE WHEN r.status <> 'cancelled' THEN r.amount_base ELSE 0.0 END) AS gmv,
+         sum(CASE WHEN r.status = 'refunded' THEN 1 ELSE 0 END) AS refunded,
+         sum(CASE WHEN r.status = 'disputed' THEN 1 ELSE 0 END) AS disputed,
+         sum(CASE WHEN r.status = 'cancelled' THEN 1 ELSE 0 END) AS cancelled,
+         min(r.ts) AS first_ts, max(r.ts) AS last_ts
+}
+MERGE (s)-[t:TRADES_WITH]->(b)
+SET t.orders = orders, t.gmv = toFloat(gmv), t.refunded = refunded, t.disputed = disputed,
+    t.cancelled = cancelled, t.first_ts = first_ts, t.last_ts = last_ts
+RETURN count(*) AS pairs
+"""
+
+# --- outcomes -----------------------------------------------------------------------------
+
+EXISTING_OUTCOMES: Final = f"""
+UNWIND $ids AS id
+MATCH (o:Outcome {{business_id: id}})
+RETURN o.business_id AS business_id, {_us("o.as_of")} AS as_of,
+       o.defaulted AS defaulted, o.fraud AS fraud
+"""
+
+UPSERT_OUTCOMES: Final = f"""
+UNWIND $rows AS row
+MATCH (b:Business {{business_id: row.business_id}})
+MERGE (o:Outcome {{business_id: row.business_id, as_of: {_dt("row.as_of")}}})
+SET o.defaulted = row.defaulted, o.fraud = row.fraud, o.source = $source
+MERGE (b)-[:HAS_OUTCOME]->(o)
+RETURN count(*) AS written
+"""
+
+# --- load runs ----------------------------------------------------------------------------
+
+START_LOAD_RUN: Final = """
+CREATE (r:LoadRun {run_id: $run_id, export: $export, started_at: datetime(), status: 'running'})
+"""
+
+FINISH_LOAD_RUN: Final = """
+MATCH (r:LoadRun {run_id: $run_id})
+SET r += $counts, r.finished_at = datetime(), r.status = $status
+"""
+
+# --- checks and analysts' totals ------------------------------------------------------------
+
+COUNT_GRAPH: Final = """
+RETURN COUNT { (:Business) } AS businesses, COUNT { (:Identifier) } AS identifiers,
+       COUNT { (:Outcome) } AS outcomes, COUNT { ()-[:SOLD_TO]->() } AS orders,
+       COUNT { ()-[:TRADES_WITH]->() } AS pairs,
+       COUNT { ()-[:HAS_IDENTIFIER]->() } AS identifier_links,
+       COUNT { ()-[:HAS_OUTCOME]->() } AS outcome_links
+"""
+
+ALL_PAIRS: Final = f"""
+MATCH (s:Business)-[t:TRADES_WITH]->(b:Business)
+RETURN s.business_id AS seller_id, b.business_id AS buyer_id, t.orders AS orders,
+       t.gmv AS gmv, t.refunded AS refunded, t.disputed AS disputed, t.cancelled AS cancelled,
+       {_us("t.first_ts")} AS first_ts, {_us("t.last_ts")} AS last_ts
+"""
+
+# --- snapshots (never read TRADES_WITH, analytics, scores or clusters) ----------------------
+
+SNAPSHOT_BUSINESSES: Final = f"""
+MATCH (b:Business) WHERE b.registered_at < {_dt("$as_of")}
+RETURN b.business_id AS business_id, b.kind AS kind,
+       {_us("b.registered_at")} AS registered_at, b.region AS region, b.industry AS industry,
+       b.employees AS employees, b.declared_revenue AS declared_revenue
+"""
+
+SNAPSHOT_IDENTIFIERS: Final = f"""
+MATCH (b:Business)-[:HAS_IDENTIFIER]->(i:Identifier)
+WHERE b.registered_at < {_dt("$as_of")}
+RETURN b.business_id AS business_id, i.type AS id_type, i.hash AS id_hash
+"""
+
+SNAPSHOT_ORDERS: Final = f"""
+MATCH (s:Business)-[r:SOLD_TO]->(b:Business)
+WHERE r.ts < {_dt("$as_of")}
+RETURN r.txn_id AS txn_id, s.business_id AS seller_id, b.business_id AS buyer_id,
+       {_us("r.ts")} AS ts, r.amount AS amount, r.currency AS currency,
+       r.amount_base AS amount_base, r.status AS status,
+       {_us("r.status_at")} AS status_at, r.category AS category
+"""
+
+SNAPSHOT_OUTCOMES: Final = f"""
+MATCH (o:Outcome) WHERE o.as_of = {_dt("$as_of")}
+RETURN o.business_id AS business_id, {_us("o.as_of")} AS as_of,
+       o.defaulted AS defaulted, o.fraud AS fraud
+"""
+
+# --- analytics ----------------------------------------------------------------------------
+
+GDS_VERSION: Final = "RETURN gds.version() AS gdsVersion"
+
+DEGREE_AND_STRENGTH: Final = """
+MATCH (b:Business)
+CALL (b) {
+  WITH b,
+       [(b)-[t:TRADES_WITH]->() | t.gmv] AS out_gmv,
+       [(b)<-[t:TRADES_WITH]-() | t.gmv] AS in_gmv
+  SET b.out_degree = size(out_gmv), b.in_degree = size(in_gmv),
+      b.out_strength = reduce(acc = 0.0, g IN out_gmv | acc + g),
+      b.in_strength = reduce(acc = 0.0, g IN in_gmv | acc + g)
+} IN TRANSACTIONS OF 10000 ROWS
+"""
+
+ALL_BUSINESS_IDS: Final = "MATCH (b:Business) RETURN b.business_id AS business_id"
+
+TRADE_EDGES: Final = """
+MATCH (s:Business)-[t:TRADES_WITH]->(b:Business)
+RETURN s.business_id AS seller_id, b.business_id AS buyer_id, t.gmv AS gmv
+"""
+
+NON_HUB_IDENTIFIER_LINKS: Final = """
+MATCH (b:Business)-[:HAS_IDENTIFIER]->(i:Identifier)
+WHERE NOT coalesce(i.hub, false)
+RETURN b.business_id AS business_id, i.type + ':' + i.hash AS identifier
+"""
+
+GDS_DROP_PROJECTION: Final = "CALL gds.graph.drop($name, false) YIELD graphName RETURN graphName"
+
+GDS_PAGERANK: Final = """
+CALL gds.graph.project('tradegraph_trades', 'Business', {TRADES_WITH: {properties: 'gmv'}})
+YIELD graphName
+CALL gds.pageRank.write('tradegraph_trades',
+  {relationshipWeightProperty: 'gmv', writeProperty: 'pagerank', scaler: 'L1Norm'})
+YIELD nodePropertiesWritten
+CALL gds.graph.drop('tradegraph_trades') YIELD graphName AS dropped
+RETURN nodePropertiesWritten
+"""
+
+GDS_LOUVAIN: Final = """
+CALL gds.graph.project('tradegraph_undirected', 'Business',
+  {TRADES_WITH: {orientation: 'UNDIRECTED', properties: 'gmv'}})
+YIELD graphName
+CALL gds.louvain.write('tradegraph_undirected',
+  {relationshipWeightProperty: 'gmv', writeProperty: 'louvain_community'})
+YIELD nodePropertiesWritten
+CALL gds.graph.drop('tradegraph_undirected') YIELD graphName AS dropped
+RETURN nodePropertiesWritten
+"""
+
+
+def set_business_properties(*properties: str) -> str:
+    """``UNWIND $rows`` statement setting the given (allow-listed) Business properties.
+
+    Each row is ``{business_id, <property>: value, ...}``.
+    """
+    assignments = ", ".join(
+        f"b.{checked_name('business_property', p)} = row.{checked_name('business_property', p)}"
+        for p in properties
+    )
+    return (
+        "UNWIND $rows AS row\n"
+        "MATCH (b:Business {business_id: row.business_id})\n"
+        f"SET {assignments}"
+    )
+
+
+def count_label(label: str) -> str:
+    """``RETURN count`` of nodes with an allow-listed label."""
+    return f"MATCH (n:{checked_name('label', label)}) RETURN count(n) AS n"
+
+
+# --- clusters and analyst verdicts (owned by the analysts' toolkit, graph/clusters.py) -----
+
+CLUSTER_MEMBER_FACTS: Final = """
+UNWIND $ids AS id
+MATCH (b:Business {business_id: id})
+OPTIONAL MATCH (b)-[:HAS_OUTCOME]->(o:Outcome)
+RETURN b.business_id AS business_id, b.risk_pd AS risk_pd, b.risk_score AS risk_score,
+       max(o.defaulted) AS defaulted, max(o.fraud) AS fraud
+"""
+
+DECIDED_CLUSTER_IDS: Final = """
+MATCH (c:Cluster) WHERE c.verdict IS NOT NULL
+RETURN c.cluster_id AS cluster_id, c.verdict AS verdict
+"""
+
+DELETE_UNDECIDED_CLUSTERS: Final = """
+MATCH (c:Cluster) WHERE c.verdict IS NULL
+DETACH DELETE c
+RETURN count(*) AS deleted
+"""
+
+CREATE_CLUSTERS: Final = """
+UNWIND $clusters AS row
+CREATE (c:Cluster {cluster_id: row.cluster_id, kind: row.kind, size: size(row.members),
+                   suspicion: row.suspicion, reasons: row.reasons, member_ids: row.members,
+                   found_at: $found_at})
+WITH c, row
+UNWIND row.members AS id
+MATCH (b:Business {business_id: id})
+CREATE (b)-[:IN_CLUSTER]->(c)
+RETURN count(DISTINCT c) AS clusters, count(*) AS memberships
+"""
+
+LIST_CLUSTERS: Final = """
+MATCH (c:Cluster)
+WHERE ($kind IS NULL OR c.kind = $kind) AND ($include_decided OR c.verdict IS NULL)
+RETURN c.cluster_id AS cluster_id, c.kind AS kind, c.size AS size, c.suspicion AS suspicion,
+       c.reasons AS reasons, c.found_at AS found_at, c.verdict AS verdict,
+       COLLECT { MATCH (b:Business)-[:IN_CLUSTER]->(c) RETURN b.business_id
+                 ORDER BY b.business_id } AS members
+ORDER BY c.suspicion DESC, c.cluster_id
+LIMIT $limit
+"""
+
+GET_CLUSTER: Final = """
+MATCH (c:Cluster {cluster_id: $cluster_id})
+RETURN c.verdict AS verdict, c.verdict_by AS verdict_by, c.verdict_at AS verdict_at,
+       COLLECT { MATCH (b:Business)-[:IN_CLUSTER]->(c) RETURN b.business_id } AS members
+"""
+
+SET_CLUSTER_VERDICT: Final = """
+MATCH (c:Cluster {cluster_id: $cluster_id})
+WHERE c.verdict IS NULL
+SET c.verdict = $verdict, c.verdict_note = $note, c.verdict_by = $analyst,
+    c.verdict_at = $at
+RETURN c.cluster_id AS cluster_id
+"""
+
+FRAUD_OUTCOMES_FROM_CLUSTER: Final = """
+MATCH (c:Cluster {cluster_id: $cluster_id})<-[:IN_CLUSTER]-(b:Business)
+MERGE (o:Outcome {business_id: b.business_id, as_of: $as_of})
+SET o.fraud = 1, o.source = 'analyst', o.cluster_id = $cluster_id
+MERGE (b)-[:HAS_OUTCOME]->(o)
+RETURN count(o) AS labels
+"""

@@ -1,0 +1,540 @@
+"""Online, exact, idempotent, incremental and resumable loading of validated frames.
+
+Each batch runs in ONE explicit write transaction (``execute_write``, retried on transient
+errors): it looks up which keys already exist, creates only what is new, updates what
+changed, skips what is unchanged, and - for orders - applies the per-pair deltas to
+``TRADES_WITH`` in the same transaction. A crash mid-batch therefore rolls back both the
+orders and their pair totals, and a re-run finds the committed batches unchanged and
+finishes the rest: the final counts and aggregates equal those of a clean load.
+
+Frames follow ``loaders.columns``; timestamps travel to Neo4j as integer microseconds.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import neo4j
+import pandas as pd
+
+from graph import cypher
+from graph.schema import check_key_fingerprint, ensure_schema
+from graph.session import read_frame, run, session, write
+from loaders.columns import BUSINESS_COLUMNS, IDENTIFIER_COLUMNS, ORDER_COLUMNS, OUTCOME_COLUMNS
+
+#: Called with (table name, rows just processed) after every batch.
+ProgressCallback = Callable[[str, int], None]
+
+TABLES = ("businesses", "identifiers", "orders", "outcomes")
+_ORDER_VALUE_COLUMNS = [
+    "ts",
+    "amount",
+    "currency",
+    "amount_base",
+    "status",
+    "status_at",
+    "category",
+]
+_BUSINESS_VALUE_COLUMNS = BUSINESS_COLUMNS[1:]
+_PAIR_KEYS = ["seller_id", "buyer_id"]
+
+
+class LoadError(RuntimeError):
+    """The data could not be loaded as given (e.g. an order whose parties are not loaded)."""
+
+
+@dataclass
+class TableCounts:
+    """Reconciliation of one table: ``read == inserted + updated + unchanged + rejected``."""
+
+    read: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+
+    def add(self, other: TableCounts) -> None:
+        self.read += other.read
+        self.inserted += other.inserted
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        self.rejected += other.rejected
+
+    @property
+    def reconciles(self) -> bool:
+        return self.read == self.inserted + self.updated + self.unchanged + self.rejected
+
+
+@dataclass
+class LoadResult:
+    """What a load did, per table, and how long it took."""
+
+    run_id: str
+    tables: dict[str, TableCounts] = field(
+        default_factory=lambda: {t: TableCounts() for t in TABLES}
+    )
+    seconds: float = 0.0
+    order_seconds: float = 0.0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def total(self) -> TableCounts:
+        total = TableCounts()
+        for counts in self.tables.values():
+            total.add(counts)
+        return total
+
+    @property
+    def orders_per_second(self) -> float:
+        done = self.tables["orders"].read - self.tables["orders"].rejected
+        return done / self.order_seconds if self.order_seconds > 0 else 0.0
+
+    @property
+    def reconciles(self) -> bool:
+        return all(c.reconciles for c in self.tables.values())
+
+    def as_properties(self) -> dict[str, int]:
+        """Flat counts for the ``(:LoadRun)`` node: totals plus ``<table>_<count>``."""
+        props: dict[str, int] = {}
+        for name, counts in [("", self.total), *self.tables.items()]:
+            prefix = f"{name}_" if name else ""
+            for key in ("read", "inserted", "updated", "unchanged", "rejected"):
+                props[prefix + key] = getattr(counts, key)
+        return props
+
+
+# --- frame -> parameter conversion --------------------------------------------------------
+
+
+def _micros(series: pd.Series) -> list[int | None]:
+    """UTC timestamps as integer epoch microseconds (``None`` for NaT)."""
+    values = pd.to_datetime(series, utc=True).dt.as_unit("us")
+    ints = values.array.asi8.tolist()
+    if not values.isna().any():
+        return ints
+    return [None if missing else v for v, missing in zip(ints, values.isna().tolist(), strict=True)]
+
+
+def _plain(series: pd.Series) -> list[Any]:
+    """Column values as plain Python objects, missing values as ``None``."""
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return _micros(series)
+    if pd.api.types.is_float_dtype(series) and not isinstance(
+        series.dtype, pd.api.extensions.ExtensionDtype
+    ):
+        values = series.tolist()
+        return [None if v != v else v for v in values] if series.isna().any() else values
+    return series.astype(object).where(series.notna(), None).tolist()
+
+
+def _records(frame: pd.DataFrame, columns: list[str]) -> list[dict[str, Any]]:
+    """Rows as parameter maps, one dict per row."""
+    lists = [_plain(frame[c]) for c in columns]
+    return [dict(zip(columns, row, strict=True)) for row in zip(*lists, strict=True)]
+
+
+def _as_comparable(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """Same columns as plain objects (timestamps as micros) so frames from pandas and from
+    Neo4j compare equal exactly when the stored values are equal."""
+    return pd.DataFrame(
+        {c: pd.Series(_plain(frame[c]), index=frame.index, dtype=object) for c in columns}
+    )
+
+
+def _changed(incoming: pd.DataFrame, stored: pd.DataFrame, columns: list[str]) -> pd.Series:
+    """Boolean per row: does any of ``columns`` differ (nulls equal nulls)?"""
+    left = _as_comparable(incoming, columns)
+    right = _as_comparable(stored, columns)
+    differs = pd.Series(False, index=incoming.index)
+    for column in columns:
+        a, b = left[column], right[column]
+        same = [
+            (x is None and y is None) or (x is not None and y is not None and x == y)
+            for x, y in zip(a.tolist(), b.tolist(), strict=True)
+        ]
+        differs |= ~pd.Series(same, index=incoming.index, dtype=bool)
+    return differs
+
+
+def _fetch(tx: neo4j.ManagedTransaction, query: str, **params: Any) -> pd.DataFrame:
+    result = tx.run(query, **params)
+    keys = list(result.keys())
+    return pd.DataFrame(result.values(), columns=keys)
+
+
+def _batches(frames: Iterable[pd.DataFrame], size: int) -> Iterator[pd.DataFrame]:
+    """Re-chunk a stream of frames into frames of exactly ``size`` rows (the last may be less)."""
+    pending: list[pd.DataFrame] = []
+    pending_rows = 0
+    for frame in frames:
+        start = 0
+        while start < len(frame):
+            take = min(size - pending_rows, len(frame) - start)
+            pending.append(frame.iloc[start : start + take])
+            pending_rows += take
+            start += take
+            if pending_rows == size:
+                yield pd.concat(pending, ignore_index=True)
+                pending, pending_rows = [], 0
+    if pending_rows:
+        yield pd.concat(pending, ignore_index=True)
+
+
+# --- per-table batch transactions ---------------------------------------------------------
+
+
+def _business_batch(tx: neo4j.ManagedTransaction, batch: pd.DataFrame) -> TableCounts:
+    ids = batch["business_id"].tolist()
+    stored = _fetch(tx, cypher.EXISTING_BUSINESSES, ids=ids).set_index("business_id")
+    exists = batch["business_id"].isin(stored.index)
+    new = batch[~exists]
+    old = batch[exists]
+    changed = pd.Series(False, index=old.index)
+    if len(old):
+        stored_rows = stored.loc[old["business_id"]].reset_index(drop=True)
+        stored_rows.index = old.index
+        stored_rows["registered_at"] = pd.to_datetime(
+            stored_rows["registered_at"], unit="us", utc=True
+        )
+        changed = _changed(old, stored_rows, _BUSINESS_VALUE_COLUMNS)
+    write = pd.concat([new, old[changed]])
+    if len(write):
+        tx.run(cypher.UPSERT_BUSINESSES, rows=_records(write, BUSINESS_COLUMNS)).consume()
+    return TableCounts(
+        read=len(batch),
+        inserted=len(new),
+        updated=int(changed.sum()),
+        unchanged=int((~changed).sum()),
+    )
+
+
+def _identifier_batch(tx: neo4j.ManagedTransaction, batch: pd.DataFrame) -> TableCounts:
+    ids = batch["business_id"].unique().tolist()
+    stored = _fetch(tx, cypher.EXISTING_IDENTIFIER_LINKS, ids=ids)
+    stored_keys = (
+        set(map(tuple, stored[IDENTIFIER_COLUMNS].itertuples(index=False)))
+        if len(stored)
+        else set()
+    )
+    keys = list(map(tuple, batch[IDENTIFIER_COLUMNS].itertuples(index=False)))
+    is_new = [k not in stored_keys for k in keys]
+    new = batch[is_new]
+    if len(new):
+        linked = tx.run(cypher.LINK_IDENTIFIERS, rows=_records(new, IDENTIFIER_COLUMNS)).single()
+        if linked is None or linked["linked"] != len(new):
+            raise LoadError(
+                "identifiers refer to businesses that are not loaded; validate the export first"
+            )
+    return TableCounts(read=len(batch), inserted=len(new), unchanged=len(batch) - len(new))
+
+
+def _pair_deltas(orders: pd.DataFrame) -> list[dict[str, Any]]:
+    """Per (seller, buyer): order count, GMV (non-cancelled amount_base), status counts,
+    first/last ts (micros) - summed in pandas so each pair is written once per batch."""
+    status = orders["status"].astype(object)
+    work = pd.DataFrame(
+        {
+            "seller_id": orders["seller_id"].astype(object),
+            "buyer_id": orders["buyer_id"].astype(object),
+            "gmv": orders["amount_base"].astype(float).where(status != "cancelled", 0.0),
+            "refunded": (status == "refunded").astype(int),
+            "disputed": (status == "disputed").astype(int),
+            "cancelled": (status == "cancelled").astype(int),
+            "ts": pd.to_datetime(orders["ts"], utc=True).dt.as_unit("us").array.asi8,
+        }
+    )
+    grouped = work.groupby(_PAIR_KEYS, sort=False).agg(
+        orders=("ts", "size"),
+        gmv=("gmv", "sum"),
+        refunded=("refunded", "sum"),
+        disputed=("disputed", "sum"),
+        cancelled=("cancelled", "sum"),
+        first_ts=("ts", "min"),
+        last_ts=("ts", "max"),
+    )
+    grouped = grouped.reset_index()
+    columns = list(grouped.columns)
+    lists = [grouped[c].tolist() for c in columns]
+    return [dict(zip(columns, row, strict=True)) for row in zip(*lists, strict=True)]
+
+
+@dataclass
+class _OrderBatchOutcome:
+    counts: TableCounts
+    problems: list[str]
+
+
+def _order_batch(tx: neo4j.ManagedTransaction, batch: pd.DataFrame) -> _OrderBatchOutcome:
+    stored = _fetch(tx, cypher.EXISTING_ORDERS, ids=batch["txn_id"].tolist())
+    counts = TableCounts(read=len(batch))
+    problems: list[str] = []
+    if len(stored):
+        stored = stored.set_index("txn_id")
+        exists = batch["txn_id"].isin(stored.index)
+    else:
+        exists = pd.Series(False, index=batch.index)
+    new = batch[~exists]
+    old = batch[exists]
+    update = old.iloc[0:0]
+    if len(old):
+        stored_rows = stored.loc[old["txn_id"]].reset_index()
+        stored_rows.index = old.index
+        for column in ("ts", "status_at"):
+            stored_rows[column] = pd.to_datetime(stored_rows[column], unit="us", utc=True)
+        moved = _changed(old, stored_rows, _PAIR_KEYS)
+        if moved.any():
+            counts.rejected += int(moved.sum())
+            problems.extend(
+                f"order {t}: re-sent with other seller/buyer than stored; not applied"
+                for t in old.loc[moved, "txn_id"].tolist()[:20]
+            )
+        kept = old[~moved]
+        changed = _changed(kept, stored_rows[~moved], _ORDER_VALUE_COLUMNS)
+        update = kept[changed]
+        counts.updated = len(update)
+        counts.unchanged = int((~changed).sum())
+    if len(new):
+        created = tx.run(cypher.CREATE_ORDERS, rows=_records(new, ORDER_COLUMNS)).single()
+        if created is None or created["created"] != len(new):
+            raise LoadError(
+                "some orders name a seller or buyer that is not loaded; load the export's "
+                "businesses first (validate the export to find the rows)"
+            )
+        counts.inserted = len(new)
+    recompute: set[tuple[str, str]] = set()
+    if len(update):
+        tx.run(cypher.UPDATE_ORDERS, rows=_records(update, ORDER_COLUMNS)).consume()
+        recompute = set(zip(update["seller_id"].tolist(), update["buyer_id"].tolist(), strict=True))
+    if len(new):
+        pairs = _pair_deltas(new)
+        if recompute:
+            pairs = [p for p in pairs if (p["seller_id"], p["buyer_id"]) not in recompute]
+        if pairs:
+            tx.run(cypher.ADD_PAIR_DELTAS, pairs=pairs).consume()
+    if recompute:
+        rows = [{"seller_id": s, "buyer_id": b} for s, b in sorted(recompute)]
+        tx.run(cypher.RECOMPUTE_PAIRS, pairs=rows).consume()
+    return _OrderBatchOutcome(counts=counts, problems=problems)
+
+
+def _outcome_batch(tx: neo4j.ManagedTransaction, batch: pd.DataFrame, source: str) -> TableCounts:
+    stored = _fetch(tx, cypher.EXISTING_OUTCOMES, ids=batch["business_id"].unique().tolist())
+    incoming = batch.assign(_as_of_us=_micros(batch["as_of"]))
+    if len(stored):
+        merged = incoming.merge(
+            stored.rename(columns={"as_of": "_as_of_us", "defaulted": "_d", "fraud": "_f"}),
+            on=["business_id", "_as_of_us"],
+            how="left",
+            indicator=True,
+        )
+        merged.index = incoming.index
+        exists = merged["_merge"] == "both"
+        stored_values = merged[["_d", "_f"]].rename(columns={"_d": "defaulted", "_f": "fraud"})
+        changed = exists & _changed(incoming, stored_values, ["defaulted", "fraud"])
+    else:
+        exists = pd.Series(False, index=batch.index)
+        changed = exists
+    write = batch[~exists | changed]
+    if len(write):
+        written = tx.run(
+            cypher.UPSERT_OUTCOMES, rows=_records(write, OUTCOME_COLUMNS), source=source
+        ).single()
+        if written is None or written["written"] != len(write):
+            raise LoadError(
+                "outcomes refer to businesses that are not loaded; validate the export first"
+            )
+    return TableCounts(
+        read=len(batch),
+        inserted=int((~exists).sum()),
+        updated=int(changed.sum()),
+        unchanged=int((exists & ~changed).sum()),
+    )
+
+
+# --- public API ---------------------------------------------------------------------------
+
+
+def _write(driver: neo4j.Driver, database: str | None, work: Callable[..., Any], *args: Any) -> Any:
+    with session(driver, database) as s:
+        return s.execute_write(work, *args)
+
+
+def load_frames(
+    driver: neo4j.Driver,
+    businesses: pd.DataFrame,
+    identifiers: pd.DataFrame,
+    order_chunks: Iterable[pd.DataFrame],
+    outcomes: pd.DataFrame | None,
+    *,
+    key_fingerprint: str,
+    batch_size: int = 10_000,
+    hub_threshold: int = 20,
+    progress: ProgressCallback | None = None,
+    database: str | None = None,
+    export: str = "",
+    source: str = "export",
+    rejected: dict[str, int] | None = None,
+) -> LoadResult:
+    """Load validated frames (``loaders.columns`` contracts) into Neo4j, exactly.
+
+    Businesses first, then identifiers, orders (streamed, re-chunked to ``batch_size``) and
+    outcomes; then identifiers shared by more than ``hub_threshold`` businesses are marked
+    ``hub``. ``rejected`` holds rows the validator already rejected, per table, so the
+    ``(:LoadRun)`` record reconciles against what was read from the export. Safe to re-run
+    after any failure. Raises ``KeyFingerprintMismatchError`` before writing if the database
+    holds another key's hashes.
+    """
+    result = LoadResult(run_id=str(uuid.uuid4()))
+    started = time.perf_counter()
+    ensure_schema(driver, key_fingerprint, database=database)
+    write(driver, cypher.START_LOAD_RUN, database, run_id=result.run_id, export=export)
+    status = "failed"
+    try:
+        _load_tables(
+            driver,
+            businesses,
+            identifiers,
+            order_chunks,
+            outcomes,
+            result,
+            batch_size=batch_size,
+            progress=progress,
+            database=database,
+            source=source,
+        )
+        run(driver, cypher.MARK_IDENTIFIER_HUBS, database, hub_threshold=hub_threshold)
+        for table, count in (rejected or {}).items():
+            result.tables[table].read += count
+            result.tables[table].rejected += count
+        status = "completed"
+    finally:
+        result.seconds = time.perf_counter() - started
+        write(
+            driver,
+            cypher.FINISH_LOAD_RUN,
+            database,
+            run_id=result.run_id,
+            counts=result.as_properties(),
+            status=status,
+        )
+    return result
+
+
+def _load_tables(
+    driver: neo4j.Driver,
+    businesses: pd.DataFrame,
+    identifiers: pd.DataFrame,
+    order_chunks: Iterable[pd.DataFrame],
+    outcomes: pd.DataFrame | None,
+    result: LoadResult,
+    *,
+    batch_size: int,
+    progress: ProgressCallback | None,
+    database: str | None,
+    source: str,
+) -> None:
+    def report(table: str, counts: TableCounts) -> None:
+        result.tables[table].add(counts)
+        if progress is not None:
+            progress(table, counts.read)
+
+    for batch in _batches([businesses], batch_size):
+        report("businesses", _write(driver, database, _business_batch, batch))
+    for batch in _batches([identifiers], batch_size):
+        report("identifiers", _write(driver, database, _identifier_batch, batch))
+    order_started = time.perf_counter()
+    for batch in _batches(order_chunks, batch_size):
+        if batch["txn_id"].duplicated().any():
+            raise LoadError("an order batch repeats a txn_id; validate the export first")
+        outcome: _OrderBatchOutcome = _write(driver, database, _order_batch, batch)
+        result.problems.extend(outcome.problems)
+        report("orders", outcome.counts)
+    result.order_seconds = time.perf_counter() - order_started
+    if outcomes is not None and len(outcomes):
+        for batch in _batches([outcomes], batch_size):
+            report("outcomes", _write(driver, database, _outcome_batch, batch, source))
+
+
+def load_export(
+    driver: neo4j.Driver,
+    export_dir: Path,
+    key: bytes,
+    *,
+    rejects_dir: Path | None = None,
+    batch_size: int = 10_000,
+    hub_threshold: int = 20,
+    progress: ProgressCallback | None = None,
+    database: str | None = None,
+) -> LoadResult:
+    """Validate ``export_dir`` with ``loaders.validate.ExportReader`` and load what passes.
+
+    Rows the validator rejects go to ``rejects_dir`` and are counted as ``rejected``.
+    """
+    from graph.schema import key_fingerprint as fingerprint_of
+    from loaders.validate import ExportReader
+
+    fingerprint = fingerprint_of(key)
+    check_key_fingerprint(driver, fingerprint, database=database)
+    reader = ExportReader(export_dir, key, rejects_dir=rejects_dir)
+    businesses, identifiers = reader.businesses()
+    outcomes = reader.outcomes()
+    orders = reader.iter_orders()
+    result = load_frames(
+        driver,
+        businesses,
+        identifiers,
+        orders,
+        outcomes,
+        key_fingerprint=fingerprint,
+        batch_size=batch_size,
+        hub_threshold=hub_threshold,
+        progress=progress,
+        database=database,
+        export=str(export_dir),
+        rejected=None,
+    )
+    for table, count in _rejected_counts(reader).items():
+        if table in result.tables:
+            result.tables[table].read += count
+            result.tables[table].rejected += count
+    if _rejected_counts(reader):
+        write(
+            driver,
+            cypher.FINISH_LOAD_RUN,
+            database,
+            run_id=result.run_id,
+            counts=result.as_properties(),
+            status="completed",
+        )
+    return result
+
+
+def _rejected_counts(reader: Any) -> dict[str, int]:
+    """Per-table rejected counts from the validator's report (tolerant of its exact shape)."""
+    report = getattr(reader, "report", None)
+    if report is None:
+        return {}
+    for attribute in ("rejected", "rejected_counts"):
+        value = getattr(report, attribute, None)
+        if isinstance(value, dict):
+            return {str(k): int(v) for k, v in value.items()}
+    tables = getattr(report, "tables", None)
+    if isinstance(tables, dict):
+        return {str(k): int(getattr(v, "rejected", 0)) for k, v in tables.items()}
+    return {}
+
+
+def graph_counts(driver: neo4j.Driver, *, database: str | None = None) -> dict[str, int]:
+    """Node and relationship counts by kind (for checks and the CLI's summary)."""
+    row = read_frame(driver, cypher.COUNT_GRAPH, database).iloc[0]
+    return {k: int(v) for k, v in row.items()}
+
+
+def read_pairs(driver: neo4j.Driver, *, database: str | None = None) -> pd.DataFrame:
+    """All ``TRADES_WITH`` aggregates as a frame (timestamps as epoch microseconds)."""
+    return read_frame(driver, cypher.ALL_PAIRS, database)

@@ -1,0 +1,49 @@
+"""Sessions and queries with the server's notifications (unknown-label warnings on an empty
+database and the like) switched off, so logs show only what matters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import neo4j
+import pandas as pd
+
+
+def session(driver: neo4j.Driver, database: str | None = None) -> neo4j.Session:
+    """A session on ``database`` (the server's default when ``None``) without notifications."""
+    return driver.session(
+        database=database, notifications_min_severity=neo4j.NotificationMinimumSeverity.OFF
+    )
+
+
+def run(driver: neo4j.Driver, query: str, database: str | None = None, **params: Any) -> None:
+    """Run a write statement in its own auto-commit transaction (needed by
+    ``CALL {...} IN TRANSACTIONS`` and schema statements)."""
+    with session(driver, database) as s:
+        s.run(query, params).consume()
+
+
+def read_frame(
+    driver: neo4j.Driver, query: str, database: str | None = None, **params: Any
+) -> pd.DataFrame:
+    """Run a read query and return its rows as a DataFrame (columns in RETURN order)."""
+
+    def work(tx: neo4j.ManagedTransaction) -> pd.DataFrame:
+        result = tx.run(query, params)
+        keys = list(result.keys())
+        return pd.DataFrame(result.values(), columns=keys)
+
+    with session(driver, database) as s:
+        return s.execute_read(work)
+
+
+def write(
+    driver: neo4j.Driver, query: str, database: str | None = None, **params: Any
+) -> list[dict[str, Any]]:
+    """Run a statement in a retried write transaction; return its records as dicts."""
+
+    def work(tx: neo4j.ManagedTransaction) -> list[dict[str, Any]]:
+        return tx.run(query, params).data()
+
+    with session(driver, database) as s:
+        return s.execute_write(work)

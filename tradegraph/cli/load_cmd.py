@@ -1,0 +1,202 @@
+"""``tradegraph load`` (export -> Neo4j, online or bulk) and ``tradegraph analytics``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+console = Console(stderr=True)
+
+
+def _exit(message: str, code: int) -> None:
+    console.print(f"[red]{message}[/red]")
+    raise typer.Exit(code)
+
+
+def _reconciliation(result) -> Table:
+    table = Table(title=f"load {result.run_id}")
+    for column in ("table", "read", "inserted", "updated", "unchanged", "rejected"):
+        table.add_column(column, justify="right" if column != "table" else "left")
+    for name, counts in [*result.tables.items(), ("total", result.total)]:
+        table.add_row(
+            name,
+            *(
+                f"{getattr(counts, c):,}"
+                for c in ("read", "inserted", "updated", "unchanged", "rejected")
+            ),
+        )
+    return table
+
+
+def load(
+    export: Path = typer.Argument(..., help="Export folder (businesses, transactions, outcomes)."),
+    batch_size: int | None = typer.Option(
+        None, help="Rows per write transaction (default: settings)."
+    ),
+    demo: bool = typer.Option(
+        False, help="Hash identifiers with the public demo key (synthetic data only)."
+    ),
+    bulk: bool = typer.Option(
+        False, help="First load into an EMPTY local database via neo4j-admin import."
+    ),
+    rejects: Path | None = typer.Option(
+        None, help="Folder for rejected rows (default: EXPORT/rejects)."
+    ),
+) -> None:
+    """Validate EXPORT and load it into Neo4j: exact, idempotent, safe to re-run after a crash."""
+    from graph.load import load_export
+    from graph.schema import KeyFingerprintMismatchError
+    from tradegraph.cli.common import open_driver
+    from tradegraph.settings import MissingHashKeyError, get_settings
+
+    settings = get_settings()
+    if not export.is_dir():
+        _exit(f"{export} is not a folder: pass the export folder (see docs for its layout).", 2)
+    try:
+        key = settings.identifier_key(demo=demo)
+    except MissingHashKeyError as error:
+        _exit(str(error), 2)
+    rejects_dir = rejects or export / "rejects"
+    if bulk:
+        _bulk_load(settings, export, key, rejects_dir)
+        return
+    driver = open_driver(settings)
+    try:
+        with Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TextColumn("{task.completed:,} rows"),
+            TextColumn("[cyan]{task.fields[rate]} rows/s"),
+            TimeElapsedColumn(),
+            console=console,
+        ) as progress:
+            tasks: dict[str, int] = {}
+
+            def advance(table: str, rows: int) -> None:
+                if table not in tasks:
+                    tasks[table] = progress.add_task(table, total=None, rate="-")
+                task_id = tasks[table]
+                progress.advance(task_id, rows)
+                task = progress.tasks[task_id]
+                if task.elapsed:
+                    progress.update(task_id, rate=f"{task.completed / task.elapsed:,.0f}")
+
+            result = load_export(
+                driver,
+                export,
+                key,
+                rejects_dir=rejects_dir,
+                batch_size=batch_size or settings.batch_size,
+                hub_threshold=settings.hub_threshold,
+                progress=advance,
+                database=settings.neo4j_database,
+            )
+    except KeyFingerprintMismatchError as error:
+        _exit(str(error), 2)
+    finally:
+        driver.close()
+    console.print(_reconciliation(result))
+    total = result.total
+    console.print(
+        f"read {total.read:,} = inserted {total.inserted:,} + updated {total.updated:,} + "
+        f"unchanged {total.unchanged:,} + rejected {total.rejected:,}  "
+        f"({result.orders_per_second:,.0f} orders/s, {result.seconds:.1f}s)"
+    )
+    for problem in result.problems[:20]:
+        console.print(f"[yellow]{problem}[/yellow]")
+    if not result.reconciles:
+        _exit("The counts do not reconcile; re-run the load (it is safe) and report this.", 1)
+
+
+def _bulk_load(settings, export: Path, key: bytes, rejects_dir: Path) -> None:
+    """Validate, write import CSVs, stop the local server, import, start it again."""
+    import neo4j
+
+    from graph.bulk import bulk_import, write_import_csvs
+    from graph.load import graph_counts
+    from graph.schema import ensure_schema, key_fingerprint
+    from graph.server import local
+    from loaders.validate import ExportReader
+
+    if settings.neo4j_uri:
+        _exit("--bulk works only on the local server: unset NEO4J_URI, or load online.", 2)
+    config = local.LocalServerConfig(
+        data_dir=settings.local_data_dir,
+        bolt_port=settings.neo4j_bolt_port,
+        heap=settings.neo4j_heap,
+        pagecache=settings.neo4j_pagecache,
+        version=settings.neo4j_version,
+        jar_cache=settings.jar_cache,
+        java_home=settings.java_home,
+    )
+    if local.status(config).get("running"):
+        password = local.read_password(config.data_dir)
+        with neo4j.GraphDatabase.driver(config.uri, auth=("neo4j", password or "")) as driver:
+            if graph_counts(driver)["businesses"]:
+                _exit(
+                    "--bulk needs an empty database (it replaces the store); this one holds "
+                    "data. Load online instead (drop --bulk).",
+                    2,
+                )
+    reader = ExportReader(export, key, rejects_dir=rejects_dir)
+    businesses, identifiers = reader.businesses()
+    csv_dir = config.data_dir / "import" / "tradegraph-bulk"
+    fingerprint = key_fingerprint(key)
+    console.print("writing import CSVs ...")
+    write_import_csvs(
+        csv_dir,
+        businesses,
+        identifiers,
+        reader.iter_orders(),
+        reader.outcomes(),
+        key_fingerprint=fingerprint,
+        hub_threshold=settings.hub_threshold,
+    )
+    local.stop(config)
+    console.print("running neo4j-admin database import full ...")
+    result = bulk_import(config, csv_dir)
+    console.print(
+        f"imported {result.nodes:,} nodes and {result.relationships:,} relationships "
+        f"({result.orders:,} orders, {result.orders / max(result.seconds, 1e-9):,.0f} orders/s)"
+    )
+    info = local.start(config, say=console.print)
+    with neo4j.GraphDatabase.driver(info.uri, auth=(info.user, info.password)) as driver:
+        ensure_schema(driver, fingerprint)
+
+
+def analytics(
+    only: list[str] | None = typer.Option(
+        None, help="Run only these (degree_strength, pagerank, identifier_wcc, louvain)."
+    ),
+) -> None:
+    """Compute all-time graph analytics and write them to Business nodes (GDS or networkx)."""
+    from graph.analytics import ANALYTICS, has_gds, run_all
+    from tradegraph.cli.common import open_driver
+    from tradegraph.settings import get_settings
+
+    unknown = sorted(set(only or []) - set(ANALYTICS))
+    if unknown:
+        _exit(f"Unknown analytics {unknown}; choose from {sorted(ANALYTICS)}.", 2)
+    settings = get_settings()
+    driver = open_driver(settings)
+    try:
+        engine = "GDS" if has_gds(driver, database=settings.neo4j_database) else "networkx fallback"
+        console.print(f"analytics via {engine}")
+        run_all(
+            driver,
+            database=settings.neo4j_database,
+            only=only,
+            progress=lambda name, s: console.print(f"{name}: {s:.2f}s"),
+        )
+    finally:
+        driver.close()
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``load`` and ``analytics`` to the app."""
+    app.command("load")(load)
+    app.command("analytics")(analytics)
