@@ -87,7 +87,9 @@ def _session_driver(neo4j_server: TestServer):
 def wipe_database(driver) -> None:
     """Delete every node, relationship, constraint and index of the default database."""
     with driver.session() as session:  # CALL ... IN TRANSACTIONS needs an implicit transaction
-        session.run("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS").consume()
+        session.run(
+            "MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS"
+        ).consume()
     for record in driver.execute_query("SHOW CONSTRAINTS YIELD name").records:
         driver.execute_query(f"DROP CONSTRAINT `{record['name']}` IF EXISTS")
     for record in driver.execute_query(

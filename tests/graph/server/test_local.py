@@ -124,8 +124,12 @@ def test_maven_central_unreachable_says_so(tmp_path: Path, monkeypatch: pytest.M
 
 
 def test_artifact_name_strips_versions() -> None:
-    assert local._artifact_name("io.netty.netty-common-4.1.137.Final.jar") == "io.netty.netty-common"
-    assert local._artifact_name("org.neo4j.gds.annotations-2.13.9.jar") == "org.neo4j.gds.annotations"
+    assert (
+        local._artifact_name("io.netty.netty-common-4.1.137.Final.jar") == "io.netty.netty-common"
+    )
+    assert (
+        local._artifact_name("org.neo4j.gds.annotations-2.13.9.jar") == "org.neo4j.gds.annotations"
+    )
     assert local._artifact_name("org.roaringbitmap.RoaringBitmap-0.7.17.jar") == (
         "org.roaringbitmap.RoaringBitmap"
     )
