@@ -1,0 +1,111 @@
+"""Identifier normalisation and keyed hashing (HMAC-SHA256), so raw values never leave the loader.
+
+Two businesses sharing a phone, device, address, bank account or owner may be under common
+control; to link them without storing the value, each value is normalised (so trivial spelling
+differences still match) and hashed under one persistent secret key. The hashed message is
+``"<id_type>\\x1f<normalised value>"``: equal values of different types do not collide.
+
+Normalisation (vectorised over a pandas Series; blanks become missing):
+
+- ``phone``: digits only, with a leading ``+`` (E.164-ish). ``00…`` becomes ``+…``. A number
+  with one leading ``0`` (a national trunk prefix) becomes ``+<country code><rest>`` only when
+  a ``default_country_code`` is given; otherwise it is kept as national digits. Any other
+  digit string is taken to already start with a country code and gets a ``+``.
+- ``address``: Unicode NFKC, case-folded, runs of whitespace folded to one space, stripped.
+- ``bank_account``: stripped, case-folded, spaces and hyphens removed (IBANs are printed in
+  groups).
+- ``device_id``, ``owner_id``: stripped and case-folded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import Final
+
+import numpy as np
+import pandas as pd
+
+from loaders.columns import IDENTIFIER_TYPES
+
+_SEPARATOR: Final = "\x1f"
+_FINGERPRINT_LABEL: Final = b"tradegraph identifier-key fingerprint v1"
+
+
+def key_fingerprint(key: bytes) -> str:
+    """A short, non-reversible id of the key (16 hex chars): stored beside hashed data so a
+    load under a different key can be refused instead of silently breaking links."""
+    return hmac.new(key, _FINGERPRINT_LABEL, hashlib.sha256).hexdigest()[:16]
+
+
+def _text(values: pd.Series) -> pd.Series:
+    """Values as stripped str; missing stays missing."""
+    return values.astype("str").str.strip()
+
+
+def _normalise_phone(values: pd.Series, default_country_code: str | None) -> pd.Series:
+    text = _text(values)
+    digits = text.str.replace(r"\D", "", regex=True)
+    plus = text.str.startswith("+")
+    double_zero = ~plus & digits.str.startswith("00")
+    national = ~plus & ~double_zero & digits.str.startswith("0")
+    out = "+" + digits
+    out = out.where(~double_zero, "+" + digits.str.slice(2))
+    if default_country_code:
+        country = default_country_code.lstrip("+")
+        out = out.where(~national, "+" + country + digits.str.slice(1))
+    else:
+        out = out.where(~national, digits)
+    return out.where(digits.str.len() > 0)
+
+
+def normalise_identifiers(
+    values: pd.Series, id_type: str, *, default_country_code: str | None = None
+) -> pd.Series:
+    """Normalised values (str dtype, same index); blank or value-less entries become missing."""
+    if id_type not in IDENTIFIER_TYPES:
+        raise ValueError(f"unknown identifier type {id_type!r}; expected one of {IDENTIFIER_TYPES}")
+    if id_type == "phone":
+        out = _normalise_phone(values, default_country_code)
+    elif id_type == "address":
+        out = (
+            _text(values).str.normalize("NFKC").str.casefold().str.replace(r"\s+", " ", regex=True)
+        ).str.strip()
+    elif id_type == "bank_account":
+        out = _text(values).str.casefold().str.replace(r"[\s\-]+", "", regex=True)
+    else:
+        out = _text(values).str.casefold()
+    return out.where(out.str.len() > 0)
+
+
+def normalise_identifier(
+    value: str, id_type: str, *, default_country_code: str | None = None
+) -> str | None:
+    """One value normalised exactly as :func:`normalise_identifiers` does; ``None`` if blank."""
+    out = normalise_identifiers(
+        pd.Series([value], dtype="str"), id_type, default_country_code=default_country_code
+    ).iloc[0]
+    return None if pd.isna(out) else str(out)
+
+
+def hash_normalised(key: bytes, id_type: str, normalised: str) -> str:
+    """HMAC-SHA256 (hex, 64 chars) of one already-normalised value."""
+    message = f"{id_type}{_SEPARATOR}{normalised}".encode()
+    return hmac.digest(key, message, "sha256").hex()
+
+
+def hash_identifiers(
+    values: pd.Series, id_type: str, key: bytes, *, default_country_code: str | None = None
+) -> pd.Series:
+    """Normalise then hash a column of raw identifiers; missing where the value is blank.
+
+    Each distinct value is hashed once, so a shared warehouse address costs one HMAC.
+    """
+    normalised = normalise_identifiers(values, id_type, default_country_code=default_country_code)
+    present = normalised.dropna()
+    codes, uniques = pd.factorize(present)
+    hashed = np.array([hash_normalised(key, id_type, value) for value in uniques], dtype=object)
+    out = pd.Series(pd.NA, index=values.index, dtype="str")
+    if len(present):
+        out.loc[present.index] = hashed[codes]
+    return out
