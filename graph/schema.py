@@ -8,19 +8,25 @@ load checks it first.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from dataclasses import dataclass
 
 import neo4j
 
 from graph import cypher
 from graph.session import read_frame, run, write
+from loaders.identifiers import key_fingerprint
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "KeyFingerprintMismatchError",
+    "check_key_fingerprint",
+    "ensure_schema",
+    "key_fingerprint",
+    "read_schema_info",
+]
 
 #: Bump when constraints, indexes or the stored model change incompatibly.
 SCHEMA_VERSION = 1
-
-_FINGERPRINT_MESSAGE = b"tradegraph identifier-key fingerprint v1"
 
 
 class KeyFingerprintMismatchError(RuntimeError):
@@ -37,11 +43,6 @@ class SchemaInfo:
 
     version: int | None
     key_fingerprint: str | None
-
-
-def key_fingerprint(key: bytes) -> str:
-    """Fingerprint (32 hex chars) of an identifier-hashing key; safe to store and print."""
-    return hmac.new(key, _FINGERPRINT_MESSAGE, hashlib.sha256).hexdigest()[:32]
 
 
 def read_schema_info(driver: neo4j.Driver, *, database: str | None = None) -> SchemaInfo:
