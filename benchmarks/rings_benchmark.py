@@ -1,0 +1,165 @@
+"""How well the fraud-query library finds the synthetic generator's planted rings, and how fast
+each library query runs, on the default marketplace and on one ``--scales`` times larger.
+
+Usage (WIPES the database it is pointed at; use a scratch server)::
+
+    python benchmarks/rings_benchmark.py --uri bolt://127.0.0.1:7687 --wipe [--scales 1 10]
+        [--password PW] [--json out.json]
+
+Per scale: generate the marketplace (``SyntheticConfig(n_businesses=10_000 * scale)``), load it
+with ``graph.load.load_frames``, run the analytics (Louvain communities are needed by
+``risky_communities``), then
+
+- **ring detection** at the library's default thresholds (``identifier_rings``): business-level
+  precision/recall against the ground truth's ``ring_id``, and ring-level recall (a planted ring
+  counts as found when one reported ring overlaps it with Jaccard >= 0.5);
+- **innocent sharing**: how many family members and shared-warehouse tenants are reported, at
+  the defaults and with the internal-trade guard switched off (``min_internal_share=0``);
+- **time of every library query** with its defaults (``neighbourhood`` on a ring member) and of
+  ``graph.clusters.find_clusters``, against each query's stated budget (``seconds`` header).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import neo4j
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from graph.analytics import run_all
+from graph.clusters import find_clusters
+from graph.load import load_frames
+from graph.query_library import load_library, run_query
+from graph.schema import key_fingerprint
+from loaders.synthetic import SyntheticConfig, generate_marketplace, to_contract_frames
+
+DEMO_KEY = "tradegraph-DEMO-KEY-public-not-for-real-data"
+
+
+def wipe(driver: neo4j.Driver) -> None:
+    """Delete every node in batches (constraints and indexes stay)."""
+    with driver.session() as session:
+        session.run(
+            "MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS"
+        ).consume()
+
+
+def ring_scores(reported: list[list[str]], truth: pd.DataFrame) -> dict[str, Any]:
+    """Business- and ring-level precision/recall of ``reported`` member lists vs ``truth``
+    (one row per business: ring_id, family_group, shared_warehouse)."""
+    planted = truth.dropna(subset=["ring_id"]).groupby("ring_id")["business_id"].apply(set)
+    ring_members = set().union(*planted) if len(planted) else set()
+    flagged = set().union(*map(set, reported)) if reported else set()
+    hits = flagged & ring_members
+    found = sum(
+        any(len(set(r) & ring) / len(set(r) | ring) >= 0.5 for r in reported) for ring in planted
+    )
+    pure = sum(
+        any(len(set(r) & ring) / len(set(r) | ring) >= 0.5 for ring in planted) for r in reported
+    )
+    family = set(truth.loc[truth["family_group"].notna(), "business_id"])
+    tenants = set(truth.loc[truth["shared_warehouse"].notna(), "business_id"])
+    return {
+        "planted_rings": len(planted),
+        "planted_members": len(ring_members),
+        "reported_rings": len(reported),
+        "reported_members": len(flagged),
+        "member_precision": round(len(hits) / len(flagged), 4) if flagged else None,
+        "member_recall": round(len(hits) / len(ring_members), 4) if ring_members else None,
+        "rings_found": found,
+        "ring_recall": round(found / len(planted), 4) if len(planted) else None,
+        "ring_precision": round(pure / len(reported), 4) if reported else None,
+        "family_members_total": len(family),
+        "family_members_reported": len((flagged - ring_members) & family),
+        "warehouse_tenants_total": len(tenants),
+        "warehouse_tenants_reported": len((flagged - ring_members) & tenants),
+    }
+
+
+def bench_scale(driver: neo4j.Driver, scale: int, seed: int) -> dict[str, Any]:
+    config = SyntheticConfig(n_businesses=10_000 * scale, seed=seed)
+    started = time.perf_counter()
+    market = generate_marketplace(config)
+    businesses, identifiers, orders, outcomes = to_contract_frames(market, DEMO_KEY)
+    out: dict[str, Any] = {
+        "scale": scale,
+        "businesses": len(businesses),
+        "orders": len(orders),
+        "generate_s": round(time.perf_counter() - started, 1),
+    }
+    print(f"[x{scale}] generated {len(orders):,} orders", flush=True)
+    wipe(driver)
+    started = time.perf_counter()
+    load_frames(
+        driver,
+        businesses,
+        identifiers,
+        [orders],
+        outcomes,
+        key_fingerprint=key_fingerprint(DEMO_KEY.encode()),
+    )
+    out["load_s"] = round(time.perf_counter() - started, 1)
+    print(f"[x{scale}] loaded in {out['load_s']}s", flush=True)
+    out["analytics_s"] = {k: round(v, 1) for k, v in run_all(driver).items()}
+
+    truth = market.ground_truth.drop_duplicates("business_id")[
+        ["business_id", "ring_id", "family_group", "shared_warehouse"]
+    ]
+    library = load_library()
+    default_rings = run_query(driver, library["identifier_rings"]).rows
+    out["rings_default"] = ring_scores([r["members"] for r in default_rings], truth)
+    unguarded = run_query(driver, library["identifier_rings"], {"min_internal_share": 0.0}).rows
+    out["rings_no_internal_trade_guard"] = ring_scores([r["members"] for r in unguarded], truth)
+
+    some_ring_member = truth.dropna(subset=["ring_id"])["business_id"].iloc[0]
+    timings: dict[str, Any] = {}
+    for name, query in library.items():
+        params = {"business_id": some_ring_member} if name == "neighbourhood" else {}
+        result = run_query(driver, query, params, timeout_s=600)
+        timings[name] = {
+            "seconds": round(result.seconds, 2),
+            "budget_s": query.seconds,
+            "rows": len(result.rows),
+        }
+        print(f"[x{scale}] {name}: {result.seconds:.2f}s, {len(result.rows)} rows", flush=True)
+    started = time.perf_counter()
+    clusters = find_clusters(driver)
+    timings["clusters.find_clusters"] = {
+        "seconds": round(time.perf_counter() - started, 2),
+        "rows": len(clusters),
+    }
+    out["query_times"] = timings
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--uri", required=True, help="Bolt URI of a scratch server.")
+    parser.add_argument("--user", default="neo4j")
+    parser.add_argument("--password", default=None)
+    parser.add_argument("--wipe", action="store_true", help="Confirm the database may be wiped.")
+    parser.add_argument("--scales", type=int, nargs="+", default=[1, 10])
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--json", type=Path, default=None, help="Also write results here.")
+    args = parser.parse_args()
+    if not args.wipe:
+        parser.error("this benchmark deletes everything in the database: pass --wipe to confirm")
+    auth = (args.user, args.password) if args.password else None
+    results = []
+    with neo4j.GraphDatabase.driver(args.uri, auth=auth) as driver:
+        for scale in args.scales:
+            results.append(bench_scale(driver, scale, args.seed))
+            print(json.dumps(results[-1], indent=2), flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

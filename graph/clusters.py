@@ -1,0 +1,397 @@
+"""Suspicious clusters as graph objects, and analysts' verdicts on them.
+
+:func:`find_clusters` runs the library's group-finding queries (identifier rings, circular
+trading, wash trading, bust-outs) at their default thresholds, merges overlapping hits of one
+kind into groups, and scores each group's **suspicion** in [0, 1] as a noisy-OR of independent
+evidence: the kind's own signal, members also caught by the other queries (pass-through,
+bust-out, other kinds), the members' mean GNN ``risk_pd`` when scores exist, and earlier
+default/fraud outcomes. :func:`write_clusters` replaces every undecided
+``(:Cluster)<-[:IN_CLUSTER]-(:Business)`` in one transaction; clusters with a verdict stay.
+
+A cluster's id is its kind plus a hash of its sorted members, so a dismissed cluster is not
+raised again until its membership changes. :func:`mark` records a verdict; a confirmed
+cluster becomes ``fraud = 1`` outcomes for its members dated the first UTC midnight after the
+verdict, so it only ever labels later training cohorts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import neo4j
+
+from graph import cypher
+from graph.query_library import load_library, run_query, to_plain
+
+Verdict = Literal["confirmed", "dismissed"]
+VERDICTS: tuple[str, ...] = ("confirmed", "dismissed")
+#: Library queries whose hits become clusters, in the order they are run.
+GROUP_QUERIES: tuple[str, ...] = (
+    "identifier_rings",
+    "circular_trading",
+    "wash_trading",
+    "bust_out",
+)
+#: Library queries that only add evidence about single businesses.
+MEMBER_QUERIES: tuple[str, ...] = ("pass_through", "bust_out")
+
+
+class ClusterError(ValueError):
+    """A user-fixable problem with a cluster command (unknown id, verdict already given)."""
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """One suspicious group: ``members`` sorted, ``suspicion`` in [0, 1], reasons in words."""
+
+    cluster_id: str
+    kind: str
+    members: tuple[str, ...]
+    suspicion: float
+    reasons: tuple[str, ...]
+
+
+@dataclass
+class ClusterRun:
+    """What one :func:`refresh_clusters` did."""
+
+    found_at: dt.datetime
+    clusters: list[Cluster] = field(default_factory=list)
+    replaced: int = 0
+    skipped_decided: int = 0
+
+
+@dataclass(frozen=True)
+class VerdictResult:
+    cluster_id: str
+    verdict: str
+    members: tuple[str, ...]
+    labels_written: int
+    label_as_of: dt.datetime | None
+
+
+@dataclass
+class _Group:
+    kind: str
+    members: set[str]
+    evidence: float
+    reasons: list[str]
+
+
+def cluster_id_for(kind: str, members: Iterable[str]) -> str:
+    """Stable id: ``kind-<12 hex of sha256(sorted members)>``."""
+    digest = hashlib.sha256("|".join(sorted(members)).encode()).hexdigest()[:12]
+    return f"{kind}-{digest}"
+
+
+def label_date(verdict_at: dt.datetime) -> dt.datetime:
+    """The first UTC midnight strictly after ``verdict_at``: the ``as_of`` of its labels."""
+    at = verdict_at.astimezone(dt.UTC)
+    return dt.datetime(at.year, at.month, at.day, tzinfo=dt.UTC) + dt.timedelta(days=1)
+
+
+def find_clusters(
+    driver: neo4j.Driver,
+    *,
+    params: dict[str, dict[str, Any]] | None = None,
+    database: str | None = None,
+    on_query: Callable[[str], None] | None = None,
+) -> list[Cluster]:
+    """Run the library queries (``params`` overrides per query name) and return scored clusters,
+    most suspicious first. Read-only."""
+    library = load_library()
+    rows: dict[str, list[dict[str, Any]]] = {}
+    for name in dict.fromkeys(GROUP_QUERIES + MEMBER_QUERIES):
+        if on_query:
+            on_query(name)
+        rows[name] = run_query(
+            driver, library[name], (params or {}).get(name), database=database
+        ).rows
+    groups = _groups(rows)
+    flagged = {
+        "pass-through": {r["business_id"] for r in rows["pass_through"]},
+        "bust-out": {r["business_id"] for r in rows["bust_out"]},
+    }
+    everyone = sorted({m for g in groups for m in g.members})
+    facts = {
+        r["business_id"]: r
+        for r in _read(driver, cypher.CLUSTER_MEMBER_FACTS, database, ids=everyone)
+    }
+    clusters = [_score(g, groups, flagged, facts) for g in groups]
+    return sorted(clusters, key=lambda c: (-c.suspicion, c.cluster_id))
+
+
+def write_clusters(
+    driver: neo4j.Driver,
+    clusters: list[Cluster],
+    *,
+    found_at: dt.datetime | None = None,
+    database: str | None = None,
+) -> ClusterRun:
+    """Replace every undecided cluster with ``clusters`` (one transaction); clusters whose id
+    already carries a verdict are skipped."""
+    found_at = found_at or dt.datetime.now(dt.UTC)
+    decided = {r["cluster_id"] for r in _read(driver, cypher.DECIDED_CLUSTER_IDS, database)}
+    fresh = [c for c in clusters if c.cluster_id not in decided]
+    payload = [
+        {
+            "cluster_id": c.cluster_id,
+            "kind": c.kind,
+            "members": list(c.members),
+            "suspicion": c.suspicion,
+            "reasons": list(c.reasons),
+        }
+        for c in fresh
+    ]
+
+    def work(tx: neo4j.ManagedTransaction) -> int:
+        deleted = tx.run(cypher.DELETE_UNDECIDED_CLUSTERS).single()
+        tx.run(cypher.CREATE_CLUSTERS, clusters=payload, found_at=found_at).consume()
+        return int(deleted["deleted"]) if deleted else 0
+
+    with _session(driver, database) as session:
+        replaced = session.execute_write(work)
+    return ClusterRun(found_at, fresh, replaced, len(clusters) - len(fresh))
+
+
+def refresh_clusters(
+    driver: neo4j.Driver,
+    *,
+    params: dict[str, dict[str, Any]] | None = None,
+    database: str | None = None,
+    on_query: Callable[[str], None] | None = None,
+) -> ClusterRun:
+    """:func:`find_clusters` then :func:`write_clusters`: what ``tradegraph clusters`` does."""
+    found = find_clusters(driver, params=params, database=database, on_query=on_query)
+    return write_clusters(driver, found, database=database)
+
+
+def list_clusters(
+    driver: neo4j.Driver,
+    *,
+    kind: str | None = None,
+    include_decided: bool = False,
+    limit: int = 50,
+    database: str | None = None,
+) -> list[dict[str, Any]]:
+    """Clusters in the graph, most suspicious first, with their members."""
+    return _read(
+        driver,
+        cypher.LIST_CLUSTERS,
+        database,
+        kind=kind,
+        include_decided=include_decided,
+        limit=limit,
+    )
+
+
+def mark(
+    driver: neo4j.Driver,
+    cluster_id: str,
+    verdict: str,
+    note: str,
+    analyst: str,
+    *,
+    at: dt.datetime | None = None,
+    database: str | None = None,
+) -> VerdictResult:
+    """Record ``verdict`` (``confirmed`` or ``dismissed``) on a cluster, with who and when.
+
+    Confirmed: every member gets an ``(:Outcome {as_of: label_date(at), fraud: 1,
+    source: 'analyst'})``. A cluster takes one verdict only; raises :class:`ClusterError` for
+    an unknown cluster or a second verdict.
+    """
+    if verdict not in VERDICTS:
+        raise ClusterError(f"Verdict must be one of {', '.join(VERDICTS)}, got {verdict!r}.")
+    if not analyst.strip():
+        raise ClusterError("Say who decides: give an analyst name (--analyst or $USER).")
+    at = (at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+    as_of = label_date(at)
+
+    def work(tx: neo4j.ManagedTransaction) -> tuple[list[str], int]:
+        current = tx.run(cypher.GET_CLUSTER, cluster_id=cluster_id).single()
+        if current is None:
+            raise ClusterError(
+                f"No cluster {cluster_id!r}; list them with `tradegraph clusters list`."
+            )
+        if current["verdict"] is not None:
+            raise ClusterError(
+                f"Cluster {cluster_id!r} was already {current['verdict']} by "
+                f"{current['verdict_by']} at {current['verdict_at']}; verdicts are final."
+            )
+        tx.run(
+            cypher.SET_CLUSTER_VERDICT,
+            cluster_id=cluster_id,
+            verdict=verdict,
+            note=note,
+            analyst=analyst,
+            at=at,
+        ).consume()
+        labels = 0
+        if verdict == "confirmed":
+            record = tx.run(
+                cypher.FRAUD_OUTCOMES_FROM_CLUSTER, cluster_id=cluster_id, as_of=as_of
+            ).single()
+            labels = int(record["labels"]) if record else 0
+        return sorted(current["members"]), labels
+
+    with _session(driver, database) as session:
+        members, labels = session.execute_write(work)
+    return VerdictResult(
+        cluster_id,
+        verdict,
+        tuple(members),
+        labels,
+        as_of if verdict == "confirmed" else None,
+    )
+
+
+# --- grouping and scoring -------------------------------------------------------------------
+
+
+def _groups(rows: dict[str, list[dict[str, Any]]]) -> list[_Group]:
+    groups: list[_Group] = []
+    for ring in rows["identifier_rings"]:
+        share = float(ring["internal_trade_share"] or 0.0)
+        groups.append(
+            _Group(
+                "identifier_ring",
+                set(ring["members"]),
+                0.4 + 0.5 * share,
+                [
+                    f"{ring['size']} businesses share {ring['shared_identifiers']} non-hub "
+                    f"identifiers ({', '.join(sorted(ring['identifier_types']))}); "
+                    f"{share:.0%} of their GMV is traded among themselves"
+                ],
+            )
+        )
+    for members, hits in _merge(r["businesses"] for r in rows["circular_trading"]):
+        groups.append(
+            _Group(
+                "circular_trading",
+                members,
+                min(0.9, 0.5 + 0.1 * hits),
+                [f"{hits} time-ordered trade cycles passing most of the amount on"],
+            )
+        )
+    shares = {
+        frozenset((r["business_a"], r["business_b"])): float(r["matched_share"])
+        for r in rows["wash_trading"]
+    }
+    for members, hits in _merge([list(pair) for pair in shares]):
+        best = max(v for k, v in shares.items() if k <= members)
+        groups.append(
+            _Group(
+                "wash_trading",
+                members,
+                0.4 + 0.5 * best,
+                [
+                    f"{hits} pair(s) trading near-identical amounts back and forth "
+                    f"({best:.0%} matched)"
+                ],
+            )
+        )
+    for hit in rows["bust_out"]:
+        groups.append(
+            _Group(
+                "bust_out",
+                {hit["business_id"], *hit["linked_counterparties"]},
+                0.6,
+                [
+                    f"{hit['business_id']} is {hit['age_days']} days old, its recent GMV is "
+                    f"{hit['recent_gmv']:,.0f}, {hit['concentration']:.0%} on counterparties "
+                    f"it shares identifiers with"
+                ],
+            )
+        )
+    return groups
+
+
+def _merge(member_lists: Iterable[list[str]]) -> list[tuple[set[str], int]]:
+    """Union overlapping member lists; returns (members, how many lists merged) per group."""
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    lists = [list(m) for m in member_lists]
+    for members in lists:
+        for other in members[1:]:
+            parent[find(other)] = find(members[0])
+    groups: dict[str, tuple[set[str], int]] = {}
+    for members in lists:
+        root = find(members[0])
+        found, count = groups.get(root, (set(), 0))
+        groups[root] = (found | set(members), count + 1)
+    return list(groups.values())
+
+
+def _score(
+    group: _Group,
+    groups: list[_Group],
+    flagged: dict[str, set[str]],
+    facts: dict[str, dict[str, Any]],
+) -> Cluster:
+    evidence = [group.evidence]
+    reasons = list(group.reasons)
+    size = len(group.members)
+    for label, ids in flagged.items():
+        caught = group.members & ids
+        if caught and not (label == "bust-out" and group.kind == "bust_out"):
+            evidence.append(0.5 * len(caught) / size)
+            reasons.append(f"{len(caught)} member(s) flagged as {label}")
+    other_kinds = {g.kind for g in groups if g.kind != group.kind and g.members & group.members}
+    if other_kinds:
+        evidence.append(0.3 * len(other_kinds))
+        reasons.append(f"overlaps {', '.join(sorted(other_kinds))} clusters")
+    member_facts = [facts[m] for m in group.members if m in facts]
+    scored = [float(f["risk_pd"]) for f in member_facts if _present(f.get("risk_pd"))]
+    if scored:
+        mean_pd = sum(scored) / len(scored)
+        evidence.append(mean_pd)
+        reasons.append(f"mean risk_pd {mean_pd:.2f} over {len(scored)} scored member(s)")
+    bad = [f for f in member_facts if f.get("defaulted") == 1 or f.get("fraud") == 1]
+    if bad:
+        evidence.append(0.5 * len(bad) / size)
+        reasons.append(f"{len(bad)} member(s) with a default or fraud outcome")
+    clean = 1.0
+    for e in evidence:
+        clean *= 1.0 - min(max(e, 0.0), 1.0)
+    members = tuple(sorted(group.members))
+    return Cluster(
+        cluster_id_for(group.kind, members),
+        group.kind,
+        members,
+        round(1.0 - clean, 4),
+        tuple(reasons),
+    )
+
+
+def _present(value: Any) -> bool:
+    return value is not None and value == value  # NaN-safe
+
+
+def _read(
+    driver: neo4j.Driver, query: str, database: str | None, **params: Any
+) -> list[dict[str, Any]]:
+    """Rows of a read statement as plain dicts (temporals as ISO strings, nulls as None)."""
+
+    def work(tx: neo4j.ManagedTransaction) -> list[dict[str, Any]]:
+        return [{k: to_plain(v) for k, v in r.items()} for r in tx.run(query, params)]
+
+    with _session(driver, database) as session:
+        return session.execute_read(work)
+
+
+def _session(driver: neo4j.Driver, database: str | None) -> neo4j.Session:
+    return driver.session(
+        database=database, notifications_min_severity=neo4j.NotificationMinimumSeverity.OFF
+    )

@@ -1,0 +1,167 @@
+"""Clusters as graph objects: found from the library, replaced cleanly, verdicts that label."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import neo4j
+import pytest
+from fraud_fixture import RING, build_fraud_fixture, day
+
+from graph.clusters import (
+    ClusterError,
+    cluster_id_for,
+    find_clusters,
+    label_date,
+    list_clusters,
+    mark,
+    refresh_clusters,
+)
+
+VERDICT_AT = dt.datetime(2024, 7, 1, 15, 30, tzinfo=dt.UTC)
+
+
+def count(driver: neo4j.Driver, query: str) -> int:
+    with driver.session() as session:
+        return int(session.run(query).single()[0])
+
+
+def test_label_date_is_the_first_midnight_after_the_verdict() -> None:
+    assert label_date(VERDICT_AT) == dt.datetime(2024, 7, 2, tzinfo=dt.UTC)
+    midnight = dt.datetime(2024, 7, 2, tzinfo=dt.UTC)
+    assert label_date(midnight) == dt.datetime(2024, 7, 3, tzinfo=dt.UTC)
+
+
+def test_cluster_id_depends_on_kind_and_membership_only() -> None:
+    assert cluster_id_for("wash_trading", ["B", "A"]) == cluster_id_for("wash_trading", ["A", "B"])
+    assert cluster_id_for("wash_trading", ["A", "B"]) != cluster_id_for("wash_trading", ["A", "C"])
+
+
+@pytest.mark.neo4j
+def test_clusters_found_on_the_fixture_and_scored(neo4j_driver: neo4j.Driver) -> None:
+    build_fraud_fixture(neo4j_driver)
+    found = {(c.kind, c.members): c for c in find_clusters(neo4j_driver)}
+    assert set(found) == {
+        ("identifier_ring", tuple(RING)),
+        ("circular_trading", ("R1", "R2", "R3")),
+        ("circular_trading", ("W1", "W2")),
+        ("circular_trading", ("M1", "M2")),
+        ("wash_trading", ("W1", "W2")),
+        ("bust_out", ("U", "V1")),
+    }
+    assert all(0.0 < c.suspicion <= 1.0 and c.reasons for c in found.values())
+    ring = found[("identifier_ring", tuple(RING))]
+    assert ring.suspicion == max(c.suspicion for c in found.values())
+    assert any("mean risk_pd 0.50" in r for r in ring.reasons)
+    assert any("overlaps circular_trading" in r for r in ring.reasons)
+
+    # without GNN scores the same ring is less suspicious
+    with neo4j_driver.session() as session:
+        session.run("MATCH (b:Business) REMOVE b.risk_pd, b.risk_score").consume()
+    unscored = {(c.kind, c.members): c for c in find_clusters(neo4j_driver)}
+    assert unscored[("identifier_ring", tuple(RING))].suspicion < ring.suspicion
+
+
+@pytest.mark.neo4j
+def test_rerun_replaces_the_previous_result_cleanly(neo4j_driver: neo4j.Driver) -> None:
+    build_fraud_fixture(neo4j_driver)
+    first = refresh_clusters(neo4j_driver)
+    clusters = count(neo4j_driver, "MATCH (c:Cluster) RETURN count(c)")
+    links = count(neo4j_driver, "MATCH ()-[r:IN_CLUSTER]->() RETURN count(r)")
+    assert clusters == len(first.clusters) == 6
+    assert links == sum(len(c.members) for c in first.clusters)
+    second = refresh_clusters(neo4j_driver)
+    assert second.replaced == 6
+    assert count(neo4j_driver, "MATCH (c:Cluster) RETURN count(c)") == clusters
+    assert count(neo4j_driver, "MATCH ()-[r:IN_CLUSTER]->() RETURN count(r)") == links
+    listed = list_clusters(neo4j_driver)
+    assert {r["cluster_id"] for r in listed} == {c.cluster_id for c in second.clusters}
+    assert all(r["found_at"] == listed[0]["found_at"] for r in listed)
+
+
+@pytest.mark.neo4j
+def test_a_confirmed_cluster_reaches_the_next_training_as_fraud_labels(
+    neo4j_driver: neo4j.Driver,
+) -> None:
+    from graph.snapshot import read_snapshot
+
+    build_fraud_fixture(neo4j_driver)
+    run = refresh_clusters(neo4j_driver)
+    ring = next(c for c in run.clusters if c.kind == "identifier_ring")
+    result = mark(neo4j_driver, ring.cluster_id, "confirmed", "same owner", "alice", at=VERDICT_AT)
+    assert result.members == tuple(RING) and result.labels_written == 4
+    assert result.label_as_of == dt.datetime(2024, 7, 2, tzinfo=dt.UTC)
+
+    decided = list_clusters(neo4j_driver, include_decided=True, kind="identifier_ring")[0]
+    assert decided["verdict"] == "confirmed"
+    with neo4j_driver.session() as session:
+        record = session.run(
+            "MATCH (c:Cluster {cluster_id: $id}) RETURN c.verdict_by AS by, c.verdict_note AS note,"
+            " c.verdict_at AS at",
+            id=ring.cluster_id,
+        ).single()
+    assert (record["by"], record["note"]) == ("alice", "same owner")
+    assert record["at"].to_native() == VERDICT_AT
+
+    # the snapshot a training run reads at the label date carries the labels...
+    labels = read_snapshot(neo4j_driver, "2024-07-02").outcomes
+    assert sorted(labels["business_id"]) == RING
+    assert labels["fraud"].tolist() == [1, 1, 1, 1]
+    # ...and no earlier cohort does (R2's 2024-01-01 default outcome is untouched)
+    earlier = read_snapshot(neo4j_driver, "2024-01-01").outcomes
+    assert earlier["business_id"].tolist() == ["H1", "H2", "R2"]
+    assert earlier["fraud"].isna().all()
+
+
+@pytest.mark.neo4j
+def test_dismissed_clusters_stay_quiet_until_their_membership_changes(
+    neo4j_driver: neo4j.Driver,
+) -> None:
+    build_fraud_fixture(neo4j_driver)
+    run = refresh_clusters(neo4j_driver)
+    wash = next(c for c in run.clusters if c.kind == "wash_trading")
+    dismissed = mark(neo4j_driver, wash.cluster_id, "dismissed", "netting agreement", "bob")
+    assert dismissed.labels_written == 0 and dismissed.label_as_of is None
+    assert count(neo4j_driver, "MATCH (o:Outcome {source: 'analyst'}) RETURN count(o)") == 0
+
+    again = refresh_clusters(neo4j_driver)
+    assert wash.cluster_id not in {c.cluster_id for c in again.clusters}
+    assert again.skipped_decided == 1
+    assert count(neo4j_driver, "MATCH (c:Cluster {verdict: 'dismissed'}) RETURN count(c)") == 1
+
+    # W3 joins the back-and-forth with W2: a different group, raised again
+    with neo4j_driver.session() as session:
+        session.run(
+            """MATCH (w2:Business {business_id: 'W2'})
+            CREATE (w3:Business {business_id: 'W3', registered_at: $reg})
+            WITH w2, w3 UNWIND range(0, 3) AS k
+            CREATE (w3)-[:SOLD_TO {txn_id: 'W3-' + k, ts: $start + duration({days: 7 * k}),
+                amount_base: 4000.0, status: 'completed'}]->(w2)
+            CREATE (w2)-[:SOLD_TO {txn_id: 'W2-' + k, ts: $start + duration({days: 7 * k + 1}),
+                amount_base: 4020.0, status: 'completed'}]->(w3)""",
+            reg=day("2020-01-01", 0),
+            start=day("2023-06-01"),
+        ).consume()
+        session.run(
+            """MATCH (a:Business)-[o:SOLD_TO]->(b:Business) WHERE 'W3' IN
+                 [a.business_id, b.business_id]
+            WITH a, b, count(o) AS n, sum(o.amount_base) AS gmv
+            CREATE (a)-[:TRADES_WITH {orders: n, gmv: gmv}]->(b)"""
+        ).consume()
+    changed = refresh_clusters(neo4j_driver)
+    washes = [c.members for c in changed.clusters if c.kind == "wash_trading"]
+    assert washes == [("W1", "W2", "W3")]
+
+
+@pytest.mark.neo4j
+def test_verdict_errors_say_what_to_do(neo4j_driver: neo4j.Driver) -> None:
+    build_fraud_fixture(neo4j_driver)
+    run = refresh_clusters(neo4j_driver)
+    target = run.clusters[0].cluster_id
+    with pytest.raises(ClusterError, match="No cluster 'nope'"):
+        mark(neo4j_driver, "nope", "confirmed", "n", "alice")
+    with pytest.raises(ClusterError, match="must be one of confirmed, dismissed"):
+        mark(neo4j_driver, target, "maybe", "n", "alice")
+    mark(neo4j_driver, target, "dismissed", "n", "alice")
+    with pytest.raises(ClusterError, match="already dismissed by alice"):
+        mark(neo4j_driver, target, "confirmed", "n", "bob")
