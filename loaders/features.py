@@ -1,0 +1,287 @@
+"""Point-in-time features of every business as of a score date, from frames only (no database).
+
+``compute_features(businesses, orders, as_of)`` looks only at orders with ``ts < as_of``, and at
+their status *as it stood at* ``as_of`` (an order whose ``status_at >= as_of`` counts as
+completed), so passing every order ever placed is safe. Frames follow ``loaders.columns``
+(``BUSINESS_COLUMNS``, ``ORDER_COLUMNS`` with ``amount_base``, ``IDENTIFIER_COLUMNS``).
+
+Own features (``OWN_FEATURES``, default windows 30/90/365 days), per role ``seller``/``buyer``:
+order counts and log1p GMV per window (GMV excludes cancelled orders); GMV growth (log of the
+last 90 days over the 90 before); refund/dispute/cancel rates over 365 days; distinct
+counterparties, their Herfindahl index and the top counterparty's GMV share over 365 days;
+coefficient of variation of the gaps between orders and days since the last order. Plus tenure,
+the thin-file flag, kind, declared size, log of 365-day sales over declared revenue
+(``sales_to_declared``, 0 when not declared), and (with ``identifiers``) how many other businesses
+share a non-hub identifier (an identifier held by more than ``hub_threshold`` businesses is a
+hub, like a warehouse address, and is not counted).
+
+Counterparty features (``COUNTERPARTY_FEATURES``): trade-share weighted means (GMV over 365
+days) of ``COUNTERPARTY_KEYS`` over the businesses it sells to (``buyers_wmean_*``) and buys
+from (``suppliers_wmean_*``); 0 where it has none.
+
+All columns are finite floats (missing counts and rates are 0, with counts beside them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from loaders.columns import THIN_FILE_DAYS
+
+DEFAULT_WINDOWS: tuple[int, ...] = (30, 90, 365)
+ROLES: tuple[str, ...] = ("seller", "buyer")
+DAYS_SINCE_CAP = 730.0
+DEFAULT_HUB_THRESHOLD = 20
+_DAY = 86_400.0
+
+
+def own_feature_names(windows: Sequence[int] = DEFAULT_WINDOWS) -> list[str]:
+    """Own feature column names for the given windows (days)."""
+    names: list[str] = []
+    for role in ROLES:
+        for w in windows:
+            names += [f"{role}_orders_{w}d", f"{role}_gmv_{w}d"]
+        names += [
+            f"{role}_gmv_growth",
+            f"{role}_refund_rate",
+            f"{role}_dispute_rate",
+            f"{role}_cancel_rate",
+            f"{role}_counterparties",
+            f"{role}_hhi",
+            f"{role}_top_share",
+            f"{role}_gap_cv",
+            f"{role}_days_since_last",
+        ]
+    names += [
+        "tenure_days",
+        "is_thin_file",
+        "is_enterprise",
+        "is_consumer",
+        "log_employees",
+        "log_declared_revenue",
+        "declared_missing",
+        "sales_to_declared",
+        "shared_id_businesses",
+        "shared_id_types",
+        "max_identifier_degree",
+    ]
+    return names
+
+
+#: Own features the counterparty aggregates average (behaviour that reveals health).
+COUNTERPARTY_KEYS: list[str] = [
+    "seller_gmv_365d",
+    "buyer_gmv_365d",
+    "seller_gmv_growth",
+    "buyer_gmv_growth",
+    "seller_refund_rate",
+    "seller_dispute_rate",
+    "seller_cancel_rate",
+    "buyer_dispute_rate",
+    "buyer_cancel_rate",
+    "buyer_gap_cv",
+    "buyer_days_since_last",
+    "tenure_days",
+    "sales_to_declared",
+]
+OWN_FEATURES: list[str] = own_feature_names()
+COUNTERPARTY_FEATURES: list[str] = [
+    f"{side}_wmean_{key}" for side in ("buyers", "suppliers") for key in COUNTERPARTY_KEYS
+]
+
+
+def _utc(as_of: pd.Timestamp | str) -> pd.Timestamp:
+    ts = pd.Timestamp(as_of)
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def _seconds(values: pd.Series) -> np.ndarray:
+    """tz-aware datetimes -> float seconds since the epoch (unit-independent)."""
+    return pd.DatetimeIndex(values).as_unit("s").asi8.astype(float)
+
+
+def _role_features(
+    n: int,
+    entity: np.ndarray,
+    other: np.ndarray,
+    age: np.ndarray,
+    gmv: np.ndarray,
+    status: np.ndarray,
+    ts: np.ndarray,
+    windows: Sequence[int],
+    role: str,
+) -> dict[str, np.ndarray]:
+    """Features of one role (seller or buyer); ``entity`` = this side's business index."""
+    out: dict[str, np.ndarray] = {}
+    for w in windows:
+        m = age < w
+        out[f"{role}_orders_{w}d"] = np.bincount(entity[m], minlength=n).astype(float)
+        out[f"{role}_gmv_{w}d"] = np.log1p(np.bincount(entity[m], weights=gmv[m], minlength=n))
+    recent = np.bincount(entity[age < 90], weights=gmv[age < 90], minlength=n)
+    prior_m = (age >= 90) & (age < 180)
+    prior = np.bincount(entity[prior_m], weights=gmv[prior_m], minlength=n)
+    out[f"{role}_gmv_growth"] = np.log1p(recent) - np.log1p(prior)
+
+    year = age < 365
+    e, o, g, st, t = entity[year], other[year], gmv[year], status[year], ts[year]
+    count = np.bincount(e, minlength=n).astype(float)
+    safe = np.maximum(count, 1.0)
+    for name, code in (("refund", "refunded"), ("dispute", "disputed"), ("cancel", "cancelled")):
+        out[f"{role}_{name}_rate"] = np.bincount(e, weights=st == code, minlength=n) / safe
+
+    pair = e.astype(np.int64) * n + o
+    uniq, inverse = np.unique(pair, return_inverse=True)
+    pair_gmv = np.bincount(inverse, weights=g, minlength=len(uniq))
+    pair_e = uniq // n
+    total = np.bincount(pair_e, weights=pair_gmv, minlength=n)
+    share = np.where(total[pair_e] > 0, pair_gmv / np.maximum(total[pair_e], 1e-12), 0.0)
+    out[f"{role}_counterparties"] = np.bincount(pair_e, minlength=n).astype(float)
+    out[f"{role}_hhi"] = np.bincount(pair_e, weights=share**2, minlength=n)
+    top = np.zeros(n)
+    np.maximum.at(top, pair_e, share)
+    out[f"{role}_top_share"] = top
+
+    order = np.lexsort((t, e))
+    e_sorted, t_sorted = e[order], t[order]
+    same = e_sorted[1:] == e_sorted[:-1]
+    gaps = (t_sorted[1:] - t_sorted[:-1])[same] / _DAY
+    gap_e = e_sorted[1:][same]
+    k = np.bincount(gap_e, minlength=n).astype(float)
+    mean = np.bincount(gap_e, weights=gaps, minlength=n) / np.maximum(k, 1.0)
+    sq = np.bincount(gap_e, weights=gaps**2, minlength=n) / np.maximum(k, 1.0)
+    std = np.sqrt(np.maximum(sq - mean**2, 0.0))
+    out[f"{role}_gap_cv"] = np.where((k >= 2) & (mean > 0), std / np.maximum(mean, 1e-9), 0.0)
+
+    last_age = np.full(n, DAYS_SINCE_CAP)
+    np.minimum.at(last_age, entity, age)
+    out[f"{role}_days_since_last"] = np.minimum(last_age, DAYS_SINCE_CAP)
+    return out
+
+
+def _identifier_features(
+    ids: pd.Index, identifiers: pd.DataFrame | None, hub_threshold: int
+) -> dict[str, np.ndarray]:
+    n = len(ids)
+    zeros = {k: np.zeros(n) for k in ("shared_id_businesses", "shared_id_types",
+                                        "max_identifier_degree")}  # fmt: skip
+    if identifiers is None or identifiers.empty:
+        return zeros
+    idx = ids.get_indexer(identifiers["business_id"])
+    frame = pd.DataFrame(
+        {"b": idx, "key": identifiers["id_type"].astype(str) + ":" + identifiers["id_hash"]}
+    )
+    frame = frame[frame["b"] >= 0].drop_duplicates()
+    if frame.empty:
+        return zeros
+    codes, _ = pd.factorize(frame["key"])
+    b = frame["b"].to_numpy()
+    degree = np.bincount(codes)
+    max_degree = np.zeros(n)
+    np.maximum.at(max_degree, b, degree[codes].astype(float))
+
+    shared = (degree[codes] > 1) & (degree[codes] <= hub_threshold)
+    pairs = pd.DataFrame({"b": b[shared], "code": codes[shared]})
+    types = frame["key"].str.split(":", n=1).str[0].to_numpy()[shared]
+    n_types = pd.Series(types).groupby(pairs["b"].to_numpy()).nunique()
+    joined = pairs.merge(pairs, on="code", suffixes=("", "_other"))
+    joined = joined[joined["b"] != joined["b_other"]]
+    n_other = joined.groupby("b")["b_other"].nunique()
+
+    out = dict(zeros)
+    out["shared_id_businesses"][n_other.index.to_numpy()] = n_other.to_numpy(float)
+    out["shared_id_types"][n_types.index.to_numpy()] = n_types.to_numpy(float)
+    out["max_identifier_degree"] = np.log1p(max_degree)
+    return out
+
+
+def _weighted_means(
+    n: int, pair_e: np.ndarray, pair_o: np.ndarray, weight: np.ndarray, values: np.ndarray
+) -> np.ndarray:
+    """Per entity, the ``weight``-weighted mean of ``values[other]`` (rows of ``values``)."""
+    total = np.bincount(pair_e, weights=weight, minlength=n)
+    share = np.where(total[pair_e] > 0, weight / np.maximum(total[pair_e], 1e-12), 0.0)
+    out = np.empty((n, values.shape[1]))
+    for j in range(values.shape[1]):
+        out[:, j] = np.bincount(pair_e, weights=share * values[pair_o, j], minlength=n)
+    return out
+
+
+def compute_features(
+    businesses: pd.DataFrame,
+    orders: pd.DataFrame,
+    as_of: pd.Timestamp,
+    *,
+    windows: Sequence[int] = DEFAULT_WINDOWS,
+    identifiers: pd.DataFrame | None = None,
+    hub_threshold: int = DEFAULT_HUB_THRESHOLD,
+) -> pd.DataFrame:
+    """Features of every business registered strictly before ``as_of``.
+
+    Returns a frame indexed by ``business_id`` with float columns
+    ``own_feature_names(windows) + COUNTERPARTY_FEATURES`` (``OWN_FEATURES`` for the default
+    windows). Uses only orders with ``ts < as_of``, with statuses as of ``as_of``.
+    """
+    as_of = _utc(as_of)
+    if 365 not in windows or 90 not in windows:
+        raise ValueError("windows must include 90 and 365 (rates and growth use them)")
+    biz = businesses[businesses["registered_at"] < as_of]
+    ids = pd.Index(biz["business_id"].astype(str).to_numpy())
+    n = len(ids)
+    t0 = as_of.timestamp()
+
+    past = orders[orders["ts"] < as_of]
+    seller = ids.get_indexer(past["seller_id"].astype(str))
+    buyer = ids.get_indexer(past["buyer_id"].astype(str))
+    known = (seller >= 0) & (buyer >= 0)
+    past, seller, buyer = past[known], seller[known], buyer[known]
+    status = np.where(
+        (past["status_at"] >= as_of).to_numpy(bool),
+        "completed",
+        past["status"].astype(str).to_numpy(),
+    )
+    ts = _seconds(past["ts"])
+    age = (t0 - ts) / _DAY
+    gmv = np.where(status == "cancelled", 0.0, past["amount_base"].to_numpy(float))
+
+    cols: dict[str, np.ndarray] = {}
+    cols |= _role_features(n, seller, buyer, age, gmv, status, ts, windows, "seller")
+    cols |= _role_features(n, buyer, seller, age, gmv, status, ts, windows, "buyer")
+
+    tenure = (t0 - _seconds(biz["registered_at"])) / _DAY
+    cols["tenure_days"] = tenure
+    cols["is_thin_file"] = (tenure < THIN_FILE_DAYS).astype(float)
+    kind = biz["kind"].astype(str).to_numpy()
+    cols["is_enterprise"] = (kind == "enterprise").astype(float)
+    cols["is_consumer"] = (kind == "consumer").astype(float)
+    employees = pd.to_numeric(biz["employees"], errors="coerce").to_numpy(float, na_value=np.nan)
+    revenue = pd.to_numeric(biz["declared_revenue"], errors="coerce").to_numpy(
+        float, na_value=np.nan
+    )
+    cols["log_employees"] = np.nan_to_num(np.log1p(np.maximum(employees, 0)), nan=0.0)
+    cols["log_declared_revenue"] = np.nan_to_num(np.log1p(np.maximum(revenue, 0)), nan=0.0)
+    cols["declared_missing"] = (np.isnan(employees) | np.isnan(revenue)).astype(float)
+    sales = np.log1p(np.bincount(seller[age < 365], weights=gmv[age < 365], minlength=n))
+    cols["sales_to_declared"] = np.where(
+        np.isnan(revenue) | (revenue <= 0), 0.0, sales - cols["log_declared_revenue"]
+    )
+    cols |= _identifier_features(ids, identifiers, hub_threshold)
+
+    own = pd.DataFrame(cols, index=ids)[own_feature_names(windows)]
+
+    year = age < 365
+    pair = seller[year].astype(np.int64) * n + buyer[year]
+    uniq, inverse = np.unique(pair, return_inverse=True)
+    pair_gmv = np.bincount(inverse, weights=gmv[year], minlength=len(uniq))
+    pair_s, pair_b = uniq // n, uniq % n
+    keys = own[COUNTERPARTY_KEYS].to_numpy(float)
+    buyers_side = _weighted_means(n, pair_s, pair_b, pair_gmv, keys)
+    suppliers_side = _weighted_means(n, pair_b, pair_s, pair_gmv, keys)
+    cp = pd.DataFrame(
+        np.hstack([buyers_side, suppliers_side]), index=ids, columns=COUNTERPARTY_FEATURES
+    )
+    out = pd.concat([own, cp], axis=1).astype(float)
+    out.index.name = "business_id"
+    return out

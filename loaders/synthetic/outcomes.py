@@ -1,0 +1,133 @@
+"""Contagion, failures and the outcome labels.
+
+Month by month, a seller's *stress* is its own health minus what it is owed by distressed
+buyers (receivables), one hop and two hops away; its monthly default hazard is a logistic
+function of stress. A failed buyer counts as fully distressed for six months (unpaid invoices).
+Rings bust out on their planned month; lone fraudsters stop when caught.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from loaders.synthetic.config import SyntheticConfig
+from loaders.synthetic.population import KIND_CONSUMER, KIND_SME, Population
+from loaders.synthetic.trade import Links
+
+NO_FAILURE = np.iinfo(np.int64).max
+FAIL_NONE, FAIL_DEFAULT, FAIL_BUST_OUT, FAIL_CAUGHT = 0, 1, 2, 3
+_UNPAID_MONTHS = 6
+
+
+@dataclass
+class Failures:
+    """When and why each business stopped trading, plus the monthly contagion state."""
+
+    fail_time: np.ndarray  # int64 seconds since epoch; NO_FAILURE if it never did
+    fail_reason: np.ndarray  # FAIL_*
+    stress: np.ndarray  # n x n_months
+    exposure_1hop: np.ndarray  # n x n_months: receivables share owed by distressed buyers
+    exposure_2hop: np.ndarray  # n x n_months: the same, one hop further
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _random_time_in_month(
+    pop: Population, months: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    starts = pop.month_seconds
+    lo, hi = starts[months], starts[months + 1]
+    return lo + (rng.random(len(months)) * (hi - lo)).astype(np.int64)
+
+
+def simulate_failures(
+    config: SyntheticConfig,
+    pop: Population,
+    health: np.ndarray,
+    links: Links,
+    rng: np.random.Generator,
+) -> Failures:
+    """Walk the months, spreading distress from buyers to their sellers, and draw failures."""
+    n, n_months = pop.n, pop.n_months
+    fail_month = np.full(n, NO_FAILURE, dtype=np.int64)
+    fail_reason = np.zeros(n, dtype=np.int8)
+    stress = np.zeros((n, n_months))
+    exp1 = np.zeros((n, n_months))
+    exp2 = np.zeros((n, n_months))
+    can_default = pop.kind != KIND_CONSUMER
+    ring = pop.ring_id >= 0
+    organic = can_default & ~ring
+
+    for m in range(n_months):
+        exists = pop.active_from <= m
+        alive = exists & (fail_month > m)
+        recently_failed = exists & (fail_month <= m) & (fail_month > m - _UNPAID_MONTHS)
+        distress = np.where(
+            alive,
+            _sigmoid((config.distress_threshold - health[:, m]) / config.distress_softness),
+            0.0,
+        )
+        distress[recently_failed] = 1.0
+        distress[~can_default] = 0.0
+
+        s, b = links.seller, links.buyer
+        active = (links.start <= m) & (links.end > m) & alive[s] & (alive[b] | recently_failed[b])
+        s, b, w = s[active], b[active], links.rate[active]
+        total = np.bincount(s, weights=w, minlength=n)
+        share = w / total[s]
+        e1 = np.bincount(s, weights=share * distress[b], minlength=n)
+        e2 = np.bincount(s, weights=share * e1[b], minlength=n)
+        stress_m = health[:, m] - config.contagion_1hop * e1 - config.contagion_2hop * e2
+        stress[:, m], exp1[:, m], exp2[:, m] = stress_m, e1, e2
+
+        hazard = _sigmoid(config.default_intercept - config.default_slope * stress_m)
+        fails = organic & alive & (rng.random(n) < hazard)
+        fail_month[fails] = m
+        fail_reason[fails] = FAIL_DEFAULT
+
+        busting = alive & ring & (pop.bust_out_month == m)
+        fail_month[busting] = m
+        fail_reason[busting] = FAIL_BUST_OUT
+        caught = alive & (pop.lone_fraud_month == m)
+        fail_month[caught] = m
+        fail_reason[caught] = FAIL_CAUGHT
+
+    failed = fail_month != NO_FAILURE
+    fail_time = np.full(n, NO_FAILURE, dtype=np.int64)
+    fail_time[failed] = _random_time_in_month(pop, fail_month[failed], rng)
+    registered = pop.registered_at.astype("datetime64[s]").astype(np.int64)
+    fail_time[failed] = np.maximum(fail_time[failed], registered[failed] + 86_400)
+    return Failures(fail_time, fail_reason, stress, exp1, exp2)
+
+
+def make_outcomes(config: SyntheticConfig, pop: Population, failures: Failures) -> pd.DataFrame:
+    """One row per (SME alive at as_of, as_of): ``defaulted`` for credit SMEs, ``fraud`` for all."""
+    registered = pop.registered_at.astype("datetime64[s]").astype(np.int64)
+    horizon = config.horizon_days * 86_400
+    frames = []
+    for as_of in config.as_of_timestamps:
+        t0 = int(as_of.timestamp())
+        eligible = (pop.kind == KIND_SME) & (registered < t0) & (failures.fail_time >= t0)
+        within = failures.fail_time < t0 + horizon
+        defaulted = within & np.isin(failures.fail_reason, (FAIL_DEFAULT, FAIL_BUST_OUT))
+        fraud = within & np.isin(failures.fail_reason, (FAIL_BUST_OUT, FAIL_CAUGHT))
+        idx = np.flatnonzero(eligible)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "business_id": pop.business_id[idx],
+                    "as_of": as_of.strftime("%Y-%m-%d"),
+                    "defaulted": pd.array(
+                        np.where(pop.has_credit[idx], defaulted[idx].astype(float), np.nan),
+                        dtype="Int8",
+                    ),
+                    "fraud": pd.array(fraud[idx].astype(np.int8), dtype="Int8"),
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)

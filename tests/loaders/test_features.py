@@ -1,0 +1,147 @@
+"""Point-in-time features: hand-computed values on a tiny frame, and no leakage from the future."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from loaders.columns import BUSINESS_COLUMNS, IDENTIFIER_COLUMNS, ORDER_COLUMNS
+from loaders.features import (
+    COUNTERPARTY_FEATURES,
+    OWN_FEATURES,
+    compute_features,
+)
+
+AS_OF = pd.Timestamp("2024-01-01", tz="UTC")
+
+
+def _day(days_before: float) -> pd.Timestamp:
+    return AS_OF - pd.Timedelta(days=days_before)
+
+
+def _businesses() -> pd.DataFrame:
+    rows = [
+        ("A", "sme", _day(400), "CA", "retail", 5, 100_000.0),
+        ("B", "sme", _day(400), "CA", "wholesale", None, None),
+        ("C", "enterprise", _day(60), "TX", "retail", 500, 9e6),
+        ("LATE", "sme", AS_OF, "TX", "retail", 1, 1.0),  # registered on as_of: excluded
+    ]
+    frame = pd.DataFrame(rows, columns=BUSINESS_COLUMNS)
+    frame["employees"] = frame["employees"].astype("Int64")
+    return frame
+
+
+def _order(txn: str, seller: str, buyer: str, days_before: float, amount: float,
+           status: str = "completed", status_days_before: float | None = None) -> dict:  # fmt: skip
+    ts = _day(days_before)
+    status_at = ts if status_days_before is None else _day(status_days_before)
+    return dict(txn_id=txn, seller_id=seller, buyer_id=buyer, ts=ts, amount=amount,
+                currency="USD", amount_base=amount, status=status, status_at=status_at,
+                category=None)  # fmt: skip
+
+
+def _orders() -> pd.DataFrame:
+    rows = [
+        _order("t1", "B", "A", 10, 100.0),
+        _order("t2", "B", "A", 40, 200.0, "refunded", 35),
+        _order("t3", "B", "A", 100, 300.0, "cancelled", 100),
+        _order("t4", "B", "C", 20, 600.0),
+        _order("t5", "A", "C", 5, 50.0, "disputed", -1),
+        _order("t6", "B", "A", 200, 1000.0),
+    ]
+    return pd.DataFrame(rows, columns=ORDER_COLUMNS)
+
+
+def test_columns_index_and_types() -> None:
+    feats = compute_features(_businesses(), _orders(), AS_OF)
+    assert list(feats.columns) == OWN_FEATURES + COUNTERPARTY_FEATURES
+    assert sorted(feats.index) == ["A", "B", "C"]
+    assert feats.index.name == "business_id"
+    assert all(dtype == np.float64 for dtype in feats.dtypes)
+    assert np.isfinite(feats.to_numpy()).all()
+
+
+def test_hand_computed_values() -> None:
+    f = compute_features(_businesses(), _orders(), AS_OF)
+    b, a, c = f.loc["B"], f.loc["A"], f.loc["C"]
+    # B sells t1 (10d), t2 (40d, refunded), t3 (100d, cancelled), t4 (20d), t6 (200d).
+    assert b["seller_orders_30d"] == 2
+    assert b["seller_orders_90d"] == 3
+    assert b["seller_orders_365d"] == 5
+    assert b["seller_gmv_30d"] == pytest.approx(np.log1p(700.0))
+    assert b["seller_gmv_365d"] == pytest.approx(np.log1p(1900.0))  # cancelled t3 excluded
+    assert b["seller_gmv_growth"] == pytest.approx(np.log1p(900.0) - np.log1p(0.0))
+    assert b["seller_refund_rate"] == pytest.approx(1 / 5)
+    assert b["seller_cancel_rate"] == pytest.approx(1 / 5)
+    assert b["seller_counterparties"] == 2
+    share_a, share_c = 1300.0 / 1900.0, 600.0 / 1900.0
+    assert b["seller_hhi"] == pytest.approx(share_a**2 + share_c**2)
+    assert b["seller_top_share"] == pytest.approx(share_a)
+    gaps = np.array([100.0, 60.0, 20.0, 10.0])  # 200->100->40->20->10 days before
+    assert b["seller_gap_cv"] == pytest.approx(gaps.std() / gaps.mean())
+    assert b["seller_days_since_last"] == pytest.approx(10.0)
+    assert b["buyer_orders_365d"] == 0
+    assert b["declared_missing"] == 1.0
+    # A: a seller once (t5, disputed 1 day after as_of => still completed at as_of).
+    assert a["seller_dispute_rate"] == 0.0
+    assert a["buyer_orders_365d"] == 4
+    assert a["tenure_days"] == pytest.approx(400.0)
+    assert a["is_thin_file"] == 0.0
+    assert c["is_thin_file"] == 1.0
+    assert c["is_enterprise"] == 1.0
+    assert c["log_employees"] == pytest.approx(np.log1p(500))
+    # B's buyers are A (GMV 1300) and C (600): weighted mean of their tenure.
+    expected = share_a * 400.0 + share_c * 60.0
+    assert b["buyers_wmean_tenure_days"] == pytest.approx(expected)
+    # A's only supplier is B.
+    assert a["suppliers_wmean_seller_refund_rate"] == pytest.approx(1 / 5)
+    assert a["buyers_wmean_tenure_days"] == pytest.approx(60.0)
+
+
+def test_status_is_taken_as_of_the_score_date() -> None:
+    later = compute_features(_businesses(), _orders(), AS_OF + pd.Timedelta(days=2))
+    assert later.loc["A", "seller_dispute_rate"] == pytest.approx(1.0)
+
+
+def test_orders_and_status_changes_on_or_after_as_of_change_nothing() -> None:
+    businesses, orders = _businesses(), _orders()
+    before = compute_features(businesses, orders, AS_OF)
+    planted = pd.DataFrame(
+        [
+            _order("f1", "A", "B", 0, 5_000.0),  # exactly at as_of
+            _order("f2", "B", "C", -30, 7_000.0, "cancelled", -31),
+            _order("f3", "LATE", "A", -5, 100.0),
+        ],
+        columns=ORDER_COLUMNS,
+    )
+    changed = orders.copy()
+    # An order placed before as_of that is refunded after it.
+    changed.loc[changed["txn_id"] == "t1", ["status", "status_at"]] = ["refunded", _day(-3)]
+    after = compute_features(businesses, pd.concat([changed, planted]), AS_OF)
+    pd.testing.assert_frame_equal(before, after)
+
+
+def test_identifier_sharing_ignores_hubs() -> None:
+    businesses = pd.DataFrame(
+        [(f"X{i}", "sme", _day(100), "CA", "retail", 1, 1.0) for i in range(6)],
+        columns=BUSINESS_COLUMNS,
+    )
+    rows = [("X0", "phone", "p1"), ("X1", "phone", "p1"), ("X1", "owner_id", "o1"),
+            ("X2", "owner_id", "o1")]  # fmt: skip
+    rows += [(f"X{i}", "address", "warehouse") for i in range(6)]  # a hub at threshold 3
+    identifiers = pd.DataFrame(rows, columns=IDENTIFIER_COLUMNS)
+    feats = compute_features(
+        businesses,
+        pd.DataFrame(columns=ORDER_COLUMNS).astype(
+            {"ts": "datetime64[ns, UTC]", "status_at": "datetime64[ns, UTC]", "amount_base": float}
+        ),
+        AS_OF,
+        identifiers=identifiers,
+        hub_threshold=3,
+    )
+    assert feats.loc["X1", "shared_id_businesses"] == 2
+    assert feats.loc["X1", "shared_id_types"] == 2
+    assert feats.loc["X0", "shared_id_businesses"] == 1
+    assert feats.loc["X5", "shared_id_businesses"] == 0
+    assert feats.loc["X5", "max_identifier_degree"] == pytest.approx(np.log1p(6))
