@@ -413,3 +413,36 @@ SET o.fraud = 1, o.source = 'analyst', o.cluster_id = $cluster_id
 MERGE (b)-[:HAS_OUTCOME]->(o)
 RETURN count(o) AS labels
 """
+
+
+# --- scoring API reads (tradegraph.api): stored scores for a batch of ids in one round trip,
+# telling unknown ids from known businesses without a score.
+
+#: Latest stored score of each id (the ``risk_*`` values on the business). ``known`` is false
+#: for an id that is not in the graph. Parameters: ``ids`` (list of str).
+API_LATEST_SCORES: Final = """
+UNWIND $ids AS id
+OPTIONAL MATCH (b:Business {business_id: id})
+RETURN id AS business_id, b IS NOT NULL AS known, b.kind AS kind,
+       b.registered_at AS registered_at,
+       b.risk_pd AS pd, b.risk_score AS score, b.risk_grade AS grade,
+       b.risk_reasons AS reasons, b.model_version AS model_version, b.scored_at AS scored_at,
+       null AS as_of
+"""
+
+#: The stored score of each id for one score date (the newest ``:Score`` of that date, any
+#: model). Parameters: ``ids`` (list of str), ``as_of`` (date).
+API_SCORES_AS_OF: Final = """
+UNWIND $ids AS id
+OPTIONAL MATCH (b:Business {business_id: id})
+WITH id, b, head(COLLECT {
+  MATCH (b)-[:SCORED]->(s:Score) WHERE date(s.as_of) = $as_of
+  RETURN s ORDER BY s.scored_at DESC LIMIT 1 }) AS s
+RETURN id AS business_id, b IS NOT NULL AS known, b.kind AS kind,
+       b.registered_at AS registered_at,
+       s.pd AS pd, s.score AS score, s.grade AS grade, s.reasons AS reasons,
+       s.model_version AS model_version, s.scored_at AS scored_at, s.as_of AS as_of
+"""
+
+#: A cheap round trip for ``/health``.
+PING: Final = "RETURN 1 AS ok"

@@ -67,6 +67,7 @@ class Settings(BaseSettings):
     hub_threshold: int = 20
     batch_size: int = 10_000
     api_key: SecretStr | None = None
+    api_max_batch: int = 1000
 
     @property
     def local_data_dir(self) -> Path:

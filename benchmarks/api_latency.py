@@ -1,0 +1,153 @@
+"""Latency and throughput of the scoring API on loopback, against the configured graph and model.
+
+Run after ``tradegraph demo`` (or load + train + score)::
+
+    python benchmarks/api_latency.py [--requests 200] [--fly-requests 30] [--concurrency 8]
+
+It serves ``tradegraph.api.create_app`` with uvicorn on 127.0.0.1 (a free port) in this process
+and measures, with one HTTP client:
+
+* **stored**: ``GET /businesses/{id}/score`` for businesses with a stored score;
+* **on the fly, warm**: ``POST /score`` for one id at a score date with no stored scores, so the
+  model runs on the graph; the snapshot is cached between requests (the API's default);
+* **on the fly, cold**: the same with the cache off, so every request reads the snapshot from
+  Neo4j first (fewer requests: each costs a full snapshot read);
+* **throughput**: ``GET /businesses/{id}/score`` from ``--concurrency`` threads.
+
+Request counts are bounded by the options. It only reads the graph (nothing is written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import socket
+import statistics
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import httpx
+import uvicorn
+
+from tradegraph.api import create_app
+from tradegraph.api.scoring import next_midnight
+from tradegraph.cli.common import open_driver
+from tradegraph.settings import get_settings
+
+SCORED_SMES = """
+MATCH (b:Business) WHERE b.risk_pd IS NOT NULL AND coalesce(b.kind, 'sme') = 'sme'
+RETURN b.business_id AS id ORDER BY b.business_id LIMIT $limit
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _serve(app: object) -> tuple[uvicorn.Server, str]:
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    threading.Thread(target=server.run, daemon=True).start()
+    for _ in range(200):
+        if server.started:
+            break
+        time.sleep(0.05)
+    return server, f"http://127.0.0.1:{port}"
+
+
+def _percentiles(seconds: list[float]) -> str:
+    ms = sorted(s * 1000 for s in seconds)
+    p99 = ms[min(len(ms) - 1, round(0.99 * (len(ms) - 1)))]
+    return f"p50 {statistics.median(ms):8.1f} ms   p99 {p99:8.1f} ms   (n={len(ms)})"
+
+
+def _timed(call) -> float:  # type: ignore[no-untyped-def]
+    started = time.perf_counter()
+    response = call()
+    elapsed = time.perf_counter() - started
+    response.raise_for_status()
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=200, help="stored-score requests")
+    parser.add_argument("--fly-requests", type=int, default=30, help="warm on-the-fly requests")
+    parser.add_argument("--cold-requests", type=int, default=5, help="cold on-the-fly requests")
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--load-requests", type=int, default=800, help="requests under load")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    settings = get_settings()
+    key = "bench-" + os.urandom(8).hex()
+    rng = random.Random(args.seed)
+    driver = open_driver(settings)
+    try:
+        ids = [r["id"] for r in driver.execute_query(SCORED_SMES, limit=5000).records]
+        if not ids:
+            sys.exit("No stored scores in the graph: run `tradegraph demo` (or train and score).")
+        # A score date with no stored scores, so POST /score runs the model on the graph.
+        fly_date = str(next_midnight().date())
+        print(f"graph: {len(ids)} scored SMEs sampled; on-the-fly score date {fly_date}")
+        headers = {"X-API-Key": key}
+        for label, ttl in (("warm", 600.0), ("cold", 0.0)):
+            app = create_app(driver, settings, api_key=key, cache_ttl_s=ttl)
+            server, base = _serve(app)
+            with httpx.Client(base_url=base, headers=headers, timeout=600) as client:
+                if label == "warm":
+                    for bid in rng.sample(ids, min(10, len(ids))):  # warm-up
+                        client.get(f"/businesses/{bid}/score").raise_for_status()
+                    stored = [
+                        _timed(lambda b=rng.choice(ids): client.get(f"/businesses/{b}/score"))
+                        for _ in range(args.requests)
+                    ]
+                    print(
+                        f"stored score      GET  /businesses/{{id}}/score  {_percentiles(stored)}"
+                    )
+                    first = _timed(
+                        lambda: client.post(
+                            "/score", json={"business_ids": [ids[0]], "as_of": fly_date}
+                        )
+                    )
+                    print(f"on the fly, first request (reads the snapshot) {first * 1000:.0f} ms")
+                n = args.fly_requests if label == "warm" else args.cold_requests
+                fly = [
+                    _timed(
+                        lambda b=rng.choice(ids): client.post(
+                            "/score", json={"business_ids": [b], "as_of": fly_date}
+                        )
+                    )
+                    for _ in range(n)
+                ]
+                print(f"on the fly, {label}  POST /score (1 id)          {_percentiles(fly)}")
+                if label == "warm":
+
+                    def one(_: int, client: httpx.Client = client) -> float:
+                        return _timed(lambda: client.get(f"/businesses/{rng.choice(ids)}/score"))
+
+                    started = time.perf_counter()
+                    with ThreadPoolExecutor(args.concurrency) as pool:
+                        loaded = list(pool.map(one, range(args.load_requests)))
+                    wall = time.perf_counter() - started
+                    print(
+                        f"throughput, {args.concurrency} concurrent clients: "
+                        f"{len(loaded) / wall:,.0f} requests/s  {_percentiles(loaded)}"
+                    )
+            server.should_exit = True
+            time.sleep(0.3)
+    finally:
+        driver.close()
+    print(f"machine: {os.cpu_count()} CPUs; Neo4j at {settings.neo4j_uri or 'the local server'}")
+
+
+if __name__ == "__main__":
+    main()

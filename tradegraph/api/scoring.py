@@ -1,0 +1,147 @@
+"""Scores for the API: stored ones read from Neo4j, and on-the-fly ones for businesses that have
+none yet (including businesses that arrived after training), computed from the graph.
+
+On-the-fly scoring reads the point-in-time snapshot as of the score date (GraphSAGE needs the
+neighbourhood) and runs the model on it for the requested ids only. The snapshot is cached for
+``ttl_s`` seconds per date, so a burst of requests reads the graph once; a business that
+arrives later is seen once the cache expires. The default score date is the next UTC midnight,
+so everything known up to now is used. Only SMEs are scored (the data contract).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import neo4j
+import pandas as pd
+
+from graph import cypher
+from graph.query_library import to_plain
+from graph.session import session
+
+#: (snapshot, as_of, business_ids) -> one row per scored id with ``business_id, pd, score,
+#: grade, reasons, model_version`` (``gnn.scoring.score``'s output).
+ScoreFunction = Callable[[Any, pd.Timestamp, list[str]], pd.DataFrame]
+
+
+class ScoringUnavailableError(RuntimeError):
+    """No model to score with (nothing trained yet, or the model folder is broken)."""
+
+
+def next_midnight(now: dt.datetime | None = None) -> pd.Timestamp:
+    """The first UTC midnight after ``now``: the default score date of on-the-fly scores."""
+    now = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+    return pd.Timestamp(now.date(), tz="UTC") + pd.Timedelta(days=1)
+
+
+def as_reasons(value: Any) -> list[str]:
+    """Reasons as a list of texts, whether stored as a list, a JSON string or one text."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError:
+            return [value]
+        return as_reasons(parsed) if not isinstance(parsed, str) else [parsed]
+    if isinstance(value, dict):
+        return [str(value.get("text") or value.get("reason") or value)]
+    if hasattr(value, "__iter__"):
+        return [r for item in value for r in as_reasons(item)]
+    return [str(value)]
+
+
+def artefact_score_function(artefact_dir: Path | None, models_dir: Path) -> ScoreFunction:
+    """A :data:`ScoreFunction` running ``gnn.scoring.score`` with the model in
+    ``artefact_dir`` (default: the latest in ``models_dir``), loaded on first use."""
+    loaded: dict[str, Any] = {}
+    lock = threading.Lock()
+
+    def artefact() -> Any:
+        with lock:
+            if "artefact" not in loaded:
+                from gnn.artefact import ArtefactError, latest_artefact, load_artefact
+
+                try:
+                    folder = artefact_dir or latest_artefact(models_dir)
+                except ArtefactError as err:
+                    raise ScoringUnavailableError(str(err)) from err
+                try:
+                    loaded["artefact"] = load_artefact(Path(folder))
+                except (ArtefactError, RuntimeError, OSError, KeyError, ValueError) as err:
+                    raise ScoringUnavailableError(
+                        f"cannot load the model in {folder} ({err}); it may come from an "
+                        "older version of tradegraph: retrain with `tradegraph train`"
+                    ) from err
+            return loaded["artefact"]
+
+    def score(snapshot: Any, as_of: pd.Timestamp, business_ids: list[str]) -> pd.DataFrame:
+        from gnn.scoring import score as gnn_score
+
+        return gnn_score(artefact(), snapshot, as_of, business_ids=business_ids)
+
+    return score
+
+
+@dataclass
+class _Cached:
+    at: float
+    snapshot: Any
+
+
+@dataclass
+class Scorer:
+    """Stored and on-the-fly scores of a batch of business ids."""
+
+    driver: neo4j.Driver
+    score_function: ScoreFunction
+    ttl_s: float = 60.0
+    database: str | None = None
+    _cache: dict[pd.Timestamp, _Cached] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def stored(self, ids: list[str], as_of: pd.Timestamp | None) -> list[dict[str, Any]]:
+        """One row per id, in order: ``known`` and the stored score fields (``pd`` is None
+        when the business has no stored score for ``as_of``, or none at all)."""
+        query, params = (
+            (cypher.API_LATEST_SCORES, {"ids": ids})
+            if as_of is None
+            else (cypher.API_SCORES_AS_OF, {"ids": ids, "as_of": as_of.date()})
+        )
+
+        def work(tx: neo4j.ManagedTransaction) -> list[dict[str, Any]]:
+            return [{k: to_plain(v) for k, v in r.items()} for r in tx.run(query, params)]
+
+        with session(self.driver, self.database) as s:
+            return s.execute_read(work)
+
+    def snapshot(self, as_of: pd.Timestamp) -> Any:
+        """The snapshot as of ``as_of`` (cached for ``ttl_s`` seconds; one date at a time)."""
+        with self._lock:
+            cached = self._cache.get(as_of)
+            if cached is not None and time.monotonic() - cached.at < self.ttl_s:
+                return cached.snapshot
+            from graph.snapshot import read_snapshot
+
+            snapshot = read_snapshot(self.driver, as_of, database=self.database)
+            if self.ttl_s > 0:
+                self._cache = {as_of: _Cached(time.monotonic(), snapshot)}
+            return snapshot
+
+    def on_the_fly(self, ids: list[str], as_of: pd.Timestamp) -> pd.DataFrame:
+        """Scores of ``ids`` from the graph as of ``as_of``, indexed by ``business_id``; ids
+        the model does not score (not in the snapshot) are absent."""
+        snapshot = self.snapshot(as_of)
+        present = set(snapshot.businesses["business_id"].astype(str))
+        wanted = [i for i in ids if i in present]
+        if not wanted:
+            return pd.DataFrame(columns=["pd", "score", "grade", "reasons", "model_version"])
+        frame = self.score_function(snapshot, as_of, wanted)
+        return frame.assign(business_id=frame["business_id"].astype(str)).set_index("business_id")
