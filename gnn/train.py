@@ -1,0 +1,240 @@
+"""Training GraphSAGE: imbalance-aware loss, early stopping on validation, fixed seeds.
+
+Full-batch by default (the graph and its adjacencies fit in memory at 10x the default size);
+``TrainConfig.batch_size`` switches to mini-batches from :mod:`gnn.sampler`. CPU unless CUDA is
+present. A :class:`TrainedSAGE` holds everything needed to score a new graph (weights, feature
+columns, scaler, architecture, edge weighting) and saves/loads it (``weights_only``).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import resource
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.metrics import roc_auc_score
+
+from gnn.conv import relation_adjacency
+from gnn.data import EdgeWeighting, FeatureScaler, GraphData
+from gnn.model import GraphSAGE, SAGEConfig
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimiser and stopping rule. ``pos_weight``: "balanced" (negatives/positives),
+    "sqrt" (its square root) or "none". ``batch_size`` None = full batch."""
+
+    lr: float = 0.005
+    weight_decay: float = 1e-4
+    max_epochs: int = 300
+    patience: int = 40
+    pos_weight: str = "sqrt"
+    batch_size: int | None = None
+    fanout: tuple[int, ...] = (15, 10)
+    device: str | None = None
+
+    def resolved_device(self) -> torch.device:
+        if self.device:
+            return torch.device(self.device)
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def set_seed(seed: int) -> None:
+    """Seed Python, NumPy and torch (CPU and CUDA)."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.cuda.manual_seed_all(seed)
+
+
+def peak_rss_mib() -> float:
+    """Peak resident memory of this process so far, MiB (Linux ``ru_maxrss`` is KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def graph_adjacencies(graph: GraphData, config: SAGEConfig, device: torch.device) -> list:
+    """Normalised per-relation adjacencies of ``graph`` on ``device``."""
+    data = graph.data
+    return [
+        adjacency.to(device)
+        for adjacency in relation_adjacency(
+            data.edge_index,
+            data.edge_weight,
+            data.num_nodes,
+            data.id_edge_index,
+            use_identifiers=config.use_identifiers,
+        )
+    ]
+
+
+def _pos_weight(labels: np.ndarray, policy: str) -> float:
+    positives = max(float(labels.sum()), 1.0)
+    ratio = max(float(len(labels) - labels.sum()), 1.0) / positives
+    if policy == "balanced":
+        return ratio
+    if policy == "sqrt":
+        return float(np.sqrt(ratio))
+    if policy == "none":
+        return 1.0
+    raise ValueError(f"unknown pos_weight policy {policy!r}: use balanced, sqrt or none")
+
+
+@dataclass
+class TrainedSAGE:
+    """A trained model and everything it needs to score new graphs."""
+
+    model: GraphSAGE
+    scaler: FeatureScaler
+    sage_config: SAGEConfig
+    weighting: EdgeWeighting
+    best_epoch: int = 0
+    val_auc: float = float("nan")
+    epochs_run: int = 0
+    seconds_per_epoch: float = 0.0
+    history: list[dict[str, float]] = field(default_factory=list)
+
+    @torch.no_grad()
+    def predict_proba(self, graph: GraphData) -> np.ndarray:
+        """Probability of the positive class for every node of ``graph``: ``[N]``."""
+        device = next(self.model.parameters()).device
+        self.model.eval()
+        adjacencies = graph_adjacencies(graph, self.sage_config, device)
+        logits = self.model(graph.data.x.to(device), adjacencies)
+        return torch.sigmoid(logits).cpu().numpy()
+
+    @torch.no_grad()
+    def embed(self, graph: GraphData) -> np.ndarray:
+        """Node embeddings ``[N, embedding_dim]`` for the hybrid model."""
+        device = next(self.model.parameters()).device
+        self.model.eval()
+        adjacencies = graph_adjacencies(graph, self.sage_config, device)
+        return self.model.embed(graph.data.x.to(device), adjacencies).cpu().numpy()
+
+    def save(self, folder: Path) -> None:
+        """Write ``weights.pt`` (state dict) and ``sage.json`` (config, scaler, weighting)."""
+        folder.mkdir(parents=True, exist_ok=True)
+        torch.save(self.model.state_dict(), folder / "weights.pt")
+        meta = {
+            "in_channels": self.model.in_channels,
+            "sage_config": self.sage_config.to_dict(),
+            "scaler": self.scaler.to_dict(),
+            "weighting": self.weighting,
+            "best_epoch": self.best_epoch,
+            "val_auc": self.val_auc,
+        }
+        (folder / "sage.json").write_text(json.dumps(meta, indent=2))
+
+    @classmethod
+    def load(cls, folder: Path, device: str = "cpu") -> TrainedSAGE:
+        """Load what :meth:`save` wrote; weights are read with ``weights_only=True``."""
+        meta_path = folder / "sage.json"
+        if not meta_path.exists():
+            raise FileNotFoundError(f"{meta_path} not found: point at a folder written by save()")
+        meta = json.loads(meta_path.read_text())
+        config = SAGEConfig(**meta["sage_config"])
+        model = GraphSAGE(meta["in_channels"], config)
+        state = torch.load(folder / "weights.pt", map_location=device, weights_only=True)
+        model.load_state_dict(state)
+        model.to(device).eval()
+        return cls(
+            model=model,
+            scaler=FeatureScaler.from_dict(meta["scaler"]),
+            sage_config=config,
+            weighting=meta["weighting"],
+            best_epoch=int(meta["best_epoch"]),
+            val_auc=float(meta["val_auc"]),
+        )
+
+
+def _auc(labels: np.ndarray, scores: np.ndarray) -> float:
+    return float(roc_auc_score(labels, scores)) if len(np.unique(labels)) == 2 else float("nan")
+
+
+def train_sage(
+    graph: GraphData,
+    train_idx: np.ndarray,
+    val_idx: np.ndarray,
+    scaler: FeatureScaler,
+    sage_config: SAGEConfig = SAGEConfig(),
+    train_config: TrainConfig = TrainConfig(),
+    weighting: EdgeWeighting = "gmv",
+    seed: int = 0,
+) -> TrainedSAGE:
+    """Train on labelled rows ``train_idx`` of ``graph``; stop when validation AUC on
+    ``val_idx`` has not improved for ``patience`` epochs and keep the best weights."""
+    import time
+
+    set_seed(seed)
+    device = train_config.resolved_device()
+    data = graph.data
+    y = data.y.to(device)
+    train_t = torch.as_tensor(train_idx, dtype=torch.long, device=device)
+    val_labels = data.y[val_idx].numpy()
+    model = GraphSAGE(data.num_features, sage_config).to(device)
+    optimiser = torch.optim.Adam(
+        model.parameters(), lr=train_config.lr, weight_decay=train_config.weight_decay
+    )
+    pos_weight = torch.tensor(
+        _pos_weight(data.y[train_idx].numpy(), train_config.pos_weight), device=device
+    )
+
+    x = data.x.to(device)
+    adjacencies = graph_adjacencies(graph, sage_config, device)
+    loader = None
+    if train_config.batch_size:
+        from gnn.sampler import sampled_batches
+
+        loader = sampled_batches
+
+    best_auc, best_epoch, best_state = -1.0, 0, None
+    history: list[dict[str, float]] = []
+    started = time.perf_counter()
+    epoch = 0
+    for epoch in range(1, train_config.max_epochs + 1):
+        model.train()
+        if loader is None:
+            optimiser.zero_grad()
+            logits = model(x, adjacencies)[train_t]
+            loss = F.binary_cross_entropy_with_logits(logits, y[train_t], pos_weight=pos_weight)
+            loss.backward()
+            optimiser.step()
+            epoch_loss = float(loss.detach())
+        else:
+            epoch_loss = loader(
+                model, optimiser, graph, train_idx, sage_config, train_config, pos_weight, device
+            )
+        model.eval()
+        with torch.no_grad():
+            scores = model(x, adjacencies)[val_idx].cpu().numpy()
+        val_auc = _auc(val_labels, scores)
+        history.append({"epoch": epoch, "loss": epoch_loss, "val_auc": val_auc})
+        if val_auc > best_auc:
+            best_auc, best_epoch = val_auc, epoch
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        elif epoch - best_epoch >= train_config.patience:
+            break
+    elapsed = time.perf_counter() - started
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    return TrainedSAGE(
+        model=model,
+        scaler=scaler,
+        sage_config=sage_config,
+        weighting=weighting,
+        best_epoch=best_epoch,
+        val_auc=best_auc,
+        epochs_run=epoch,
+        seconds_per_epoch=elapsed / max(epoch, 1),
+        history=history,
+    )
+
+
+def config_summary(train_config: TrainConfig, sage_config: SAGEConfig) -> dict[str, object]:
+    """Both configs as one JSON-ready dict (for reports and model cards)."""
+    return {"train": asdict(train_config), "sage": sage_config.to_dict()}
