@@ -446,3 +446,58 @@ RETURN id AS business_id, b IS NOT NULL AS known, b.kind AS kind,
 
 #: A cheap round trip for ``/health``.
 PING: Final = "RETURN 1 AS ok"
+
+
+# --- score write-back and read-back (graph.scores). A (:Score) is keyed by (business_id,
+# as_of, model_version): writing the same run twice changes nothing but scored_at.
+
+SCORE_CONSTRAINT: Final = (
+    "CREATE CONSTRAINT score_key IF NOT EXISTS "
+    "FOR (s:Score) REQUIRE (s.business_id, s.as_of, s.model_version) IS UNIQUE"
+)
+
+#: $rows: [{business_id, pd, score, grade, reasons}], $as_of and $scored_at (µs), $model_version.
+#: The business's latest values move only forward in as_of (a back-fill keeps the newer ones).
+WRITE_SCORES: Final = f"""
+UNWIND $rows AS row
+MATCH (b:Business {{business_id: row.business_id}})
+MERGE (s:Score {{business_id: row.business_id, as_of: {_dt("$as_of")},
+                 model_version: $model_version}})
+SET s.pd = row.pd, s.score = row.score, s.grade = row.grade, s.reasons = row.reasons,
+    s.scored_at = {_dt("$scored_at")}
+MERGE (b)-[:SCORED]->(s)
+WITH b, s
+WHERE b.risk_as_of IS NULL OR b.risk_as_of <= s.as_of
+SET b.risk_pd = s.pd, b.risk_score = s.score, b.risk_grade = s.grade,
+    b.risk_reasons = s.reasons, b.model_version = s.model_version, b.scored_at = s.scored_at,
+    b.risk_as_of = s.as_of
+RETURN count(*) AS latest
+"""
+
+COUNT_UNKNOWN: Final = """
+UNWIND $ids AS id
+OPTIONAL MATCH (b:Business {business_id: id})
+WITH id, b WHERE b IS NULL
+RETURN count(id) AS unknown
+"""
+
+READ_LATEST_SCORE: Final = f"""
+MATCH (b:Business {{business_id: $business_id}})
+WHERE b.risk_pd IS NOT NULL
+RETURN b.business_id AS business_id, b.risk_pd AS pd, b.risk_score AS score,
+       b.risk_grade AS grade, b.risk_reasons AS reasons, b.model_version AS model_version,
+       {_us("b.risk_as_of")} AS as_of, {_us("b.scored_at")} AS scored_at
+"""
+
+SCORE_HISTORY: Final = f"""
+MATCH (:Business {{business_id: $business_id}})-[:SCORED]->(s:Score)
+RETURN s.business_id AS business_id, {_us("s.as_of")} AS as_of,
+       s.model_version AS model_version, s.pd AS pd, s.score AS score, s.grade AS grade,
+       s.reasons AS reasons, {_us("s.scored_at")} AS scored_at
+ORDER BY as_of, scored_at, model_version
+"""
+
+GRADE_COUNTS: Final = """
+MATCH (b:Business) WHERE b.risk_grade IS NOT NULL
+RETURN b.risk_grade AS grade, count(*) AS businesses ORDER BY grade
+"""

@@ -1,0 +1,204 @@
+"""The model card (Markdown) written at every training, for lenders and model-risk review.
+
+Everything quoted comes from ``Artefact.metrics`` as ``gnn.scoring.train_models`` measured it:
+cohort and data window, champion and baseline metrics (validation: chosen on; hold-out: never
+fitted or chosen on), the calibration table, the back-test by grade, performance by region and
+industry with large gaps flagged, intended use and known limits.
+"""
+
+from __future__ import annotations
+
+import math
+
+from gnn.artefact import Artefact
+from gnn.evaluate import MODEL_LABELS
+
+_METRICS = ("auc", "auprc", "ks", "gini", "brier", "recall_top10")
+
+
+def _num(value: object, fmt: str = ".3f") -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    return format(value, fmt)
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _metric_rows(block: dict[str, dict[str, float]], champion: str) -> list[list[str]]:
+    rows = []
+    for name, values in block.items():
+        label = MODEL_LABELS.get(name, "champion, calibrated PD")
+        mark = " **(champion)**" if name == champion else ""
+        rows.append([label + mark, *(_num(values.get(m)) for m in _METRICS)])
+    return rows
+
+
+def render(artefact: Artefact) -> str:
+    """The model card of ``artefact`` as Markdown."""
+    m = artefact.metrics
+    cohort = m["cohort"]
+    scale = artefact.scale
+    champion = m["champion"]
+    parts = [
+        f"# Model card: {artefact.model_version}",
+        "",
+        f"- **Champion**: {MODEL_LABELS.get(champion, champion)} (`{champion}`), chosen on "
+        "validation AUC inside the training cohort",
+        f"- **Target**: `{artefact.target}` within the outcome horizon after the score date",
+        f"- **Trained as of**: {cohort['as_of']} (trained at {artefact.trained_at})",
+        f"- **Score scale**: `{scale.name}` {scale.min_score:.0f}–{scale.max_score:.0f}, higher "
+        f"is safer; {scale.base_score:.0f} points = odds {scale.base_odds:g}:1, "
+        f"{scale.pdo:g} points to double the odds",
+        f"- **Calibration**: {m['calibration_method']}, fitted on the validation rows only; "
+        f"expected calibration error on hold-out {_num(m['ece_raw'])} raw → "
+        f"{_num(m['ece_calibrated'])} calibrated",
+        "",
+        "## Data window and cohorts",
+        "",
+        f"Point-in-time snapshot strictly before {cohort['as_of']}: businesses registered from "
+        f"{cohort['first_registration']}, orders from {cohort['first_order']}, with their status "
+        "as it stood at the score date. Outcomes are labels only.",
+        "",
+        _table(
+            [
+                "businesses in graph",
+                "trade edges",
+                "labelled",
+                f"{cohort['target']}",
+                "train",
+                "validation",
+                "hold-out",
+                "hold-out thin-file",
+            ],
+            [
+                [
+                    str(cohort[k])
+                    for k in (
+                        "businesses_in_graph",
+                        "trade_edges",
+                        "labelled",
+                        "positives",
+                        "train",
+                        "validation",
+                        "holdout",
+                        "holdout_thin_file",
+                    )
+                ]
+            ],
+        ),
+        "",
+        "Split: stratified 60/20/20 inside the cohort. Models are fitted on train, the champion "
+        "and the calibration are chosen and fitted on validation, and every figure below marked "
+        "hold-out comes from rows nothing was fitted or chosen on.",
+        "",
+        "## Champion and baselines",
+        "",
+        "Validation (used to choose the champion):",
+        "",
+        _table(["model", *_METRICS], _metric_rows(m["validation"], champion)),
+        "",
+        "Hold-out:",
+        "",
+        _table(["model", *_METRICS], _metric_rows(m["holdout"], champion)),
+        "",
+        f"Hold-out AUC of the champion on thin-file businesses: {_num(m['holdout_thin_auc'])}.",
+        "",
+        "## Calibration (hold-out, by decile of calibrated PD)",
+        "",
+        _table(
+            ["decile", "n", "PD range", "mean predicted PD", "observed rate", "defaults"],
+            [
+                [
+                    str(r["bin"]),
+                    str(r["n"]),
+                    f"{_num(r['min_pd'], '.2%')}–{_num(r['max_pd'], '.2%')}",
+                    _num(r["predicted"], ".2%"),
+                    _num(r["observed"], ".2%"),
+                    str(int(r["defaults"])),
+                ]
+                for r in m["calibration_table"]
+            ],
+        ),
+        "",
+        "## Back-test by grade (hold-out)",
+        "",
+        _table(
+            ["grade", "lowest score", "n", "defaults", "observed rate", "mean predicted PD"],
+            [
+                [
+                    r["grade"],
+                    _num(cut, ".0f"),
+                    str(r["n"]),
+                    str(r["defaults"]),
+                    _num(r["observed"], ".2%"),
+                    _num(r["predicted"], ".2%"),
+                ]
+                for r, cut in zip(
+                    m["grade_backtest"],
+                    [c for _, c in artefact.grades.cutoffs] + [scale.min_score],
+                    strict=True,
+                )
+            ],
+        ),
+        "",
+        "## Performance by region and industry (fairness review, hold-out)",
+        "",
+        "A slice is flagged when its AUC trails the overall hold-out AUC by more than 0.10, or "
+        "its observed default rate differs from its mean predicted PD by more than two "
+        "standard errors (and 3 points). Slices under 20 businesses get no AUC.",
+        "",
+    ]
+    for column in ("region", "industry"):
+        rows = m["slices"][column]
+        flagged = [r for r in rows if r["flag"]]
+        parts += [
+            f"### By {column} ({len(flagged)} flagged)",
+            "",
+            _table(
+                [column, "n", "defaults", "observed", "predicted", "AUC", "flag"],
+                [
+                    [
+                        str(r[column]),
+                        str(r["n"]),
+                        str(r["defaults"]),
+                        _num(r["observed"], ".2%"),
+                        _num(r["predicted"], ".2%"),
+                        _num(r["auc"]),
+                        r["flag"] or "",
+                    ]
+                    for r in rows
+                ],
+            ),
+            "",
+        ]
+    parts += [
+        "## Intended use",
+        "",
+        "Ranking and pricing the credit risk of small businesses that trade on the marketplace, "
+        "as one input to a lending decision a person makes: limits, pricing, review queues and "
+        "monitoring of deterioration between scores. Each score comes with up to four reasons "
+        "from the champion model (TreeSHAP or Integrated Gradients), naming the counterparties "
+        "that weigh most, to explain a decision to a customer.",
+        "",
+        "Not intended for: consumers, businesses outside the marketplace, decisions without "
+        "human review, or as proof of fraud.",
+        "",
+        "## Known limits",
+        "",
+        f"- Trained on one cohort ({cohort['as_of']}); performance drifts as the marketplace "
+        "changes. Retrain at each new outcome date and compare with the previous model.",
+        "- Hold-out rows come from the same cohort as training: a temporal test on a later "
+        "cohort (`tradegraph evaluate`) is the stronger check.",
+        "- PDs are calibrated to the cohort's default rate; a change in the base rate needs "
+        "recalibration.",
+        "- A business's score moves with its counterparties' behaviour; scores of businesses "
+        "with few or no trades rest on their own thin data.",
+        "- Small slices (regions, industries) have wide error bars; flags are prompts to "
+        "investigate, not conclusions.",
+        "",
+    ]
+    return "\n".join(parts)

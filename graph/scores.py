@@ -1,0 +1,134 @@
+"""Write scores back to Neo4j with history, and read them back.
+
+Each scoring run adds ``(:Business)-[:SCORED]->(:Score {business_id, as_of, model_version, pd,
+score, grade, reasons, scored_at})`` and sets the latest values on the business
+(``risk_pd, risk_score, risk_grade, risk_reasons, model_version, scored_at, risk_as_of``).
+Writes go in batches and are idempotent per (business, as_of, model_version): rerunning a run
+updates its ``Score`` nodes in place instead of adding more.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import neo4j
+import pandas as pd
+
+from graph import cypher
+from graph.session import read_frame, run, write
+
+SCORE_FRAME_COLUMNS = ["business_id", "pd", "score", "grade", "reasons"]
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """How many scores were written, and how many named businesses Neo4j does not hold."""
+
+    written: int
+    unknown: int
+
+
+def _utc(value: pd.Timestamp | str) -> pd.Timestamp:
+    stamp = pd.Timestamp(value)
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+def _micros(stamp: pd.Timestamp) -> int:
+    return int(stamp.value) // 1000
+
+
+def _from_micros(value: Any) -> pd.Timestamp | None:
+    if value is None or pd.isna(value):
+        return None
+    return pd.Timestamp(int(value), unit="us", tz="UTC")
+
+
+def _rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return [
+        {
+            "business_id": str(r.business_id),
+            "pd": float(r.pd),
+            "score": int(r.score),
+            "grade": str(r.grade),
+            "reasons": [str(x) for x in r.reasons],
+        }
+        for r in frame.itertuples(index=False)
+    ]
+
+
+def write_scores(
+    driver: neo4j.Driver,
+    scores: pd.DataFrame,
+    as_of: pd.Timestamp | str,
+    model_version: str,
+    *,
+    scored_at: pd.Timestamp | None = None,
+    batch_size: int = 5_000,
+    database: str | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> WriteResult:
+    """Write ``scores`` (columns ``business_id, pd, score, grade, reasons``) for one run.
+
+    Businesses missing from Neo4j are counted in ``unknown`` and skipped. ``progress(n)`` is
+    called after each batch with the rows it held.
+    """
+    missing = [c for c in SCORE_FRAME_COLUMNS if c not in scores.columns]
+    if missing:
+        raise ValueError(f"scores frame lacks columns {missing}: pass the output of gnn.scoring")
+    stamp = _micros(_utc(as_of))
+    at = _micros(_utc(scored_at) if scored_at is not None else pd.Timestamp.now(tz="UTC"))
+    run(driver, cypher.SCORE_CONSTRAINT, database)
+    ids = scores["business_id"].astype(str).tolist()
+    unknown = read_frame(driver, cypher.COUNT_UNKNOWN, database, ids=ids)
+    n_unknown = int(unknown["unknown"].iloc[0]) if not unknown.empty else 0
+    rows = _rows(scores)
+    for start in range(0, len(rows), batch_size):
+        batch = rows[start : start + batch_size]
+        write(
+            driver,
+            cypher.WRITE_SCORES,
+            database,
+            rows=batch,
+            as_of=stamp,
+            scored_at=at,
+            model_version=model_version,
+        )
+        if progress is not None:
+            progress(len(batch))
+    return WriteResult(written=len(rows) - n_unknown, unknown=n_unknown)
+
+
+def read_latest_score(
+    driver: neo4j.Driver, business_id: str, *, database: str | None = None
+) -> dict[str, Any] | None:
+    """The business's latest score as a dict (``business_id, pd, score, grade, reasons,
+    model_version, as_of, scored_at``), or ``None`` when it was never scored."""
+    frame = read_frame(driver, cypher.READ_LATEST_SCORE, database, business_id=business_id)
+    if frame.empty:
+        return None
+    row = frame.iloc[0].to_dict()
+    row["reasons"] = list(row["reasons"] or [])
+    row["as_of"] = _from_micros(row["as_of"])
+    row["scored_at"] = _from_micros(row["scored_at"])
+    return row
+
+
+def score_history(
+    driver: neo4j.Driver, business_id: str, *, database: str | None = None
+) -> pd.DataFrame:
+    """Every score of the business, oldest first: ``business_id, as_of, model_version, pd,
+    score, grade, reasons, scored_at``."""
+    frame = read_frame(driver, cypher.SCORE_HISTORY, database, business_id=business_id)
+    columns = ["business_id", "as_of", "model_version", "pd", "score", "grade", "reasons",
+               "scored_at"]  # fmt: skip
+    frame = frame.reindex(columns=columns)
+    for column in ("as_of", "scored_at"):
+        frame[column] = pd.to_datetime(frame[column].astype("Int64"), unit="us", utc=True)
+    return frame
+
+
+def grade_counts(driver: neo4j.Driver, *, database: str | None = None) -> pd.DataFrame:
+    """Businesses per latest grade: ``grade, businesses``."""
+    return read_frame(driver, cypher.GRADE_COUNTS, database)

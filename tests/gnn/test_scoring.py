@@ -1,0 +1,100 @@
+"""Training and scoring end to end on a tiny market: inductive scores, card, honest splits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gnn.scoring import SCORE_COLUMNS, TrainingDataError, score, train_models
+from tests.gnn.scoring_fixtures import FAST, FEATURES, market, with_island
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory):
+    frames = market()
+    folder = tmp_path_factory.mktemp("models")
+    artefact = train_models(
+        frames, frames.as_of, feature_set=FEATURES, champion="graphsage", models_dir=folder,
+        **FAST,
+    )  # fmt: skip
+    return artefact, frames
+
+
+def test_every_sme_gets_pd_score_grade_and_reasons(trained) -> None:
+    artefact, frames = trained
+    scores = score(artefact, frames, frames.as_of, feature_set=FEATURES)
+    assert list(scores.columns) == SCORE_COLUMNS
+    assert len(scores) == (frames.businesses["kind"] == "sme").sum()
+    assert scores["pd"].between(0, 1, inclusive="neither").all()
+    assert scores["score"].between(artefact.scale.min_score, artefact.scale.max_score).all()
+    assert set(scores["grade"]) <= set(artefact.grades.names)
+    assert (scores["pd"].diff().dropna() <= 0).all()  # riskiest first
+    # Higher PD never gets a higher score (the scale is monotone).
+    assert (scores["score"].diff().dropna() >= 0).all()
+    assert (scores["model_version"] == artefact.model_version).all()
+
+
+def test_a_business_added_after_training_is_scored_with_reasons(trained) -> None:
+    artefact, frames = trained
+    later = frames.as_of + pd.Timedelta(days=60)
+    grown = with_island(frames, prefix="new")
+    # The newcomers also trade with existing businesses, so they have neighbours' data.
+    extra = grown.orders[grown.orders["seller_id"].str.startswith("new")].head(5).copy()
+    extra["buyer_id"] = frames.businesses["business_id"].iloc[:5].to_numpy()
+    extra["txn_id"] = extra["txn_id"] + "x"
+    grown.orders = pd.concat([grown.orders, extra], ignore_index=True)
+    grown.businesses.loc[grown.businesses["business_id"].str.startswith("new"),
+                         "registered_at"] = frames.as_of + pd.Timedelta(days=10)  # fmt: skip
+    grown.orders.loc[grown.orders["seller_id"].str.startswith("new"), "ts"] = later - pd.Timedelta(
+        days=5
+    )
+    grown.orders["status_at"] = grown.orders["ts"]
+    scores = score(artefact, grown, later, feature_set=FEATURES)
+    newcomers = scores[scores["business_id"].str.startswith("new")]
+    assert len(newcomers) == 12
+    assert newcomers["pd"].notna().all()
+    assert all(len(r) >= 1 for r in newcomers["reasons"])
+
+
+def test_model_card_holds_the_required_sections(trained) -> None:
+    artefact, _ = trained
+    card = artefact.card_path.read_text()
+    for heading in (
+        "Data window and cohorts",
+        "Champion and baselines",
+        "Calibration",
+        "Back-test by grade",
+        "region",
+        "industry",
+        "Intended use",
+        "Known limits",
+    ):
+        assert heading in card  # fmt: skip
+    assert artefact.model_version in card and "(c) GraphSAGE" in card
+
+
+def test_champion_and_calibration_use_no_hold_out_rows(trained) -> None:
+    artefact, _ = trained
+    cohort = artefact.metrics["cohort"]
+    assert cohort["train"] + cohort["validation"] + cohort["holdout"] == cohort["labelled"]
+    assert artefact.calibrator.fitted_on == cohort["validation"]
+    backtest = artefact.metrics["grade_backtest"]
+    assert sum(r["n"] for r in backtest) == cohort["holdout"]
+
+
+def test_auto_champion_is_the_best_on_validation() -> None:
+    frames = market()
+    artefact = train_models(frames, frames.as_of, feature_set=FEATURES, **FAST)
+    validation = artefact.metrics["validation"]
+    best = max(validation, key=lambda m: np.nan_to_num(validation[m]["auc"], nan=-1))
+    assert artefact.champion == best
+
+
+def test_too_few_labels_is_refused(tmp_path: Path) -> None:
+    frames = market()
+    frames.outcomes = frames.outcomes.head(20)
+    with pytest.raises(TrainingDataError, match="labelled"):
+        train_models(frames, frames.as_of, feature_set=FEATURES, **FAST)

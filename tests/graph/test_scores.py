@@ -1,0 +1,88 @@
+"""Score write-back against a real Neo4j: idempotent per run, history across runs, latest values."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from graph.load import load_frames
+from graph.scores import grade_counts, read_latest_score, score_history, write_scores
+from graph.session import read_frame
+from tests.graph.frames import make_frames
+
+pytestmark = pytest.mark.neo4j
+
+D1 = pd.Timestamp("2025-01-01", tz="UTC")
+D2 = pd.Timestamp("2025-07-01", tz="UTC")
+
+
+def _load(driver) -> list[str]:
+    f = make_frames(n_businesses=12, n_orders=40)
+    load_frames(driver, f.businesses, f.identifiers, [f.orders], f.outcomes,
+                key_fingerprint="fp", batch_size=100)  # fmt: skip
+    return f.businesses["business_id"].tolist()
+
+
+def _scores(ids: list[str], shift: float = 0.0) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "business_id": ids,
+            "pd": [0.01 + shift + i / 1000 for i in range(len(ids))],
+            "score": [800 - i for i in range(len(ids))],
+            "grade": ["B" if i % 2 else "C" for i in range(len(ids))],
+            "reasons": [[f"reason {i}", "second"] for i in range(len(ids))],
+        }
+    )
+
+
+def _count(driver, query: str) -> int:
+    return int(read_frame(driver, query).iloc[0, 0])
+
+
+def test_rewriting_the_same_run_is_idempotent(neo4j_driver) -> None:
+    ids = _load(neo4j_driver)
+    first = write_scores(neo4j_driver, _scores(ids), D1, "m1", batch_size=5)
+    again = write_scores(neo4j_driver, _scores(ids, shift=0.1), D1, "m1", batch_size=5)
+    assert first.written == again.written == len(ids)
+    assert _count(neo4j_driver, "MATCH (:Score) RETURN count(*)") == len(ids)
+    assert _count(neo4j_driver, "MATCH ()-[r:SCORED]->() RETURN count(r)") == len(ids)
+    latest = read_latest_score(neo4j_driver, ids[0])
+    assert latest is not None and latest["pd"] == pytest.approx(0.11)  # the rewrite's values
+
+
+def test_two_runs_give_history_and_latest_values_on_the_business(neo4j_driver) -> None:
+    ids = _load(neo4j_driver)
+    write_scores(neo4j_driver, _scores(ids), D1, "m1")
+    write_scores(neo4j_driver, _scores(ids, shift=0.2), D2, "m2")
+    history = score_history(neo4j_driver, ids[3])
+    assert history["as_of"].tolist() == [D1, D2]
+    assert history["model_version"].tolist() == ["m1", "m2"]
+    assert history["pd"].tolist() == pytest.approx([0.013, 0.213])
+    assert history["reasons"].iloc[0] == ["reason 3", "second"]
+    latest = read_latest_score(neo4j_driver, ids[3])
+    assert latest is not None
+    assert latest["as_of"] == D2 and latest["model_version"] == "m2"
+    assert latest["grade"] == "B" and latest["score"] == 797
+    assert latest["reasons"] == ["reason 3", "second"]
+    counts = grade_counts(neo4j_driver)
+    assert dict(zip(counts["grade"], counts["businesses"], strict=True)) == {
+        "B": len(ids) // 2,
+        "C": len(ids) - len(ids) // 2,
+    }
+
+
+def test_backfilling_an_older_date_keeps_the_newer_latest_values(neo4j_driver) -> None:
+    ids = _load(neo4j_driver)
+    write_scores(neo4j_driver, _scores(ids, shift=0.2), D2, "m2")
+    write_scores(neo4j_driver, _scores(ids), D1, "m1")
+    latest = read_latest_score(neo4j_driver, ids[0])
+    assert latest is not None and latest["as_of"] == D2
+    assert len(score_history(neo4j_driver, ids[0])) == 2
+
+
+def test_unknown_businesses_are_counted_and_never_scored_is_none(neo4j_driver) -> None:
+    ids = _load(neo4j_driver)
+    result = write_scores(neo4j_driver, _scores([ids[0], "NOT-THERE"]), D1, "m1")
+    assert (result.written, result.unknown) == (1, 1)
+    assert read_latest_score(neo4j_driver, ids[1]) is None
+    assert score_history(neo4j_driver, ids[1]).empty

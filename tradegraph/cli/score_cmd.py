@@ -1,0 +1,153 @@
+"""``tradegraph train`` and ``tradegraph score``: a calibrated champion, scores, grades and
+reasons written back to Neo4j with history (and optionally to a CSV file)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+
+
+def _as_of(value: str) -> pd.Timestamp:
+    from tradegraph.cli.common import fail
+
+    try:
+        return pd.Timestamp(value, tz="UTC").normalize()
+    except ValueError:
+        fail(f"--as-of {value!r} is not a date: use YYYY-MM-DD")
+
+
+def train_command(
+    as_of: Annotated[str, typer.Option(help="Score date D: train on the outcomes at D.")],
+    models_dir: Annotated[
+        Path | None, typer.Option(help="Where model folders go (default <home>/models).")
+    ] = None,
+    target: Annotated[str, typer.Option(help="Label: defaulted or fraud.")] = "defaulted",
+    scale: Annotated[str, typer.Option(help="Score scale: default, 300-850 or 0-300.")] = "default",
+    champion: Annotated[
+        str, typer.Option(help="auto (best validation AUC) or force one of the four models.")
+    ] = "auto",
+) -> None:
+    """Train champion and baselines on the cohort at --as-of (validation split inside it),
+    calibrate, and write the model folder with its model card."""
+    from tradegraph.cli.common import console, fail, open_driver
+    from tradegraph.settings import get_settings
+
+    if target not in ("defaulted", "fraud"):
+        fail("--target must be defaulted or fraud")
+    from gnn.scale import preset
+    from gnn.scoring import TrainingDataError, train_models
+    from graph.snapshot import read_snapshot
+
+    try:
+        score_scale = preset(scale)
+    except ValueError as error:
+        fail(str(error))
+    settings = get_settings()
+    d = _as_of(as_of)
+    folder = models_dir or settings.models_dir
+    driver = open_driver(settings)
+    try:
+        with console.status(f"reading the snapshot as of {d.date()} from Neo4j"):
+            snapshot = read_snapshot(driver, d, database=settings.neo4j_database)
+    finally:
+        driver.close()
+    if snapshot.outcomes.empty:
+        fail(f"no outcomes dated {d.date()} in Neo4j: load outcomes for that date, then retrain")
+    with console.status("training") as status:
+        try:
+            artefact = train_models(
+                snapshot, d, target=target, models_dir=folder, champion=champion,
+                scale=score_scale, progress=lambda message: status.update(message),
+            )  # fmt: skip
+        except (TrainingDataError, ValueError, KeyError) as error:
+            fail(str(error))
+    metrics = artefact.metrics
+    holdout = metrics["holdout"]
+    console.print(f"champion: [bold]{artefact.champion}[/]  model {artefact.model_version}")
+    for name, values in holdout.items():
+        console.print(
+            f"  hold-out {name:<20} AUC {values['auc']:.3f}  AUPRC {values['auprc']:.3f}  "
+            f"Brier {values['brier']:.4f}"
+        )
+    console.print(f"wrote {artefact.folder} (model card: {artefact.card_path})")
+
+
+def score_command(
+    as_of: Annotated[str, typer.Option(help="Score date: features use data strictly before it.")],
+    model: Annotated[
+        Path | None, typer.Option(help="Model folder (default: the latest in --models-dir).")
+    ] = None,
+    models_dir: Annotated[
+        Path | None, typer.Option(help="Where to look for the latest model.")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Also write business_id, pd, score, grade, reasons here.")
+    ] = None,
+    write_back: Annotated[
+        bool, typer.Option("--write/--no-write", help="Write scores to Neo4j.")
+    ] = True,
+) -> None:
+    """Score every SME registered before --as-of with the latest (or the named) model, write
+    the scores with history to Neo4j and optionally to a CSV file."""
+    from gnn.artefact import ArtefactError, latest_artefact, load_artefact
+    from gnn.scoring import score
+    from graph.scores import grade_counts, write_scores
+    from graph.snapshot import read_snapshot
+    from tradegraph.cli.common import console, fail, open_driver, progress
+    from tradegraph.settings import get_settings
+
+    settings = get_settings()
+    d = _as_of(as_of)
+    try:
+        folder = model or latest_artefact(models_dir or settings.models_dir)
+        artefact = load_artefact(folder)
+    except ArtefactError as error:
+        fail(str(error))
+    driver = open_driver(settings)
+    try:
+        with console.status(f"reading the snapshot as of {d.date()} from Neo4j"):
+            snapshot = read_snapshot(driver, d, database=settings.neo4j_database)
+        with progress() as bar:
+            task = bar.add_task("scoring and explaining", total=None)
+
+            def tick(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            try:
+                scores = score(artefact, snapshot, d, progress=tick)
+            except ValueError as error:
+                fail(str(error))
+        if write_back:
+            with progress() as bar:
+                task = bar.add_task("writing scores to Neo4j", total=len(scores))
+                result = write_scores(
+                    driver, scores, d, artefact.model_version,
+                    batch_size=settings.batch_size, database=settings.neo4j_database,
+                    progress=lambda n: bar.advance(task, n),
+                )  # fmt: skip
+            console.print(f"wrote {result.written} scores ({result.unknown} unknown businesses)")
+            counts = grade_counts(driver, database=settings.neo4j_database)
+            console.print(
+                "latest grades: "
+                + ", ".join(
+                    f"{g}={n}" for g, n in zip(counts["grade"], counts["businesses"], strict=True)
+                )
+            )
+    finally:
+        driver.close()
+    if out is not None:
+        frame = scores[["business_id", "pd", "score", "grade"]].copy()
+        frame["reasons"] = [json.dumps(r) for r in scores["reasons"]]
+        frame.to_csv(out, index=False)
+        console.print(f"wrote {len(frame)} scores to {out}")
+    console.print(f"scored {len(scores)} SMEs as of {d.date()} with {artefact.model_version}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``train`` and ``score`` to the app."""
+    app.command("train")(train_command)
+    app.command("score")(score_command)
