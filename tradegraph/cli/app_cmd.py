@@ -136,16 +136,42 @@ def report_command(
 ) -> None:
     """Write the HTML model report: ROC/PR/KS/calibration charts, metrics, scores by grade,
     PSI between the training and test cohorts, top suspicious clusters and the model card."""
-    from gnn.artefact import ArtefactError, latest_artefact, load_artefact
     from tradegraph.cli.common import console, fail, open_driver
-    from tradegraph.report import ReportData, from_evaluation_json, render_report
     from tradegraph.settings import get_settings
 
     settings = get_settings()
+    driver = open_driver(settings) if graph else None
+    try:
+        path = build_report(
+            settings, driver, out=out, evaluation=evaluation, model=model, test_as_of=test_as_of
+        )
+    except ValueError as err:
+        fail(str(err))
+    finally:
+        if driver is not None:
+            driver.close()
+    console.print(f"report: [bold]{path}[/]")
+
+
+def build_report(
+    settings: Any,
+    driver: Any | None,
+    *,
+    out: Path | None = None,
+    evaluation: Path | None = None,
+    model: Path | None = None,
+    test_as_of: str | None = None,
+) -> Path:
+    """The report from the newest (or given) evaluation and model; with ``driver``, also the
+    clusters and both cohorts from Neo4j. Raises ValueError when there is nothing to report."""
+    from gnn.artefact import ArtefactError, latest_artefact, load_artefact
+    from tradegraph.cli.common import console
+    from tradegraph.report import ReportData, from_evaluation_json, render_report
+
     out = (out or settings.home / "report").resolve()
     evaluation = evaluation or _latest_evaluation(settings.runs_dir)
     if evaluation is not None and not evaluation.is_file():
-        fail(f"No evaluation file {evaluation}.")
+        raise ValueError(f"No evaluation file {evaluation}.")
     data = from_evaluation_json(evaluation.read_text()) if evaluation else ReportData()
     if evaluation:
         data.facts["evaluation"] = str(evaluation)
@@ -154,7 +180,7 @@ def report_command(
         artefact = load_artefact(model or latest_artefact(settings.models_dir))
     except ArtefactError as err:
         if model is not None or evaluation is None:
-            fail(f"{err}; the report needs an evaluation JSON or a trained model.")
+            raise ValueError(f"{err}; the report needs an evaluation JSON or a model.") from err
     if not data.model_labels:
         from gnn.evaluate import MODEL_LABELS
 
@@ -167,23 +193,18 @@ def report_command(
         if data.metrics is None:
             data.metrics = _holdout_metrics(artefact.metrics)
             data.champion = artefact.champion
-    if graph:
+    if driver is not None:
         from graph.clusters import list_clusters
 
-        driver = open_driver(settings)
-        try:
-            with console.status("reading suspicious clusters") as status:
-                data.clusters = list_clusters(driver, limit=10)
-                date = test_as_of or data.facts.get("test_as_of")
-                if artefact is not None and date:
-                    _cohorts(driver, artefact, pd.Timestamp(date, tz="UTC"), data, status.update)
-                elif artefact is not None:
-                    data.warnings.append("No test date: pass --test-as-of for PSI and grades.")
-        finally:
-            driver.close()
+        with console.status("reading suspicious clusters") as status:
+            data.clusters = list_clusters(driver, limit=10)
+            date = test_as_of or data.facts.get("test_as_of")
+            if artefact is not None and date:
+                _cohorts(driver, artefact, pd.Timestamp(date, tz="UTC"), data, status.update)
+            elif artefact is not None:
+                data.warnings.append("No test date: pass --test-as-of for PSI and grades.")
     with console.status("drawing the report"):
-        path = render_report(data, out)
-    console.print(f"report: [bold]{path}[/]")
+        return render_report(data, out)
 
 
 def register(app: typer.Typer) -> None:

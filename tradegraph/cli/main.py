@@ -6,6 +6,7 @@ import typer
 
 from tradegraph.cli import (
     app_cmd,
+    demo_cmd,
     generate_cmd,
     load_cmd,
     model_cmd,
@@ -29,6 +30,7 @@ app = typer.Typer(
 )
 
 for module in (
+    demo_cmd,
     neo4j_cmd,
     generate_cmd,
     validate_cmd,

@@ -1,0 +1,207 @@
+"""The main job end to end on the embedded default: the whole tradegraph story in one run.
+
+Stages (each timed): start the local Neo4j -> generate a synthetic marketplace -> validate
+and load it -> graph analytics -> evaluate champion and baselines (one seed: quicker than
+``tradegraph evaluate``'s five) -> train the scoring model -> score every SME and write the
+scores back -> find suspicious clusters -> write the HTML report.
+
+Dates follow the synthetic marketplace: models learn from the cohort scored on 2024-01-01
+(labels mature a year later), are tested on the 2025-01-01 cohort, and today's scores are as
+of 2026-01-01, the day after the export ends.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import neo4j
+import pandas as pd
+
+from tradegraph.settings import Settings
+
+TRAIN_AS_OF = pd.Timestamp("2024-01-01", tz="UTC")
+TEST_AS_OF = pd.Timestamp("2025-01-01", tz="UTC")
+SCORE_AS_OF = pd.Timestamp("2026-01-01", tz="UTC")
+
+#: Three questions to try in Neo4j Browser after the demo (parameters inline for pasting).
+BROWSER_QUERIES: tuple[tuple[str, str], ...] = (
+    (
+        "The riskiest SMEs and whom they sell to",
+        "MATCH (b:Business {kind: 'sme'}) WHERE b.risk_grade IS NOT NULL\n"
+        "WITH b ORDER BY b.risk_pd DESC LIMIT 5\n"
+        "MATCH p = (b)-[:TRADES_WITH]->(:Business) RETURN p",
+    ),
+    (
+        "Businesses that share a non-hub device with another business",
+        "MATCH (a:Business)-[:HAS_IDENTIFIER]->(i:Identifier {type: 'device_id'})"
+        "<-[:HAS_IDENTIFIER]-(b:Business)\n"
+        "WHERE NOT coalesce(i.hub, false) AND a.business_id < b.business_id\n"
+        "RETURN a.business_id, b.business_id, i.hash LIMIT 25",
+    ),
+    (
+        "The most suspicious cluster with its members' trade",
+        "MATCH (c:Cluster) WITH c ORDER BY c.suspicion DESC LIMIT 1\n"
+        "MATCH (b:Business)-[:IN_CLUSTER]->(c)\n"
+        "OPTIONAL MATCH t = (b)-[:TRADES_WITH]->(:Business)-[:IN_CLUSTER]->(c)\n"
+        "RETURN c, b, t",
+    ),
+)
+
+Say = Callable[[str], None]
+
+
+@dataclass
+class DemoResult:
+    """What the demo produced, for the summary it prints."""
+
+    export_dir: Path
+    report_path: Path | None = None
+    model_dir: Path | None = None
+    evaluation_json: Path | None = None
+    top_risky: pd.DataFrame = field(default_factory=pd.DataFrame)
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def total_seconds(self) -> float:
+        return sum(self.stage_seconds.values())
+
+
+class DemoRefused(RuntimeError):
+    """The demo would write into a database it did not start and that already holds data."""
+
+
+def check_target_database(driver: neo4j.Driver, *, external: bool) -> None:
+    """Refuse to write demo data into a server the user named that already holds a graph.
+
+    The local server is tradegraph's own, and re-running the demo on it is idempotent (the
+    generator is deterministic and loading is exact), so it needs no wiping either.
+    """
+    if not external:
+        return
+    from graph.load import graph_counts
+
+    counts = graph_counts(driver)
+    if any(counts.values()):
+        raise DemoRefused(
+            "NEO4J_URI names a server whose database already holds data, and the demo never "
+            "writes into a database it did not start. Unset NEO4J_URI to use the local server, "
+            "or point it at an empty database."
+        )
+
+
+def run_demo(
+    driver: neo4j.Driver,
+    settings: Settings,
+    *,
+    work_dir: Path,
+    models_dir: Path,
+    key: bytes,
+    businesses: int = 10_000,
+    seed: int = 42,
+    batch_size: int = 20_000,
+    hub_threshold: int = 20,
+    say: Say = print,
+    stage: Callable[[str], None] | None = None,
+) -> DemoResult:
+    """Run every stage against ``driver``; ``stage(name)`` is called as each begins."""
+    from gnn.evaluate import evaluate, format_table
+    from gnn.scoring import score, train_models
+    from graph import analytics, clusters
+    from graph.load import graph_counts, load_export
+    from graph.scores import write_scores
+    from graph.snapshot import read_snapshot
+    from loaders.synthetic import SyntheticConfig, generate_marketplace, write_export
+    from tradegraph.cli.app_cmd import build_report
+
+    work_dir.mkdir(parents=True, exist_ok=True)
+    export_dir = work_dir / "export"
+    result = DemoResult(export_dir=export_dir)
+
+    def timed(name: str) -> _Timer:
+        if stage is not None:
+            stage(name)
+        return _Timer(result.stage_seconds, name)
+
+    with timed("generate"):
+        market = generate_marketplace(SyntheticConfig(n_businesses=businesses, seed=seed))
+        write_export(market, export_dir)
+        say(
+            f"Generated {len(market.businesses):,} businesses and "
+            f"{len(market.transactions):,} orders into {export_dir}"
+        )
+
+    with timed("validate + load"):
+        load = load_export(
+            driver,
+            export_dir,
+            key,
+            rejects_dir=work_dir / "rejects",
+            batch_size=batch_size,
+            hub_threshold=hub_threshold,
+        )
+        result.counts = graph_counts(driver)
+        say(f"Loaded: {load.orders_per_second:,.0f} orders/s; graph {result.counts}")
+
+    with timed("analytics"):
+        analytics.run_all(driver)
+
+    with timed("snapshots"):
+        train_snap = read_snapshot(driver, TRAIN_AS_OF)
+        test_snap = read_snapshot(driver, TEST_AS_OF)
+        score_snap = read_snapshot(driver, SCORE_AS_OF)
+
+    with timed("evaluate (1 seed)"):
+        evaluation = evaluate(
+            train_snap,
+            test_snap,
+            target="defaulted",
+            split="temporal",
+            seeds=1,
+            train_as_of=TRAIN_AS_OF,
+            test_as_of=TEST_AS_OF,
+        )
+        result.evaluation_json = work_dir / "evaluation.json"
+        result.evaluation_json.write_text(evaluation.to_json())
+        say(format_table(evaluation))
+
+    with timed("train"):
+        artefact = train_models(train_snap, TRAIN_AS_OF, models_dir=models_dir, seed=seed)
+        result.model_dir = getattr(artefact, "folder", None)
+
+    with timed("score + write back"):
+        scores = score(artefact, score_snap, SCORE_AS_OF)
+        write_scores(driver, scores, SCORE_AS_OF, artefact.model_version)
+        scores.drop(columns=["reasons"]).to_csv(work_dir / "scores.csv", index=False)
+        result.top_risky = scores.head(10)
+
+    with timed("clusters"):
+        clusters.refresh_clusters(driver)
+
+    with timed("report"):
+        result.report_path = build_report(
+            settings,
+            driver,
+            out=work_dir / "report",
+            evaluation=result.evaluation_json,
+            model=result.model_dir,
+            test_as_of=str(TEST_AS_OF.date()),
+        )
+    (work_dir / "demo-timings.json").write_text(json.dumps(result.stage_seconds, indent=2))
+    return result
+
+
+class _Timer:
+    def __init__(self, sink: dict[str, float], name: str) -> None:
+        self.sink, self.name = sink, name
+
+    def __enter__(self) -> _Timer:
+        self.started = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.sink[self.name] = time.perf_counter() - self.started
