@@ -5,6 +5,7 @@ Usage (WIPES the database it is pointed at; use a scratch server)::
 
     python benchmarks/rings_benchmark.py --uri bolt://127.0.0.1:7687 --wipe [--scales 1 10]
         [--password PW] [--json out.json]
+    python benchmarks/rings_benchmark.py --uri ... --reuse --scales 1   # already loaded + analysed
 
 Per scale: generate the marketplace (``SyntheticConfig(n_businesses=10_000 * scale)``), load it
 with ``graph.load.load_frames``, run the analytics (Louvain communities are needed by
@@ -15,6 +16,8 @@ with ``graph.load.load_frames``, run the analytics (Louvain communities are need
   counts as found when one reported ring overlaps it with Jaccard >= 0.5);
 - **innocent sharing**: how many family members and shared-warehouse tenants are reported, at
   the defaults and with the internal-trade guard switched off (``min_internal_share=0``);
+- **circular_trading and bust_out**: business-level precision/recall of the businesses they
+  flag (any business on a reported cycle; every reported business) against the ring members;
 - **time of every library query** with its defaults (``neighbourhood`` on a ring member) and of
   ``graph.clusters.find_clusters``, against each query's stated budget (``seconds`` header).
 """
@@ -83,10 +86,25 @@ def ring_scores(reported: list[list[str]], truth: pd.DataFrame) -> dict[str, Any
     }
 
 
-def bench_scale(driver: neo4j.Driver, scale: int, seed: int) -> dict[str, Any]:
+def member_scores(flagged: set[str], truth: pd.DataFrame) -> dict[str, Any]:
+    """Business-level precision/recall of ``flagged`` ids against the planted ring members."""
+    members = set(truth.dropna(subset=["ring_id"])["business_id"])
+    hits = flagged & members
+    return {
+        "flagged": len(flagged),
+        "ring_members_flagged": len(hits),
+        "member_precision": round(len(hits) / len(flagged), 4) if flagged else None,
+        "member_recall": round(len(hits) / len(members), 4) if members else None,
+    }
+
+
+def bench_scale(driver: neo4j.Driver, scale: int, seed: int, reuse: bool) -> dict[str, Any]:
+    """Generate (and, unless ``reuse``, load and analyse) one scale, then score and time."""
     config = SyntheticConfig(n_businesses=10_000 * scale, seed=seed)
     started = time.perf_counter()
     market = generate_marketplace(config)
+    if reuse:
+        return score_and_time(driver, market, scale, {"scale": scale, "reused_database": True})
     businesses, identifiers, orders, outcomes = to_contract_frames(market, DEMO_KEY)
     out: dict[str, Any] = {
         "scale": scale,
@@ -108,7 +126,13 @@ def bench_scale(driver: neo4j.Driver, scale: int, seed: int) -> dict[str, Any]:
     out["load_s"] = round(time.perf_counter() - started, 1)
     print(f"[x{scale}] loaded in {out['load_s']}s", flush=True)
     out["analytics_s"] = {k: round(v, 1) for k, v in run_all(driver).items()}
+    return score_and_time(driver, market, scale, out)
 
+
+def score_and_time(
+    driver: neo4j.Driver, market: Any, scale: int, out: dict[str, Any]
+) -> dict[str, Any]:
+    """Precision/recall against the planted rings and each library query's time."""
     truth = market.ground_truth.drop_duplicates("business_id")[
         ["business_id", "ring_id", "family_group", "shared_warehouse"]
     ]
@@ -122,6 +146,8 @@ def bench_scale(driver: neo4j.Driver, scale: int, seed: int) -> dict[str, Any]:
     timings: dict[str, Any] = {}
     for name, query in library.items():
         params = {"business_id": some_ring_member} if name == "neighbourhood" else {}
+        if name in ("circular_trading", "bust_out"):
+            params["limit"] = 1_000_000  # score everything found, not the first page
         result = run_query(driver, query, params, timeout_s=600)
         timings[name] = {
             "seconds": round(result.seconds, 2),
@@ -129,6 +155,11 @@ def bench_scale(driver: neo4j.Driver, scale: int, seed: int) -> dict[str, Any]:
             "rows": len(result.rows),
         }
         print(f"[x{scale}] {name}: {result.seconds:.2f}s, {len(result.rows)} rows", flush=True)
+        if name == "circular_trading":
+            on_cycles = {b for row in result.rows for b in row["businesses"]}
+            out["circular_trading"] = member_scores(on_cycles, truth)
+        elif name == "bust_out":
+            out["bust_out"] = member_scores({r["business_id"] for r in result.rows}, truth)
     started = time.perf_counter()
     clusters = find_clusters(driver)
     timings["clusters.find_clusters"] = {
@@ -137,6 +168,23 @@ def bench_scale(driver: neo4j.Driver, scale: int, seed: int) -> dict[str, Any]:
     }
     out["query_times"] = timings
     return out
+
+
+def print_summary(result: dict[str, Any]) -> None:
+    """One line per detector (precision/recall) and per query (time against budget)."""
+    scale = result["scale"]
+    for name in ("rings_default", "circular_trading", "bust_out"):
+        s = result.get(name, {})
+        print(
+            f"[x{scale}] {name}: member precision {s.get('member_precision')}, "
+            f"recall {s.get('member_recall')}"
+            + (f", ring recall {s['ring_recall']}" if "ring_recall" in s else "")
+        )
+    for name, timing in result["query_times"].items():
+        budget = timing.get("budget_s")
+        verdict = "" if budget is None else (" OK" if timing["seconds"] <= budget else " OVER")
+        stated = "no budget" if budget is None else f"budget {budget}s"
+        print(f"[x{scale}] {name}: {timing['seconds']}s ({stated}){verdict}")
 
 
 def main() -> None:
@@ -148,15 +196,24 @@ def main() -> None:
     parser.add_argument("--scales", type=int, nargs="+", default=[1, 10])
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--json", type=Path, default=None, help="Also write results here.")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="The database already holds this seed's marketplace, loaded and analysed "
+        "(one scale only): skip wipe, load and analytics.",
+    )
     args = parser.parse_args()
-    if not args.wipe:
+    if args.reuse and len(args.scales) != 1:
+        parser.error("--reuse needs exactly one --scales value (the one that is loaded)")
+    if not args.wipe and not args.reuse:
         parser.error("this benchmark deletes everything in the database: pass --wipe to confirm")
     auth = (args.user, args.password) if args.password else None
     results = []
     with neo4j.GraphDatabase.driver(args.uri, auth=auth) as driver:
         for scale in args.scales:
-            results.append(bench_scale(driver, scale, args.seed))
+            results.append(bench_scale(driver, scale, args.seed, args.reuse))
             print(json.dumps(results[-1], indent=2), flush=True)
+            print_summary(results[-1])
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
 

@@ -5,9 +5,11 @@
 //   $recent_days before (or who had nothing before and at least $min_recent_gmv now), with at
 //   least $min_concentration of their GMV on their $top_k largest counterparties, of which at
 //   least $min_linked share a non-hub identifier with them. Both buying and selling count.
-// param max_age_days: int = 365 [1..36500] | oldest business (days since registration) considered
+//   Defaults: up to two years old and +50 % over two months, as bust-outs ramp up steadily
+//   for 7-18 months; the shared identifier is what keeps innocent growth out.
+// param max_age_days: int = 730 [1..36500] | oldest business (days since registration) considered
 // param recent_days: int = 60 [1..3650] | length of the recent window and of the window before it
-// param min_growth: float = 3.0 [1..1e6] | smallest recent / previous GMV
+// param min_growth: float = 1.5 [1..1e6] | smallest recent / previous GMV
 // param min_recent_gmv: float = 10000.0 [0..1e15] | smallest recent GMV (base currency)
 // param top_k: int = 3 [1..100] | how many top counterparties the concentration is measured on
 // param min_concentration: float = 0.6 [0..1] | smallest share of GMV on the top counterparties

@@ -74,6 +74,19 @@ def test_circular_trading_finds_time_ordered_loops_passing_the_amount_on(
     assert {frozenset(c["businesses"]) for c in strict} == {frozenset({"R1", "R2", "R3"})}
 
 
+def test_circular_trading_leaves_out_businesses_with_too_many_partners(
+    fixture_driver: neo4j.Driver,
+) -> None:
+    # R1 trades with R2, R3, R4 and X1: four partners, so with three at most its loop goes
+    found = rows(fixture_driver, "circular_trading", max_partners=3)
+    assert {frozenset(c["businesses"]) for c in found} == {
+        frozenset({"W1", "W2"}),
+        frozenset({"M1", "M2"}),
+    }
+    kept = rows(fixture_driver, "circular_trading", max_partners=4)
+    assert frozenset({"R1", "R2", "R3"}) in {frozenset(c["businesses"]) for c in kept}
+
+
 def test_wash_trading_finds_the_repeated_reciprocal_pair(fixture_driver: neo4j.Driver) -> None:
     pairs = rows(fixture_driver, "wash_trading")
     assert [(p["business_a"], p["business_b"]) for p in pairs] == [("W1", "W2")]
