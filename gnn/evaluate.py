@@ -1,8 +1,12 @@
 """One-run comparison of the tree baselines, GraphSAGE and the hybrid, over several seeds.
 
 Models: (a) ``trees_own`` LightGBM on own features; (b) ``trees_own_cp`` LightGBM on own plus
-counterparty aggregates; (c) ``graphsage``; (d) ``hybrid`` LightGBM on own + counterparty
-features plus GraphSAGE embeddings. Splits:
+counterparty aggregates; (c) ``graphsage``: a bag of ``gnn_bags`` GraphSAGE models, each
+trained on all but one stratified part of the training rows, averaged in logit space;
+(d) ``hybrid``: LightGBM on own + counterparty features plus the GraphSAGE logit, stacked with
+cross-fitting (a training row gets the logit of the bag member that never saw its label, so the
+tree learns how far to trust the GNN from honest out-of-fold scores; validation and test rows
+get the bag's mean). Splits:
 
 * ``temporal`` — train on the labelled cohort of the ``train`` frames (as of D1), test on the
   labelled cohort of the ``test`` frames (as of D2); the model scores D2's graph inductively;
@@ -29,7 +33,7 @@ from gnn.baselines import TreeConfig, fit_trees
 from gnn.data import EdgeWeighting, FeatureScaler, Frames, GraphData, build_graph
 from gnn.metrics import METRIC_NAMES, all_metrics
 from gnn.model import SAGEConfig
-from gnn.train import TrainConfig, peak_rss_mib, train_sage
+from gnn.train import TrainConfig, TrainedSAGE, peak_rss_mib, train_sage
 
 Split = Literal["temporal", "given", "cv"]
 MODELS: tuple[str, ...] = ("trees_own", "trees_own_cp", "graphsage", "hybrid")
@@ -37,7 +41,7 @@ MODEL_LABELS: dict[str, str] = {
     "trees_own": "(a) LightGBM own",
     "trees_own_cp": "(b) LightGBM own+counterparty",
     "graphsage": "(c) GraphSAGE",
-    "hybrid": "(d) GraphSAGE emb + LightGBM",
+    "hybrid": "(d) GraphSAGE logit + LightGBM",
 }
 FeatureFn = Callable[..., pd.DataFrame]
 
@@ -191,6 +195,78 @@ def _folds(
     raise ValueError(f"unknown split {split!r}: use temporal, given or cv")
 
 
+def _sigmoid(logit: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-logit))
+
+
+def _logit(prob: np.ndarray) -> np.ndarray:
+    clipped = np.clip(prob, 1e-6, 1.0 - 1e-6)
+    return np.log(clipped / (1.0 - clipped))
+
+
+@dataclass
+class SageBag:
+    """Cross-fitted GraphSAGE models of one seed and their logits.
+
+    ``train_logit [N_train]``: mean logit of the bag on the training graph; ``stacked_logit``:
+    the same except on ``fold.train`` rows, which hold the out-of-fold logit of the one member
+    that did not train on them; ``test_logit [N_test]``: mean logit on the test graph (the
+    training graph when there is none).
+    """
+
+    models: list[TrainedSAGE]
+    train_logit: np.ndarray
+    stacked_logit: np.ndarray
+    test_logit: np.ndarray
+
+
+def cross_fitted_sage(
+    train_graph: GraphData,
+    test_graph: GraphData | None,
+    fold: _Fold,
+    scaler: FeatureScaler,
+    bags: int = 4,
+    seed: int = 0,
+    sage_config: SAGEConfig = SAGEConfig(),
+    train_config: TrainConfig = TrainConfig(),
+    weighting: EdgeWeighting = "gmv",
+) -> SageBag:
+    """Train ``bags`` GraphSAGE models, member ``j`` on ``fold.train`` minus its ``j``-th
+    stratified part, all stopping early on ``fold.val``. Averaging cuts the seed variance of a
+    small labelled set; the held-out parts give leakage-free logits for stacking."""
+    y = train_graph.data.y.numpy()
+    labels = y[fold.train].astype(int)
+    n_splits = min(bags, int(min(np.bincount(labels, minlength=2)))) if len(labels) else 0
+    if n_splits < 2:
+        raise ValueError("too few labelled training rows of each class to cross-fit GraphSAGE")
+    parts = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    models: list[TrainedSAGE] = []
+    train_logit = np.zeros(train_graph.data.num_nodes)
+    scored = test_graph if test_graph is not None else train_graph
+    test_logit = np.zeros(scored.data.num_nodes)
+    out_of_fold = np.full(train_graph.data.num_nodes, np.nan)
+    for member, (kept, held) in enumerate(parts.split(fold.train, labels)):
+        sage = train_sage(
+            train_graph,
+            fold.train[kept],
+            fold.val,
+            scaler,
+            sage_config,
+            train_config,
+            weighting,
+            seed * 1000 + member,
+        )
+        logit = _logit(sage.predict_proba(train_graph))
+        out_of_fold[fold.train[held]] = logit[fold.train[held]]
+        train_logit += logit / n_splits
+        test_logit += (
+            _logit(sage.predict_proba(test_graph)) if test_graph is not None else logit
+        ) / n_splits
+        models.append(sage)
+    stacked = np.where(np.isnan(out_of_fold), train_logit, out_of_fold)
+    return SageBag(models, train_logit, stacked, test_logit)
+
+
 def evaluate(
     train: Frames,
     test: Frames | None,
@@ -206,6 +282,7 @@ def evaluate(
     tree_config: TreeConfig = TreeConfig(),
     weighting: EdgeWeighting = "gmv",
     gnn_inputs: Literal["own", "all"] = "all",
+    gnn_bags: int = 4,
     horizon_days: int = 365,
     progress: Callable[[str], None] | None = None,
 ) -> EvaluationResult:
@@ -213,9 +290,12 @@ def evaluate(
 
     ``test`` is needed for ``temporal`` only (``given`` and ``cv`` use ``train``).
     ``drop_features`` removes columns before any model sees them (e.g. leaky ones).
+    ``gnn_bags`` (>= 2) is the number of cross-fitted GraphSAGE models per seed.
     """
     import time
 
+    if gnn_bags < 2:
+        raise ValueError("gnn_bags must be at least 2: the hybrid needs out-of-fold GNN logits")
     started = time.perf_counter()
     say = progress or (lambda _msg: None)
     features = feature_set or FeatureSet.default()
@@ -286,33 +366,38 @@ def evaluate(
                 trees.predict_proba(train_raw[key][fold.val]),
                 trees.predict_proba(test_raw[key][fold.test]),
             )
-        say(f"seed {seed}: {MODEL_LABELS['graphsage']}")
-        sage = train_sage(
-            train_graph, fold.train, fold.val, scaler, sage_config, train_config, weighting, seed
+        say(f"seed {seed}: {MODEL_LABELS['graphsage']} x{gnn_bags}")
+        bag = cross_fitted_sage(
+            train_graph,
+            test_graph if split == "temporal" else None,
+            fold,
+            scaler,
+            gnn_bags,
+            seed,
+            sage_config,
+            train_config,
+            weighting,
         )
-        train_prob = sage.predict_proba(train_graph)
-        test_prob = sage.predict_proba(test_graph) if split == "temporal" else train_prob
-        predictions["graphsage"] = (train_prob[fold.val], test_prob[fold.test])
+        predictions["graphsage"] = (
+            _sigmoid(bag.train_logit[fold.val]),
+            _sigmoid(bag.test_logit[fold.test]),
+        )
 
         say(f"seed {seed}: {MODEL_LABELS['hybrid']}")
-        train_emb = np.hstack([train_raw["all"], sage.embed(train_graph)])
-        test_emb = (
-            np.hstack([test_raw["all"], sage.embed(test_graph)])
-            if split == "temporal"
-            else train_emb
-        )
+        train_stack = np.hstack([train_raw["all"], bag.stacked_logit[:, None]])
+        test_stack = np.hstack([test_raw["all"], bag.test_logit[:, None]])
         hybrid = fit_trees(
-            train_emb[fold.train],
+            train_stack[fold.train],
             y_train[fold.train],
-            train_emb[fold.val],
+            train_stack[fold.val],
             y_train[fold.val],
-            [*all_columns, *(f"emb_{i}" for i in range(train_emb.shape[1] - len(all_columns)))],
+            [*all_columns, "graphsage_logit"],
             seed,
             tree_config,
         )
         predictions["hybrid"] = (
-            hybrid.predict_proba(train_emb[fold.val]),
-            hybrid.predict_proba(test_emb[fold.test]),
+            hybrid.predict_proba(train_stack[fold.val]),
+            hybrid.predict_proba(test_stack[fold.test]),
         )
 
         for name, (val_prob, test_prob_m) in predictions.items():
@@ -355,6 +440,7 @@ def evaluate(
             "sage": sage_config.to_dict(),
             "weighting": weighting,
             "gnn_inputs": gnn_inputs,
+            "gnn_bags": gnn_bags,
             "dropped_features": list(drop_features),
         },
     )

@@ -12,8 +12,16 @@ from conftest import tiny_market
 from sklearn.metrics import roc_auc_score
 
 from gnn.baselines import TreeConfig
-from gnn.data import FeatureScaler, SnapshotFrames
-from gnn.evaluate import MODELS, FeatureSet, evaluate, format_table
+from gnn.data import FeatureScaler, SnapshotFrames, build_graph
+from gnn.evaluate import (
+    MODELS,
+    FeatureSet,
+    _Fold,
+    _logit,
+    cross_fitted_sage,
+    evaluate,
+    format_table,
+)
 from gnn.metrics import all_metrics, ks_statistic, recall_in_top
 from gnn.model import SAGEConfig
 from gnn.train import TrainConfig
@@ -129,3 +137,25 @@ def test_dropped_features_reach_no_model(feature_set: FeatureSet) -> None:
         tree_config=TREES,
     )
     assert result.configs["dropped_features"] == ["own_noisy_risk"]
+
+
+def test_cross_fitted_logits_come_from_the_member_that_did_not_see_the_row(
+    feature_set: FeatureSet,
+) -> None:
+    market = tiny_market(n=300, seed=8)
+    features = feature_set.frame(market, market.as_of)
+    scaler = FeatureScaler(feature_set.own + feature_set.counterparty).fit(features)
+    graph = build_graph(market, features, scaler, market.as_of, "defaulted")
+    rows = graph.labelled
+    fold = _Fold(train=rows[:200], val=rows[200:260], test=rows[260:])
+    bag = cross_fitted_sage(graph, None, fold, scaler, 3, 0, SMALL, FAST)
+    assert len(bag.models) == 3
+    members = [_logit(m.predict_proba(graph)) for m in bag.models]
+    assert np.allclose(bag.train_logit, np.mean(members, axis=0), atol=1e-5)
+    assert np.allclose(bag.stacked_logit[fold.val], bag.train_logit[fold.val])
+    for row in fold.train[:20]:  # exactly one member held each training row out
+        matches = [abs(bag.stacked_logit[row] - logit[row]) < 1e-6 for logit in members]
+        assert sum(matches) >= 1
+    assert not np.allclose(bag.stacked_logit[fold.train], bag.train_logit[fold.train])
+    with pytest.raises(ValueError, match="gnn_bags"):
+        evaluate(market, None, "defaulted", "cv", seeds=1, feature_set=feature_set, gnn_bags=1)
