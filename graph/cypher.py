@@ -91,7 +91,7 @@ SET_SCHEMA_INFO: Final = (
 
 EXISTING_BUSINESSES: Final = f"""
 UNWIND $ids AS id
-MATCH (b:Business {{business_id: id}})
+MATCH (b:Business {{business_id: id}}) USING INDEX SEEK b:Business(business_id)
 RETURN b.business_id AS business_id, b.kind AS kind,
        {_us("b.registered_at")} AS registered_at, b.region AS region, b.industry AS industry,
        b.employees AS employees, b.declared_revenue AS declared_revenue
@@ -110,12 +110,13 @@ SET b.kind = row.kind, b.registered_at = {_dt("row.registered_at")}, b.region = 
 EXISTING_IDENTIFIER_LINKS: Final = """
 UNWIND $ids AS id
 MATCH (b:Business {business_id: id})-[:HAS_IDENTIFIER]->(i:Identifier)
+USING INDEX SEEK b:Business(business_id)
 RETURN b.business_id AS business_id, i.type AS id_type, i.hash AS id_hash
 """
 
 LINK_IDENTIFIERS: Final = """
 UNWIND $rows AS row
-MATCH (b:Business {business_id: row.business_id})
+MATCH (b:Business {business_id: row.business_id}) USING INDEX SEEK b:Business(business_id)
 MERGE (i:Identifier {type: row.id_type, hash: row.id_hash})
 MERGE (b)-[:HAS_IDENTIFIER]->(i)
 RETURN count(*) AS linked
@@ -130,10 +131,13 @@ CALL (i) {
 """
 
 # --- orders -------------------------------------------------------------------------------
+# Every lookup by key carries ``USING INDEX SEEK``: plans are cached, and the replan that
+# follows the first committed batches (statistics jump from 0) chose an index *scan* plus
+# filter for the txn_id lookup, O(stored x batch) - 190 s instead of 0.2 s per 20k batch.
 
 EXISTING_ORDERS: Final = f"""
 UNWIND $ids AS id
-MATCH (s:Business)-[r:SOLD_TO {{txn_id: id}}]->(b:Business)
+MATCH (s)-[r:SOLD_TO {{txn_id: id}}]->(b) USING INDEX SEEK r:SOLD_TO(txn_id)
 RETURN r.txn_id AS txn_id, s.business_id AS seller_id, b.business_id AS buyer_id,
        {_us("r.ts")} AS ts, r.amount AS amount, r.currency AS currency,
        r.amount_base AS amount_base, r.status AS status,
@@ -142,8 +146,8 @@ RETURN r.txn_id AS txn_id, s.business_id AS seller_id, b.business_id AS buyer_id
 
 CREATE_ORDERS: Final = f"""
 UNWIND $rows AS row
-MATCH (s:Business {{business_id: row.seller_id}})
-MATCH (b:Business {{business_id: row.buyer_id}})
+MATCH (s:Business {{business_id: row.seller_id}}) USING INDEX SEEK s:Business(business_id)
+MATCH (b:Business {{business_id: row.buyer_id}}) USING INDEX SEEK b:Business(business_id)
 CREATE (s)-[:SOLD_TO {{txn_id: row.txn_id, ts: {_dt("row.ts")}, amount: row.amount,
                       currency: row.currency, amount_base: row.amount_base,
                       status: row.status, status_at: {_dt("row.status_at")},
@@ -153,7 +157,7 @@ RETURN count(*) AS created
 
 UPDATE_ORDERS: Final = f"""
 UNWIND $rows AS row
-MATCH ()-[r:SOLD_TO {{txn_id: row.txn_id}}]->()
+MATCH ()-[r:SOLD_TO {{txn_id: row.txn_id}}]->() USING INDEX SEEK r:SOLD_TO(txn_id)
 SET r.ts = {_dt("row.ts")}, r.amount = row.amount, r.currency = row.currency,
     r.amount_base = row.amount_base, r.status = row.status,
     r.status_at = {_dt("row.status_at")}, r.category = row.category
@@ -163,8 +167,8 @@ RETURN count(*) AS updated
 #: Adds per-pair deltas (summed in pandas over the batch's new orders) to TRADES_WITH.
 ADD_PAIR_DELTAS: Final = f"""
 UNWIND $pairs AS p
-MATCH (s:Business {{business_id: p.seller_id}})
-MATCH (b:Business {{business_id: p.buyer_id}})
+MATCH (s:Business {{business_id: p.seller_id}}) USING INDEX SEEK s:Business(business_id)
+MATCH (b:Business {{business_id: p.buyer_id}}) USING INDEX SEEK b:Business(business_id)
 MERGE (s)-[t:TRADES_WITH]->(b)
   ON CREATE SET t.orders = 0, t.gmv = 0.0, t.refunded = 0, t.disputed = 0, t.cancelled = 0
 WITH t, p, {_dt("p.first_ts")} AS first_ts, {_dt("p.last_ts")} AS last_ts
@@ -181,8 +185,8 @@ RETURN count(*) AS pairs
 #: Rebuilds TRADES_WITH for the given pairs from their SOLD_TO orders (after updates).
 RECOMPUTE_PAIRS: Final = """
 UNWIND $pairs AS p
-MATCH (s:Business {business_id: p.seller_id})
-MATCH (b:Business {business_id: p.buyer_id})
+MATCH (s:Business {business_id: p.seller_id}) USING INDEX SEEK s:Business(business_id)
+MATCH (b:Business {business_id: p.buyer_id}) USING INDEX SEEK b:Business(business_id)
 CALL (s, b) {
   MATCH (s)-[r:SOLD_TO]->(b)
   RETURN count(r) AS orders,
@@ -209,7 +213,7 @@ RETURN o.business_id AS business_id, {_us("o.as_of")} AS as_of,
 
 UPSERT_OUTCOMES: Final = f"""
 UNWIND $rows AS row
-MATCH (b:Business {{business_id: row.business_id}})
+MATCH (b:Business {{business_id: row.business_id}}) USING INDEX SEEK b:Business(business_id)
 MERGE (o:Outcome {{business_id: row.business_id, as_of: {_dt("row.as_of")}}})
 SET o.defaulted = row.defaulted, o.fraud = row.fraud, o.source = $source
 MERGE (b)-[:HAS_OUTCOME]->(o)

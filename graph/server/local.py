@@ -354,7 +354,9 @@ def _set_initial_password(java: JavaRuntime, config: LocalServerConfig) -> str:
     auth_file = config.data_dir / "auth.json"
     if (password := read_password(config.data_dir)) is not None:
         return password
-    password = secrets.token_urlsafe(18)
+    password = "tg" + secrets.token_hex(
+        16
+    )  # never starts with "-", which neo4j-admin would read as an option
     env = {
         **os.environ,
         "NEO4J_HOME": str(config.data_dir),
