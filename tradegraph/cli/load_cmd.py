@@ -5,16 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-console = Console(stderr=True)
-
-
-def _exit(message: str, code: int) -> None:
-    console.print(f"[red]{message}[/red]")
-    raise typer.Exit(code)
+from tradegraph.cli.common import console, local_server_config
+from tradegraph.cli.common import fail as _exit
 
 
 def _reconciliation(result) -> Table:
@@ -124,15 +119,7 @@ def _bulk_load(settings, export: Path, key: bytes, rejects_dir: Path) -> None:
 
     if settings.neo4j_uri:
         _exit("--bulk works only on the local server: unset NEO4J_URI, or load online.", 2)
-    config = local.LocalServerConfig(
-        data_dir=settings.local_data_dir,
-        bolt_port=settings.neo4j_bolt_port,
-        heap=settings.neo4j_heap,
-        pagecache=settings.neo4j_pagecache,
-        version=settings.neo4j_version,
-        jar_cache=settings.jar_cache,
-        java_home=settings.java_home,
-    )
+    config = local_server_config(settings)
     if local.status(config).get("running"):
         password = local.read_password(config.data_dir)
         with neo4j.GraphDatabase.driver(config.uri, auth=("neo4j", password or "")) as driver:
