@@ -3,7 +3,8 @@ counterparty features, and an oracle that knows the latent state (ground truth).
 
 Train on the first as_of cohort, test on the second, target ``defaulted`` (credit SMEs).
 Run: ``python benchmarks/synthetic_auc.py [--businesses N] [--seed S] [--json out.json]``.
-The generator is tuned so that own < own+counterparty < oracle, each by >= 0.03 AUC.
+Target (issue 3): own < own+counterparty < oracle, each by >= 0.03 AUC; ``own+oracle-exposure``
+(own features plus the true receivables exposure) bounds what counterparty features can add.
 """
 
 from __future__ import annotations

@@ -13,11 +13,25 @@ coefficient of variation of the gaps between orders and days since the last orde
 the thin-file flag, kind, declared size, log of 365-day sales over declared revenue
 (``sales_to_declared``, 0 when not declared), and (with ``identifiers``) how many other businesses
 share a non-hub identifier (an identifier held by more than ``hub_threshold`` businesses is a
-hub, like a warehouse address, and is not counted).
+hub, like a warehouse address, and is not counted). Two distress signals: ``activity_to_size``
+(log of annualised 365-day GMV, bought plus sold, over declared size: revenue, else employees
+scaled by the median revenue per employee; 0 when neither is declared), since a struggling
+business trades less than its size says; and ``silent`` (1 when it has >= 3 orders in the year
+but none for more than ``SILENT_GAPS`` usual gaps and ``SILENT_MIN_DAYS``: it may have failed).
 
-Counterparty features (``COUNTERPARTY_FEATURES``): trade-share weighted means (GMV over 365
-days) of ``COUNTERPARTY_KEYS`` over the businesses it sells to (``buyers_wmean_*``) and buys
-from (``suppliers_wmean_*``); 0 where it has none.
+Counterparty features (``COUNTERPARTY_FEATURES``), separately over the businesses it sells to
+(``buyers_*``: receivables) and buys from (``suppliers_*``), weighted by trade share (GMV over
+365 days); 0 where it has none:
+
+- ``wmean_<key>``: weighted means of ``COUNTERPARTY_KEYS``;
+- ``DISTRESS_AGGREGATES`` of a per-business *distress score* in 0..1 (its percentile of low
+  ``activity_to_size`` among sized non-consumers that traded in the year, 0.5 when unsized,
+  1 when silent, 0 for consumers): ``wmean_distress``; ``max_distress`` over counterparties
+  with at least ``MAX_SHARE`` of its trade; ``share_distressed`` (trade share with score >=
+  ``DISTRESSED_PERCENTILE``), the same over the last 90 days (``share_distressed_90d``) and
+  two hops out (``share_distressed_2hop``: the weighted mean of the counterparties' own
+  ``share_distressed`` on the same side); ``share_silent``. Means of raw features miss these:
+  risk sits in the few counterparties past a threshold, not in the average one.
 
 All columns are finite floats (missing counts and rates are 0, with counts beside them).
 """
@@ -35,6 +49,10 @@ DEFAULT_WINDOWS: tuple[int, ...] = (30, 90, 365)
 ROLES: tuple[str, ...] = ("seller", "buyer")
 DAYS_SINCE_CAP = 730.0
 DEFAULT_HUB_THRESHOLD = 20
+SILENT_MIN_DAYS = 45.0
+SILENT_GAPS = 3.0
+DISTRESSED_PERCENTILE = 0.7
+MAX_SHARE = 0.1
 _DAY = 86_400.0
 
 
@@ -64,6 +82,8 @@ def own_feature_names(windows: Sequence[int] = DEFAULT_WINDOWS) -> list[str]:
         "log_declared_revenue",
         "declared_missing",
         "sales_to_declared",
+        "activity_to_size",
+        "silent",
         "shared_id_businesses",
         "shared_id_types",
         "max_identifier_degree",
@@ -86,10 +106,22 @@ COUNTERPARTY_KEYS: list[str] = [
     "buyer_days_since_last",
     "tenure_days",
     "sales_to_declared",
+    "activity_to_size",
+]
+#: Signals that a counterparty looks distressed, aggregated as trade shares (see module doc).
+DISTRESS_AGGREGATES: list[str] = [
+    "share_distressed",
+    "share_distressed_90d",
+    "share_silent",
+    "wmean_distress",
+    "max_distress",
+    "share_distressed_2hop",
 ]
 OWN_FEATURES: list[str] = own_feature_names()
 COUNTERPARTY_FEATURES: list[str] = [
-    f"{side}_wmean_{key}" for side in ("buyers", "suppliers") for key in COUNTERPARTY_KEYS
+    f"{side}_{name}"
+    for side in ("buyers", "suppliers")
+    for name in [f"wmean_{key}" for key in COUNTERPARTY_KEYS] + DISTRESS_AGGREGATES
 ]
 
 
@@ -197,16 +229,87 @@ def _identifier_features(
     return out
 
 
-def _weighted_means(
-    n: int, pair_e: np.ndarray, pair_o: np.ndarray, weight: np.ndarray, values: np.ndarray
-) -> np.ndarray:
-    """Per entity, the ``weight``-weighted mean of ``values[other]`` (rows of ``values``)."""
+def _trade_pairs(
+    n: int, seller: np.ndarray, buyer: np.ndarray, gmv: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct (seller, buyer) pairs of the given orders and their summed GMV."""
+    pair = seller.astype(np.int64) * n + buyer
+    uniq, inverse = np.unique(pair, return_inverse=True)
+    return uniq // n, uniq % n, np.bincount(inverse, weights=gmv, minlength=len(uniq))
+
+
+def _shares(n: int, pair_e: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """Each pair's share of its entity's total ``weight`` (0 where the total is 0)."""
     total = np.bincount(pair_e, weights=weight, minlength=n)
-    share = np.where(total[pair_e] > 0, weight / np.maximum(total[pair_e], 1e-12), 0.0)
+    return np.where(total[pair_e] > 0, weight / np.maximum(total[pair_e], 1e-12), 0.0)
+
+
+def _weighted_means(
+    n: int, pair_e: np.ndarray, pair_o: np.ndarray, share: np.ndarray, values: np.ndarray
+) -> np.ndarray:
+    """Per entity, the ``share``-weighted sum of ``values[other]`` (n x columns of ``values``)."""
     out = np.empty((n, values.shape[1]))
     for j in range(values.shape[1]):
         out[:, j] = np.bincount(pair_e, weights=share * values[pair_o, j], minlength=n)
     return out
+
+
+def _log_size(employees: np.ndarray, revenue: np.ndarray) -> np.ndarray:
+    """Log declared revenue, else log employees scaled to revenue by the businesses that
+    declare both (median ratio); NaN where neither is declared."""
+    log_rev = np.where(revenue > 0, np.log1p(np.maximum(revenue, 0)), np.nan)
+    log_emp = np.where(employees > 0, np.log1p(np.maximum(employees, 0)), np.nan)
+    both = np.isfinite(log_rev) & np.isfinite(log_emp)
+    offset = float(np.median(log_rev[both] - log_emp[both])) if both.any() else 0.0
+    return np.where(np.isfinite(log_rev), log_rev, log_emp + offset)
+
+
+def _distress_score(activity_to_size: np.ndarray, pool: np.ndarray, silent: np.ndarray,
+                    consumer: np.ndarray) -> np.ndarray:  # fmt: skip
+    """How distressed each business looks, 0..1: its percentile of low activity for its
+    declared size among ``pool`` (sized businesses that traded in the year; 0.5 outside it),
+    1 when it went silent, 0 for consumers."""
+    score = np.full(len(pool), 0.5)
+    pool = pool & ~consumer
+    if pool.any():
+        ranks = pd.Series(-activity_to_size[pool]).rank(pct=True).to_numpy()
+        score[pool] = ranks
+    score[silent > 0] = 1.0
+    score[consumer] = 0.0
+    return score
+
+
+def _distress_aggregates(
+    n: int,
+    pairs_year: tuple[np.ndarray, np.ndarray, np.ndarray],
+    pairs_recent: tuple[np.ndarray, np.ndarray, np.ndarray],
+    score: np.ndarray,
+    silent: np.ndarray,
+    side: str,
+) -> dict[str, np.ndarray]:
+    """``DISTRESS_AGGREGATES`` over one side: ``side="buyers"`` aggregates a seller's buyers."""
+    flag = (score >= DISTRESSED_PERCENTILE).astype(float)
+    seller, buyer, gmv = pairs_year
+    e, o = (seller, buyer) if side == "buyers" else (buyer, seller)
+    share = _shares(n, e, gmv)
+    out = {
+        "share_distressed": np.bincount(e, weights=share * flag[o], minlength=n),
+        "share_silent": np.bincount(e, weights=share * silent[o], minlength=n),
+        "wmean_distress": np.bincount(e, weights=share * score[o], minlength=n),
+    }
+    top = np.zeros(n)
+    major = share >= MAX_SHARE
+    np.maximum.at(top, e[major], score[o[major]])
+    out["max_distress"] = top
+    out["share_distressed_2hop"] = np.bincount(
+        e, weights=share * out["share_distressed"][o], minlength=n
+    )
+    r_seller, r_buyer, r_gmv = pairs_recent
+    r_e, r_o = (r_seller, r_buyer) if side == "buyers" else (r_buyer, r_seller)
+    out["share_distressed_90d"] = np.bincount(
+        r_e, weights=_shares(n, r_e, r_gmv) * flag[r_o], minlength=n
+    )
+    return {f"{side}_{name}": out[name] for name in DISTRESS_AGGREGATES}
 
 
 def compute_features(
@@ -267,21 +370,37 @@ def compute_features(
     cols["sales_to_declared"] = np.where(
         np.isnan(revenue) | (revenue <= 0), 0.0, sales - cols["log_declared_revenue"]
     )
+    year_gmv = np.bincount(seller[age < 365], weights=gmv[age < 365], minlength=n)
+    year_gmv += np.bincount(buyer[age < 365], weights=gmv[age < 365], minlength=n)
+    annualised = year_gmv * 365.0 / np.clip(tenure, 30.0, 365.0)
+    log_size = _log_size(employees, revenue)
+    sized = np.isfinite(log_size)
+    cols["activity_to_size"] = np.where(sized, np.log1p(annualised) - log_size, 0.0)
+    year_orders = cols["seller_orders_365d"] + cols["buyer_orders_365d"]
+    since = np.minimum(cols["seller_days_since_last"], cols["buyer_days_since_last"])
+    usual_gap = 365.0 / np.maximum(year_orders, 1.0)
+    cols["silent"] = (
+        (year_orders >= 3) & (since > np.maximum(SILENT_MIN_DAYS, SILENT_GAPS * usual_gap))
+    ).astype(float)
     cols |= _identifier_features(ids, identifiers, hub_threshold)
 
     own = pd.DataFrame(cols, index=ids)[own_feature_names(windows)]
 
-    year = age < 365
-    pair = seller[year].astype(np.int64) * n + buyer[year]
-    uniq, inverse = np.unique(pair, return_inverse=True)
-    pair_gmv = np.bincount(inverse, weights=gmv[year], minlength=len(uniq))
-    pair_s, pair_b = uniq // n, uniq % n
+    year, recent = age < 365, age < 90
+    pairs_year = _trade_pairs(n, seller[year], buyer[year], gmv[year])
+    pairs_recent = _trade_pairs(n, seller[recent], buyer[recent], gmv[recent])
+    pair_s, pair_b, pair_gmv = pairs_year
     keys = own[COUNTERPARTY_KEYS].to_numpy(float)
-    buyers_side = _weighted_means(n, pair_s, pair_b, pair_gmv, keys)
-    suppliers_side = _weighted_means(n, pair_b, pair_s, pair_gmv, keys)
-    cp = pd.DataFrame(
-        np.hstack([buyers_side, suppliers_side]), index=ids, columns=COUNTERPARTY_FEATURES
+    cp_cols: dict[str, np.ndarray] = {}
+    for side, e, o in (("buyers", pair_s, pair_b), ("suppliers", pair_b, pair_s)):
+        means = _weighted_means(n, e, o, _shares(n, e, pair_gmv), keys)
+        cp_cols |= {f"{side}_wmean_{key}": means[:, j] for j, key in enumerate(COUNTERPARTY_KEYS)}
+    score = _distress_score(
+        cols["activity_to_size"], sized & (year_orders > 0), cols["silent"], cols["is_consumer"] > 0
     )
+    for side in ("buyers", "suppliers"):
+        cp_cols |= _distress_aggregates(n, pairs_year, pairs_recent, score, cols["silent"], side)
+    cp = pd.DataFrame(cp_cols, index=ids)[COUNTERPARTY_FEATURES]
     out = pd.concat([own, cp], axis=1).astype(float)
     out.index.name = "business_id"
     return out

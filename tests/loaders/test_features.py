@@ -145,3 +145,61 @@ def test_identifier_sharing_ignores_hubs() -> None:
     assert feats.loc["X0", "shared_id_businesses"] == 1
     assert feats.loc["X5", "shared_id_businesses"] == 0
     assert feats.loc["X5", "max_identifier_degree"] == pytest.approx(np.log1p(6))
+
+
+def test_distress_signals_and_their_trade_share_aggregates() -> None:
+    f = compute_features(_businesses(), _orders(), AS_OF)
+    # Year activity for declared size: A trades 1,350 (t5 still completed at as_of) on 100k
+    # over 400 days; C trades 650 in 60 days (annualised x 365/60) on 9M. B declares nothing.
+    assert f.loc["A", "activity_to_size"] == pytest.approx(np.log1p(1350.0) - np.log1p(100_000))
+    annual_c = 650.0 * 365.0 / 60.0
+    assert f.loc["C", "activity_to_size"] == pytest.approx(np.log1p(annual_c) - np.log1p(9e6))
+    assert f.loc["B", "activity_to_size"] == 0.0
+    assert (f["silent"] == 0.0).all()
+    # Distress scores: C has the lowest activity for its size (percentile 1.0, distressed),
+    # A 0.5, B 0.5 (no declared size). B sells 1,300 to A and 600 to C over the year.
+    share_a, share_c = 1300.0 / 1900.0, 600.0 / 1900.0
+    b = f.loc["B"]
+    assert b["buyers_share_distressed"] == pytest.approx(share_c)
+    assert b["buyers_wmean_distress"] == pytest.approx(share_a * 0.5 + share_c * 1.0)
+    assert b["buyers_max_distress"] == pytest.approx(1.0)
+    assert b["buyers_share_distressed_90d"] == pytest.approx(600.0 / 900.0)  # t1, t2, t4
+    # Two hops: A's only buyer C is distressed (share 1); C has no buyers.
+    assert f.loc["A", "buyers_share_distressed"] == pytest.approx(1.0)
+    assert b["buyers_share_distressed_2hop"] == pytest.approx(share_a)
+    assert f.loc["A", "suppliers_wmean_distress"] == pytest.approx(0.5)
+    assert f.loc["A", "suppliers_share_distressed"] == 0.0
+
+
+def _silent_market() -> tuple[pd.DataFrame, pd.DataFrame]:
+    businesses = pd.DataFrame(
+        [(name, "sme", _day(500), "CA", "retail", 5, 100_000.0) for name in ("S", "Q", "R")],
+        columns=BUSINESS_COLUMNS,
+    )
+    businesses["employees"] = businesses["employees"].astype("Int64")
+    rows = [_order(f"q{d}", "S", "Q", d, 100.0) for d in range(300, 119, -20)]  # 10 orders
+    rows += [_order("r1", "S", "R", 5, 1000.0)]
+    return businesses, pd.DataFrame(rows, columns=ORDER_COLUMNS)
+
+
+def test_a_buyer_that_stopped_trading_is_silent_and_its_supplier_is_exposed() -> None:
+    businesses, orders = _silent_market()
+    f = compute_features(businesses, orders, AS_OF)
+    # Q ordered every 20 days until 120 days ago: quiet for > 3 usual gaps (and > 45 days).
+    assert f.loc["Q", "silent"] == 1.0
+    assert f.loc["R", "silent"] == 0.0  # a single order is too little history to judge
+    assert f.loc["S", "buyers_share_silent"] == pytest.approx(1000.0 / 2000.0)
+    assert f.loc["S", "buyers_share_distressed"] >= f.loc["S", "buyers_share_silent"]
+    assert f.loc["S", "buyers_max_distress"] == 1.0
+
+
+def test_orders_after_as_of_do_not_wake_a_silent_buyer() -> None:
+    businesses, orders = _silent_market()
+    before = compute_features(businesses, orders, AS_OF)
+    planted = pd.DataFrame(
+        [_order("late1", "S", "Q", 0, 900.0), _order("late2", "R", "Q", -10, 50.0, "disputed")],
+        columns=ORDER_COLUMNS,
+    )
+    after = compute_features(businesses, pd.concat([orders, planted]), AS_OF)
+    pd.testing.assert_frame_equal(before, after)
+    assert after.loc["Q", "silent"] == 1.0
