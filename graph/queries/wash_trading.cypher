@@ -11,7 +11,7 @@
 // param limit: int = 1000 [1..1000000] | most pairs returned
 // hit: Two businesses paying each other the same sums over and over create turnover without
 //   trade: inflated history for credit, fake reviews or laundering.
-// seconds: 10
+// seconds: 20
 MATCH (a:Business)-[ab:TRADES_WITH]->(b:Business)-[ba:TRADES_WITH]->(a)
 WHERE a.business_id < b.business_id AND ab.orders >= $min_repeats AND ba.orders >= $min_repeats
 CALL (a, b) {
