@@ -90,6 +90,11 @@ class EvaluationResult:
     seconds: float
     warnings: list[str] = field(default_factory=list)
     configs: dict[str, object] = field(default_factory=dict)
+    #: First seed's test predictions, one row per (model, test business): ``model, y_true, pd``
+    #: — what the report draws ROC, PR, KS and calibration curves from.
+    predictions: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=["model", "y_true", "pd"])
+    )
 
     @property
     def table(self) -> pd.DataFrame:
@@ -125,6 +130,7 @@ class EvaluationResult:
             "configs": self.configs,
             "table": table,
             "runs": runs,
+            "predictions": self.predictions.to_dict(orient="records"),
         }
         return json.dumps(payload, indent=2, default=str)
 
@@ -348,6 +354,7 @@ def evaluate(
     thin_test = test_graph.data.thin.numpy()
 
     rows: list[dict[str, object]] = []
+    first_seed_predictions: list[pd.DataFrame] = []
     val_scores: dict[str, list[float]] = {m: [] for m in MODELS}
     for seed, fold in enumerate(folds):
         predictions: dict[str, tuple[np.ndarray, np.ndarray]] = {}
@@ -406,6 +413,10 @@ def evaluate(
             for slice_name, mask in (("all", np.ones_like(thin)), ("thin", thin)):
                 metrics = all_metrics(y_test[fold.test][mask], test_prob_m[mask])
                 rows.append({"model": name, "slice": slice_name, "seed": seed, **metrics})
+            if seed == 0:
+                first_seed_predictions.append(
+                    pd.DataFrame({"model": name, "y_true": y_test[fold.test], "pd": test_prob_m})
+                )
 
     validation = {m: float(np.nanmean(v)) for m, v in val_scores.items()}
     champion = max(
@@ -436,6 +447,7 @@ def evaluate(
         peak_rss_mib=peak_rss_mib(),
         seconds=time.perf_counter() - started,
         warnings=warnings,
+        predictions=pd.concat(first_seed_predictions, ignore_index=True),
         configs={
             "sage": sage_config.to_dict(),
             "weighting": weighting,

@@ -80,6 +80,15 @@ def test_temporal_evaluation_reports_every_model_and_slice(feature_set: FeatureS
     payload = json.loads(result.to_json())
     assert payload["champion"] == result.champion and len(payload["runs"]) == 2 * 4 * 2
     assert "(c) GraphSAGE" in format_table(result)
+    # The first seed's test predictions travel with the result, for the report's curves.
+    predictions = pd.DataFrame(payload["predictions"])
+    assert predictions.groupby("model").size().to_dict() == {m: 300 for m in MODELS}
+    assert predictions["pd"].between(0, 1).all() and set(predictions["y_true"]) <= {0, 1}
+    first_auc = result.runs.query("model == 'trees_own' and slice == 'all' and seed == 0")["auc"]
+    own = predictions[predictions["model"] == "trees_own"]
+    assert all_metrics(own["y_true"].to_numpy(), own["pd"].to_numpy())["auc"] == pytest.approx(
+        float(first_auc.iloc[0])
+    )
 
 
 def test_champion_is_chosen_on_validation_not_test(feature_set: FeatureSet) -> None:
