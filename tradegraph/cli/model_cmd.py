@@ -81,6 +81,7 @@ def evaluate_command(
         f"counts: {result.counts}  peak RSS {result.peak_rss_mib:.0f} MiB  {result.seconds:.0f} s"
     )
     if json_out is not None:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(result.to_json())
         console.print(f"wrote {json_out}")
 
