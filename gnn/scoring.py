@@ -38,6 +38,7 @@ from gnn.model import SAGEConfig
 from gnn.reasons import explain
 from gnn.scale import Grades, ScoreScale, grades_from_pd_bands
 from gnn.train import TrainConfig, TrainedSAGE, train_sage
+from loaders.columns import as_utc
 
 Say = Callable[[str], None]
 SCORE_COLUMNS = ["business_id", "pd", "score", "grade", "reasons", "model_version", "as_of"]
@@ -47,11 +48,6 @@ AUC_GAP_FLAG = 0.10
 
 class TrainingDataError(ValueError):
     """The cohort at the training date cannot support training (too few labels)."""
-
-
-def _utc(value: pd.Timestamp | str) -> pd.Timestamp:
-    stamp = pd.Timestamp(value)
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
 
 def _split(labelled: np.ndarray, y: np.ndarray, seed: int) -> tuple[np.ndarray, ...]:
@@ -153,7 +149,7 @@ def train_models(
     Raises :class:`TrainingDataError` when the cohort has too few labelled defaults.
     """
     say = progress or (lambda _m: None)
-    as_of = _utc(as_of)
+    as_of = as_utc(as_of)
     features_def = feature_set or FeatureSet.default()
     if champion != "auto" and champion not in MODELS:
         raise ValueError(f"unknown champion {champion!r}: use auto or one of {list(MODELS)}")
@@ -325,7 +321,7 @@ def score(
     model_version, as_of``, riskiest first. ``progress(done, total)`` is called as reasons are
     computed.
     """
-    as_of = _utc(as_of)
+    as_of = as_utc(as_of)
     features_def = feature_set or FeatureSet.default()
     features = features_def.frame(frames, as_of)
     missing = [c for c in artefact.feature_columns if c not in features.columns]

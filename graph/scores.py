@@ -18,6 +18,7 @@ import pandas as pd
 
 from graph import cypher
 from graph.session import read_frame, run, write
+from loaders.columns import as_utc
 
 SCORE_FRAME_COLUMNS = ["business_id", "pd", "score", "grade", "reasons"]
 
@@ -28,11 +29,6 @@ class WriteResult:
 
     written: int
     unknown: int
-
-
-def _utc(value: pd.Timestamp | str) -> pd.Timestamp:
-    stamp = pd.Timestamp(value)
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
 
 def _micros(stamp: pd.Timestamp) -> int:
@@ -77,8 +73,8 @@ def write_scores(
     missing = [c for c in SCORE_FRAME_COLUMNS if c not in scores.columns]
     if missing:
         raise ValueError(f"scores frame lacks columns {missing}: pass the output of gnn.scoring")
-    stamp = _micros(_utc(as_of))
-    at = _micros(_utc(scored_at) if scored_at is not None else pd.Timestamp.now(tz="UTC"))
+    stamp = _micros(as_utc(as_of))
+    at = _micros(as_utc(scored_at) if scored_at is not None else pd.Timestamp.now(tz="UTC"))
     run(driver, cypher.SCORE_CONSTRAINT, database)
     ids = scores["business_id"].astype(str).tolist()
     unknown = read_frame(driver, cypher.COUNT_UNKNOWN, database, ids=ids)

@@ -16,7 +16,13 @@ import pandas as pd
 
 from graph import cypher
 from graph.session import read_frame
-from loaders.columns import BUSINESS_COLUMNS, IDENTIFIER_COLUMNS, ORDER_COLUMNS, OUTCOME_COLUMNS
+from loaders.columns import (
+    BUSINESS_COLUMNS,
+    IDENTIFIER_COLUMNS,
+    ORDER_COLUMNS,
+    OUTCOME_COLUMNS,
+    as_utc,
+)
 
 
 @dataclass(frozen=True)
@@ -28,11 +34,6 @@ class Snapshot:
     identifiers: pd.DataFrame
     orders: pd.DataFrame
     outcomes: pd.DataFrame
-
-
-def _utc(value: pd.Timestamp | str) -> pd.Timestamp:
-    stamp = pd.Timestamp(value)
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
 
 def _from_micros(series: pd.Series) -> pd.Series:
@@ -83,7 +84,7 @@ def read_snapshot(
     Orders are kept only when both parties were registered before ``as_of`` as well, so every
     order's ends are in ``businesses``.
     """
-    stamp = _utc(as_of)
+    stamp = as_utc(as_of)
     micros = int(stamp.value) // 1000  # Timestamp.value is always nanoseconds
     businesses = _businesses(
         read_frame(driver, cypher.SNAPSHOT_BUSINESSES, database, as_of=micros).reindex(

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Final
 
+import pandas as pd
+
 BUSINESS_COLUMNS: Final = [
     "business_id",
     "kind",
@@ -44,3 +46,10 @@ BUSINESS_KINDS: Final = ["sme", "consumer", "enterprise"]
 THIN_FILE_DAYS: Final = 90
 #: Default outcome horizon after a score date, in days.
 HORIZON_DAYS: Final = 365
+
+
+def as_utc(value: pd.Timestamp | str) -> pd.Timestamp:
+    """A timestamp in UTC: naive values are read as UTC (the contract's rule), aware ones
+    converted."""
+    stamp = pd.Timestamp(value)
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")

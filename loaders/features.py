@@ -43,7 +43,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from loaders.columns import THIN_FILE_DAYS
+from loaders.columns import THIN_FILE_DAYS, as_utc
 
 DEFAULT_WINDOWS: tuple[int, ...] = (30, 90, 365)
 ROLES: tuple[str, ...] = ("seller", "buyer")
@@ -123,11 +123,6 @@ COUNTERPARTY_FEATURES: list[str] = [
     for side in ("buyers", "suppliers")
     for name in [f"wmean_{key}" for key in COUNTERPARTY_KEYS] + DISTRESS_AGGREGATES
 ]
-
-
-def _utc(as_of: pd.Timestamp | str) -> pd.Timestamp:
-    ts = pd.Timestamp(as_of)
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
 def _seconds(values: pd.Series) -> np.ndarray:
@@ -327,7 +322,7 @@ def compute_features(
     ``own_feature_names(windows) + COUNTERPARTY_FEATURES`` (``OWN_FEATURES`` for the default
     windows). Uses only orders with ``ts < as_of``, with statuses as of ``as_of``.
     """
-    as_of = _utc(as_of)
+    as_of = as_utc(as_of)
     if 365 not in windows or 90 not in windows:
         raise ValueError("windows must include 90 and 365 (rates and growth use them)")
     biz = businesses[businesses["registered_at"] < as_of]
