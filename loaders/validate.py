@@ -217,7 +217,11 @@ def _check_columns(
 
 
 def _rejected_rows(
-    table: TableFile, chunk: RawChunk, reasons: np.ndarray, key: bytes
+    table: TableFile,
+    chunk: RawChunk,
+    reasons: np.ndarray,
+    key: bytes,
+    phone_country_code: str | None = None,
 ) -> pd.DataFrame:
     """The chunk's rejected rows as strings, identifier columns hashed, plus too-long records."""
     bad = reasons != ""
@@ -225,7 +229,10 @@ def _rejected_rows(
     out = rows.astype("str").fillna("") if len(rows) else rows.astype("str")
     for id_type in IDENTIFIER_TYPES:
         if table.spec.name == "businesses" and id_type in out.columns and len(out):
-            out[id_type] = hash_identifiers(rows[id_type], id_type, key).fillna("")
+            hashed = hash_identifiers(
+                rows[id_type], id_type, key, default_country_code=phone_country_code
+            )
+            out[id_type] = hashed.fillna("")
     out.insert(0, "reason", reasons[bad])
     out.insert(0, "line", chunk.lines[bad])
     if len(chunk.bad_lines):
@@ -239,7 +246,9 @@ class ExportReader:
     or call :meth:`close`, so rejects are published (on success) or discarded (on error).
 
     ``key`` is the identifier-hashing key; ``rejects_dir=None`` counts rejects without writing
-    them. ``chunk_rows`` bounds memory. ``on_progress(table, rows_read)`` is called per chunk.
+    them. ``phone_country_code`` (e.g. ``"44"``) turns national phone numbers with a trunk ``0``
+    into international ones before hashing, so both spellings match. ``chunk_rows`` bounds
+    memory. ``on_progress(table, rows_read)`` is called per chunk.
     """
 
     def __init__(
@@ -249,6 +258,7 @@ class ExportReader:
         *,
         rejects_dir: Path | None,
         base_currency: str = "USD",
+        phone_country_code: str | None = None,
         chunk_rows: int = 200_000,
         on_progress: ProgressCallback | None = None,
     ) -> None:
@@ -256,6 +266,7 @@ class ExportReader:
             raise ValueError("the identifier-hashing key is empty")
         self.export_dir = Path(export_dir)
         self._key = key
+        self.phone_country_code = phone_country_code
         self.base_currency = base_currency.strip().upper()
         self.chunk_rows = chunk_rows
         self._on_progress = on_progress
@@ -326,7 +337,8 @@ class ExportReader:
         if len(chunk.bad_lines):
             tally.rejected_by_reason[c.BAD_FIELD_COUNT] += len(chunk.bad_lines)
         if (~kept).any() or len(chunk.bad_lines):
-            self._rejects.write(table.spec.name, _rejected_rows(table, chunk, reasons, self._key))
+            rejected = _rejected_rows(table, chunk, reasons, self._key, self.phone_country_code)
+            self._rejects.write(table.spec.name, rejected)
         return kept
 
     def fx_rates(self) -> dict[str, float]:
@@ -379,7 +391,12 @@ class ExportReader:
             kept_frames.append(out)
             for id_type in IDENTIFIER_TYPES:
                 if id_type in frame.columns:
-                    hashed = hash_identifiers(frame.loc[kept, id_type], id_type, self._key)
+                    hashed = hash_identifiers(
+                        frame.loc[kept, id_type],
+                        id_type,
+                        self._key,
+                        default_country_code=self.phone_country_code,
+                    )
                     present = hashed.notna()
                     identifier_frames.append(
                         pd.DataFrame(
@@ -508,6 +525,7 @@ def validate_export(
     *,
     rejects_dir: Path | None,
     base_currency: str = "USD",
+    phone_country_code: str | None = None,
     chunk_rows: int = 200_000,
     on_progress: ProgressCallback | None = None,
 ) -> ValidationReport:
@@ -518,6 +536,7 @@ def validate_export(
         key,
         rejects_dir=rejects_dir,
         base_currency=base_currency,
+        phone_country_code=phone_country_code,
         chunk_rows=chunk_rows,
         on_progress=on_progress,
     ) as reader:

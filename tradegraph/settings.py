@@ -63,6 +63,7 @@ class Settings(BaseSettings):
     seed: int = 42
     hash_key: SecretStr | None = None
     base_currency: str = "USD"
+    phone_country_code: str | None = None  # e.g. "44": national numbers "07…" -> "+447…"
     horizon_days: int = 365
     hub_threshold: int = 20
     batch_size: int = 10_000

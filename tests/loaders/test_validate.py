@@ -269,3 +269,25 @@ def test_seen_hashes_finds_every_added_value_across_many_runs() -> None:
     assert seen.contains(values[:4_000]).all()
     assert not seen.contains(values[4_000:]).any()
     assert len(seen) == 4_000
+
+
+def test_phone_country_code_makes_national_and_international_numbers_match(
+    tmp_path: Path,
+) -> None:
+    raw = raw_businesses()
+    raw.loc[0, "phone"] = "020 7946 0000"
+    raw.loc[1, "phone"] = "+44 20 7946 0000"
+    export = write_export(
+        tmp_path / "export", {"businesses": raw, "transactions": raw_transactions()}
+    )
+
+    def phone_hashes(country_code: str | None) -> pd.Series:
+        with ExportReader(export, KEY, rejects_dir=None, phone_country_code=country_code) as r:
+            _, identifiers = r.businesses()
+        phones = identifiers[identifiers["id_type"] == "phone"].set_index("business_id")["id_hash"]
+        return phones.loc[[raw.loc[0, "business_id"], raw.loc[1, "business_id"]]]
+
+    without, with_code = phone_hashes(None), phone_hashes("+44")
+    assert without.iloc[0] != without.iloc[1]  # "02079460000" vs "+442079460000"
+    assert with_code.iloc[0] == with_code.iloc[1]
+    assert with_code.iloc[1] == without.iloc[1]  # international numbers are unchanged

@@ -129,7 +129,13 @@ def _bulk_load(settings, export: Path, key: bytes, rejects_dir: Path) -> None:
                     "data. Load online instead (drop --bulk).",
                     2,
                 )
-    reader = ExportReader(export, key, rejects_dir=rejects_dir)
+    reader = ExportReader(
+        export,
+        key,
+        rejects_dir=rejects_dir,
+        base_currency=settings.base_currency,
+        phone_country_code=settings.phone_country_code,
+    )
     businesses, identifiers = reader.businesses()
     csv_dir = config.data_dir / "import" / "tradegraph-bulk"
     fingerprint = key_fingerprint(key)

@@ -67,6 +67,7 @@ def validate(
                 key,
                 rejects_dir=rejects,
                 base_currency=settings.base_currency,
+                phone_country_code=settings.phone_country_code,
                 chunk_rows=chunk_rows,
                 on_progress=on_progress,
             )
