@@ -32,14 +32,21 @@ Mechanisms, in the order they are simulated (monthly grid, ``start``..``end``):
    and ``n_region_shocks`` downturns of about ``shock_size`` that build over 3 months and
    fade; family members share ``family_shock_sd``. Never exported except in ground truth.
 4. **Contagion and default** (outcomes.py). Each month a business's *distress* is
-   ``sigmoid((distress_threshold - h) / distress_softness)`` (a failed buyer counts as 1 for
-   six months: unpaid invoices). A seller's exposure ``E1`` is the trade-share weighted mean of
-   its buyers' distress and ``E2`` the weighted mean of its buyers' ``E1`` (two hops: shocks to
-   an industry or region spread up the supply chain to its suppliers and theirs). Stress =
-   ``h - contagion_1hop * E1 - contagion_2hop * E2``; the monthly failure hazard is
-   ``sigmoid(default_intercept - default_slope * stress)`` for SMEs and enterprises. Because
-   distress is a threshold of the counterparty's *latent* state, a weighted mean of the
-   counterparties' noisy observable features only partly recovers it.
+   ``sigmoid((distress_threshold - h) / distress_softness)``. A seller's receivables are
+   weighted by the money each buyer owes it (expected monthly GMV at the buyer's usual pace,
+   so a buyer that cuts its purchases still owes for what it took). Three channels: ``D1``,
+   the share owed by distressed buyers that still trade; ``L``, the share owed by buyers that
+   failed in the last six months (written off: the strongest, ``contagion_writeoff``); and
+   ``E2``, the share-weighted mean of its buyers' own ``E1 = D1 + L`` (two hops: a shock to an
+   industry or region spreads up the supply chain to its suppliers and theirs). Unpaid
+   invoices bite with a lag: each channel enters as a moving average with monthly carry-over
+   ``receivables_memory``, so a buyer in trouble today raises its suppliers' hazard over the
+   following months, before their own behaviour shows it. Stress =
+   ``h - contagion_1hop * D1 - contagion_writeoff * L - contagion_2hop * E2`` (each smoothed);
+   the monthly failure hazard is ``sigmoid(default_intercept - default_slope * stress)`` for
+   SMEs and enterprises. Because distress is a threshold of the counterparty's *latent*
+   state, a weighted mean of the counterparties' noisy observable features only partly
+   recovers it.
 5. **Orders** (orders.py). Poisson per relationship-month with mean ``rate x seasonality
    (seasonality_amplitude, peak month per industry) x exp(activity_health_slope x health of
    each side)``, where behaviour reflects own health plus ``behaviour_contagion_share`` of the
@@ -68,7 +75,8 @@ Mechanisms, in the order they are simulated (monthly grid, ``start``..``end``):
    and ``fraud`` (bust-out or caught within the horizon).
 
 Ground truth (``ground_truth``, one row per business and as_of): ``health``, ``stress``,
-``exposure_1hop``, ``exposure_2hop`` for the last full month before as_of, ``has_credit``,
+``exposure_1hop`` (``D1 + L``, unsmoothed), ``exposure_2hop`` for the last full month
+before as_of, ``has_credit``,
 ``ring_id``/``is_ring_member``, ``family_group``, ``shared_warehouse``, ``is_lone_fraudster``,
 ``failed_at``, ``fail_reason``. The oracle in benchmarks/synthetic_auc.py uses it.
 """

@@ -56,18 +56,18 @@ class SyntheticConfig:
     activity_health_slope: float = 0.7  # log order rate per unit of health
     status_health_slope: float = 1.0  # logit of refunds/disputes/cancels per unit of distress
     behaviour_noise_sd: float = 0.35  # per-business noise on status logits, hides health
-    distress_dispute_boost: float = 2.0  # dispute logit step of a buyer in distress (cancel: half)
-    distress_activity_cut: float = 0.7  # log order-rate cut of a buyer in distress
+    distress_dispute_boost: float = 2.5  # dispute logit step of a buyer in distress (cancel: half)
+    distress_activity_cut: float = 1.2  # log order-rate cut of a buyer in distress
     behaviour_contagion_share: float = 0.1  # how much of the contagion stress shows in behaviour
 
     # --- default and contagion
     distress_threshold: float = -0.5  # a counterparty with stress below this is "in distress"
     distress_softness: float = 0.3
-    contagion_1hop: float = (
-        3.0  # stress loss per unit of receivables share owed by distressed buyers
-    )
-    contagion_2hop: float = 3.0  # extra loss from buyers' buyers (carried through the buyers)
-    default_intercept: float = -8.5  # monthly default logit at stress 0
+    contagion_1hop: float = 4.0  # stress loss per unit of share owed by distressed buyers
+    contagion_2hop: float = 4.0  # extra loss from buyers' buyers (carried through the buyers)
+    contagion_writeoff: float = 20.0  # stress loss per unit of share owed by failed buyers
+    receivables_memory: float = 0.85  # monthly carry-over of receivables stress (lagged contagion)
+    default_intercept: float = -9.2  # monthly default logit at stress 0
     default_slope: float = 2.0
     leak_dispute_days: int = 75  # orders this close before a default get disputed after it
     leak_dispute_prob: float = 0.6

@@ -1,8 +1,9 @@
 """Contagion, failures and the outcome labels.
 
-Month by month, a seller's *stress* is its own health minus what it is owed by distressed
-buyers (receivables), one hop and two hops away; its monthly default hazard is a logistic
-function of stress. A failed buyer counts as fully distressed for six months (unpaid invoices).
+Month by month, a seller's *stress* is its own health minus what it is owed (receivables,
+weighted by money owed) by distressed buyers, by buyers that failed in the last six months
+(written off) and, two hops away, by its buyers' buyers; each channel bites with a lag
+(``receivables_memory``). Its monthly default hazard is a logistic function of stress.
 Rings bust out on their planned month; lone fraudsters stop when caught.
 """
 
@@ -29,7 +30,7 @@ class Failures:
     fail_time: np.ndarray  # int64 seconds since epoch; NO_FAILURE if it never did
     fail_reason: np.ndarray  # FAIL_*
     stress: np.ndarray  # n x n_months
-    exposure_1hop: np.ndarray  # n x n_months: receivables share owed by distressed buyers
+    exposure_1hop: np.ndarray  # n x n_months: share owed by distressed or recently failed buyers
     exposure_2hop: np.ndarray  # n x n_months: the same, one hop further
 
 
@@ -59,6 +60,10 @@ def simulate_failures(
     stress = np.zeros((n, n_months))
     exp1 = np.zeros((n, n_months))
     exp2 = np.zeros((n, n_months))
+    owed1 = np.zeros(n)  # receivables stress carried from earlier months (unpaid invoices)
+    owed2 = np.zeros(n)
+    written_off = np.zeros(n)  # the same for invoices of buyers that failed (never paid)
+    keep = config.receivables_memory
     can_default = pop.kind != KIND_CONSUMER
     ring = pop.ring_id >= 0
     organic = can_default & ~ring
@@ -72,17 +77,30 @@ def simulate_failures(
             _sigmoid((config.distress_threshold - health[:, m]) / config.distress_softness),
             0.0,
         )
-        distress[recently_failed] = 1.0
         distress[~can_default] = 0.0
+        gone = (recently_failed & can_default).astype(float)
 
         s, b = links.seller, links.buyer
         active = (links.start <= m) & (links.end > m) & alive[s] & (alive[b] | recently_failed[b])
-        s, b, w = s[active], b[active], links.rate[active]
+        s, b = s[active], b[active]
+        # Money owed: the buyer's expected purchases at its usual (healthy-looking) pace.
+        pace = np.exp(config.activity_health_slope * np.clip(health[b, m], -3.5, 2.5))
+        w = links.rate[active] * links.amount[active] * np.where(can_default[b], pace, 1.0)
         total = np.bincount(s, weights=w, minlength=n)
         share = w / total[s]
-        e1 = np.bincount(s, weights=share * distress[b], minlength=n)
+        d1 = np.bincount(s, weights=share * distress[b], minlength=n)
+        lost = np.bincount(s, weights=share * gone[b], minlength=n)
+        e1 = d1 + lost
         e2 = np.bincount(s, weights=share * e1[b], minlength=n)
-        stress_m = health[:, m] - config.contagion_1hop * e1 - config.contagion_2hop * e2
+        owed1 = keep * owed1 + (1.0 - keep) * d1
+        owed2 = keep * owed2 + (1.0 - keep) * e2
+        written_off = keep * written_off + (1.0 - keep) * lost
+        stress_m = (
+            health[:, m]
+            - config.contagion_1hop * owed1
+            - config.contagion_writeoff * written_off
+            - config.contagion_2hop * owed2
+        )
         stress[:, m], exp1[:, m], exp2[:, m] = stress_m, e1, e2
 
         hazard = _sigmoid(config.default_intercept - config.default_slope * stress_m)
