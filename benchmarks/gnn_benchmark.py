@@ -3,14 +3,24 @@
 For each marketplace size (default: the default synthetic marketplace and one 10x larger) it
 builds the training graph as of the first score date and times, on CPU (and CUDA when present):
 
-* ours, full batch: 2-layer direction-aware weighted GraphSAGE (``gnn.model``), one epoch =
-  forward over the whole graph + loss on the labelled rows + backward + Adam step;
-* ours, mini-batch: the same model over :mod:`gnn.sampler` batches (fanout 15,10; 512 seeds);
-* reference: raw PyG, 2 ``SAGEConv(mean)`` layers, 64 wide, on the same nodes and features with
-  the trade edges in both directions (the same number of messages as our two relations);
-* full-graph inference (no grad) for both, as businesses/second.
+* ours: the model ``gnn.evaluate`` trains (``GraphSAGE(SAGEConfig())``: input projection, two
+  direction-aware weighted layers over buys_from / sells_to / shares_identifier, LayerNorm,
+  dropout 0.2, residual, jumping knowledge, MLP head). One epoch = one full-batch step as
+  ``gnn.train.train_sage`` takes it: forward over the whole graph, pos-weighted BCE on the
+  labelled rows, backward, Adam step (with weight decay). Timed on the fused operator
+  (:class:`gnn.conv.RelationAdjacencies`) and, for comparison, on the per-relation path;
+* reference: raw PyG, 2 ``SAGEConv(mean)`` layers, as wide as ours, plus a linear head, on the
+  same nodes and features with the trade edges in both directions, the same loss and optimiser;
+* full-graph inference (no grad) for both, as businesses/second;
+* ours, mini-batch: one epoch over :mod:`gnn.sampler` batches (fanout 15,10; 512 seeds).
 
-Run: ``python benchmarks/gnn_benchmark.py [--sizes 10000,100000] [--repeats 10] [--json f]``.
+All the steps of one measurement run in turn within each repeat (same machine load); figures
+are medians after warm-up. ``--threads`` defaults to 1: on a shared 2-core machine two OpenMP
+threads spin against other processes and made every kernel 3-6x slower (earlier figures of
+seconds per epoch came from that).
+
+Run: ``python benchmarks/gnn_benchmark.py [--sizes 10000,100000] [--repeats 15]
+[--sampled-repeats 2] [--threads 1] [--json f]``.
 """
 
 from __future__ import annotations
@@ -29,10 +39,11 @@ from torch import nn
 from torch_geometric.nn import SAGEConv
 from torch_geometric.utils import to_undirected
 
+from gnn.conv import relation_adjacency
 from gnn.data import FeatureScaler, SnapshotFrames, build_graph
 from gnn.model import GraphSAGE, SAGEConfig
 from gnn.sampler import sampled_batches
-from gnn.train import TrainConfig, graph_adjacencies, peak_rss_mib
+from gnn.train import TrainConfig, peak_rss_mib
 
 DEMO_KEY = "tradegraph-DEMO-KEY-public-not-for-real-data"
 
@@ -52,19 +63,27 @@ class RawSAGE(nn.Module):
         return self.head(h).squeeze(-1)
 
 
-def _timed(step: Callable[[], object], repeats: int, device: torch.device) -> float:
-    """Median seconds of ``step`` after two warm-up calls."""
-    times = []
-    for i in range(repeats + 2):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        started = time.perf_counter()
-        step()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        if i >= 2:
-            times.append(time.perf_counter() - started)
-    return statistics.median(times)
+def _interleaved(
+    steps: dict[str, Callable[[], object]], repeats: int, device: torch.device, warmup: int = 3
+) -> dict[str, float]:
+    """Median seconds of each step. The steps run in turn within every repeat, so ours and the
+    reference see the same machine load; ``warmup`` untimed rounds first (the allocator and
+    the sparse kernels settle over the first few calls)."""
+    times: dict[str, list[float]] = {name: [] for name in steps}
+    names = list(steps)
+    for round_ in range(warmup + repeats):
+        turn = round_ % len(names)  # rotate who goes first: no step always follows another
+        for name in names[turn:] + names[:turn]:
+            step = steps[name]
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            started = time.perf_counter()
+            step()
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            if round_ >= warmup:
+                times[name].append(time.perf_counter() - started)
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def build(n_businesses: int):
@@ -83,70 +102,121 @@ def build(n_businesses: int):
     return graph, time.perf_counter() - started
 
 
-def bench_graph(graph, device: torch.device, repeats: int) -> dict[str, float]:
-    """All timings for one graph on one device."""
+def bench_graph(
+    graph, device: torch.device, repeats: int, sampled_repeats: int
+) -> dict[str, float]:
+    """All timings for one graph on one device (milliseconds; throughput in businesses/s)."""
     data = graph.data
     x, y = data.x.to(device), torch.nan_to_num(data.y, nan=0.0).to(device)
     labelled = torch.as_tensor(graph.labelled, device=device)
-    config = SAGEConfig(hidden=64, num_layers=2)
-    ours = GraphSAGE(data.num_features, config).to(device)
+    sage_config, train_config = SAGEConfig(), TrainConfig()  # what gnn.evaluate trains
     started = time.perf_counter()
-    adjacencies = graph_adjacencies(graph, config, device)
+    fused = relation_adjacency(
+        data.edge_index,
+        data.edge_weight,
+        data.num_nodes,
+        data.id_edge_index,
+        use_identifiers=sage_config.use_identifiers,
+    ).to(device)
     adjacency_seconds = time.perf_counter() - started
-    raw = RawSAGE(data.num_features).to(device)
+    per_relation = list(fused)  # a plain list takes the generic path (one product each)
     undirected = to_undirected(data.edge_index).to(device)
-    opt_ours = torch.optim.Adam(ours.parameters(), lr=0.005)
-    opt_raw = torch.optim.Adam(raw.parameters(), lr=0.005)
+    pos_weight = torch.tensor(2.0, device=device)
+    models = {
+        "ours": GraphSAGE(data.num_features, sage_config).to(device),
+        "raw": RawSAGE(data.num_features, sage_config.hidden).to(device),
+    }
+    optimisers = {
+        name: torch.optim.Adam(
+            model.parameters(), lr=train_config.lr, weight_decay=train_config.weight_decay
+        )
+        for name, model in models.items()
+    }
 
-    def epoch(model, optimiser, *inputs) -> None:
-        model.train()
-        optimiser.zero_grad()
-        logits = model(x, *inputs)[labelled]
-        F.binary_cross_entropy_with_logits(logits, y[labelled]).backward()
-        optimiser.step()
+    def epoch(name: str, graph_input: object) -> Callable[[], None]:
+        """One full-batch step as ``train_sage`` takes it: forward over the whole graph,
+        loss on the labelled rows, backward, optimiser step."""
+        model, optimiser = models[name], optimisers[name]
 
-    @torch.no_grad()
-    def infer(model, *inputs) -> None:
-        model.eval()
-        model(x, *inputs)
+        def step() -> None:
+            model.train()
+            optimiser.zero_grad()
+            logits = model(x, graph_input)[labelled]
+            loss = F.binary_cross_entropy_with_logits(logits, y[labelled], pos_weight=pos_weight)
+            loss.backward()
+            optimiser.step()
 
-    ours_epoch = _timed(lambda: epoch(ours, opt_ours, adjacencies), repeats, device)
-    raw_epoch = _timed(lambda: epoch(raw, opt_raw, undirected), repeats, device)
-    ours_infer = _timed(lambda: infer(ours, adjacencies), repeats, device)
-    raw_infer = _timed(lambda: infer(raw, undirected), repeats, device)
-    pos_weight = torch.tensor(1.0, device=device)
-    sampled_cfg = TrainConfig(batch_size=512, fanout=(15, 10))
-    sampled_epoch = _timed(
-        lambda: sampled_batches(
-            ours, opt_ours, graph, graph.labelled, config, sampled_cfg, pos_weight, device
-        ),
-        max(1, repeats // 5),
+        return step
+
+    def infer(name: str, graph_input: object) -> Callable[[], None]:
+        model = models[name]
+
+        @torch.no_grad()
+        def step() -> None:
+            model.eval()
+            model(x, graph_input)
+
+        return step
+
+    epochs = _interleaved(
+        {
+            "raw": epoch("raw", undirected),
+            "ours": epoch("ours", fused),
+            "ours_per_relation": epoch("ours", per_relation),
+        },
+        repeats,
         device,
     )
-    n = data.num_nodes
-    return {
-        "nodes": n,
+    inference = _interleaved(
+        {"raw": infer("raw", undirected), "ours": infer("ours", fused)}, repeats, device
+    )
+    row: dict[str, float] = {
+        "nodes": data.num_nodes,
         "edges": int(data.edge_index.shape[1]),
+        "identifier_pairs": int(data.id_edge_index.shape[1]),
         "labelled": len(graph.labelled),
         "adjacency_build_s": adjacency_seconds,
-        "ours_epoch_ms": ours_epoch * 1e3,
-        "raw_pyg_epoch_ms": raw_epoch * 1e3,
-        "epoch_ratio": ours_epoch / raw_epoch,
-        "ours_sampled_epoch_ms": sampled_epoch * 1e3,
-        "ours_infer_ms": ours_infer * 1e3,
-        "raw_pyg_infer_ms": raw_infer * 1e3,
-        "ours_businesses_per_s": n / ours_infer,
-        "raw_pyg_businesses_per_s": n / raw_infer,
+        "raw_pyg_epoch_ms": epochs["raw"] * 1e3,
+        "ours_epoch_ms": epochs["ours"] * 1e3,
+        "ours_per_relation_epoch_ms": epochs["ours_per_relation"] * 1e3,
+        "epoch_ratio": epochs["ours"] / epochs["raw"],
+        "per_relation_epoch_ratio": epochs["ours_per_relation"] / epochs["raw"],
+        "raw_pyg_infer_ms": inference["raw"] * 1e3,
+        "ours_infer_ms": inference["ours"] * 1e3,
+        "raw_pyg_businesses_per_s": data.num_nodes / inference["raw"],
+        "ours_businesses_per_s": data.num_nodes / inference["ours"],
     }
+    if sampled_repeats > 0:
+        sampled_cfg = TrainConfig(batch_size=512, fanout=(15, 10))
+
+        def sampled_epoch() -> None:
+            sampled_batches(
+                models["ours"], optimisers["ours"], graph, graph.labelled, sage_config,
+                sampled_cfg, pos_weight, device,
+            )  # fmt: skip
+
+        sampled = _interleaved({"sampled": sampled_epoch}, sampled_repeats, device, warmup=1)
+        row["ours_sampled_epoch_ms"] = sampled["sampled"] * 1e3
+    return row
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,100000")
-    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument(
+        "--sampled-repeats", type=int, default=2, help="mini-batch epochs to time (0: skip)"
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch CPU threads; on a shared 2-core machine 2 threads spin against other "
+        "processes (OpenMP) and every kernel gets several times slower",
+    )
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
-    torch.set_num_threads(torch.get_num_threads())
+    torch.set_num_threads(args.threads)
     devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
     results = []
     for size in (int(s) for s in args.sizes.split(",")):
@@ -157,7 +227,7 @@ def main() -> None:
                 "device": str(device),
                 "features_and_graph_s": feature_seconds,
             }
-            row.update(bench_graph(graph, device, args.repeats))
+            row.update(bench_graph(graph, device, args.repeats, args.sampled_repeats))
             row["peak_rss_mib"] = peak_rss_mib()
             results.append(row)
             print(

@@ -8,7 +8,18 @@ weighted mean and its own weight matrix, plus a root weight::
 
 With GMV weights, ``w_uv / sum w`` is u's share of v's trade in that direction.
 The normalised adjacency of every relation is built once per graph (:func:`relation_adjacency`)
-as a sparse CSR matrix, so each layer is one sparse-dense product per relation.
+as a sparse CSR matrix.
+
+Fast path: :func:`relation_adjacency` returns :class:`RelationAdjacencies`, a list of those
+matrices that also holds one *fused* operator ``A [N, N*(R+1)]`` (identity for the root plus
+every relation, with the column of node u in slot r at ``u*(R+1) + r``) and its transpose, both
+built once per graph. A layer then transforms first and aggregates once::
+
+    Z = h @ [W_root | W_1 | ... | W_R]^T    # [N, (R+1)*out] = [N*(R+1), out] as a view
+    h' = A @ Z + b                          # one sparse-dense product, no concatenation
+
+and the backward pass uses the stored transpose (``A^T @ grad``) instead of transposing a
+sparse matrix every step. A plain list of per-relation matrices still works (the generic path).
 """
 
 from __future__ import annotations
@@ -45,13 +56,58 @@ def weighted_mean_adjacency(
         return adjacency.to_sparse_csr()
 
 
+def _to_csr(indices: Tensor, values: Tensor, shape: tuple[int, int]) -> Tensor:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        coo = torch.sparse_coo_tensor(indices, values, shape, check_invariants=False)
+        return coo.coalesce().to_sparse_csr()
+
+
+def fused_adjacency(adjacencies: list[Tensor]) -> tuple[Tensor, Tensor]:
+    """``(A [N, N*(R+1)], A^T)`` as CSR: ``A[v, v*(R+1)] = 1`` (root) and
+    ``A[v, u*(R+1) + r] = adjacencies[r-1][v, u]`` for relation slots ``r = 1..R``."""
+    num_nodes = int(adjacencies[0].shape[0])
+    slots = len(adjacencies) + 1
+    device = adjacencies[0].device
+    nodes = torch.arange(num_nodes, device=device)
+    rows, cols, values = [nodes], [nodes * slots], [torch.ones(num_nodes, device=device)]
+    for slot, adjacency in enumerate(adjacencies, start=1):
+        coo = adjacency.to_sparse_coo().coalesce()
+        target, source = coo.indices()
+        rows.append(target)
+        cols.append(source * slots + slot)
+        values.append(coo.values().to(torch.float32))
+    row, col, value = torch.cat(rows), torch.cat(cols), torch.cat(values)
+    forward = _to_csr(torch.stack([row, col]), value, (num_nodes, num_nodes * slots))
+    backward = _to_csr(torch.stack([col, row]), value, (num_nodes * slots, num_nodes))
+    return forward, backward
+
+
+class RelationAdjacencies(list):
+    """Per-relation normalised CSR adjacencies (a list, in relation order) plus the fused
+    operator and its transpose (:func:`fused_adjacency`), built once per graph."""
+
+    def __init__(
+        self, adjacencies: list[Tensor], fused: tuple[Tensor, Tensor] | None = None
+    ) -> None:
+        super().__init__(adjacencies)
+        self.fused, self.fused_t = fused if fused is not None else fused_adjacency(adjacencies)
+
+    def to(self, device: torch.device | str) -> RelationAdjacencies:
+        """The same operators on ``device``."""
+        return RelationAdjacencies(
+            [adjacency.to(device) for adjacency in self],
+            (self.fused.to(device), self.fused_t.to(device)),
+        )
+
+
 def relation_adjacency(
     edge_index: Tensor,
     edge_weight: Tensor | None,
     num_nodes: int,
     id_edge_index: Tensor | None = None,
     use_identifiers: bool = False,
-) -> list[Tensor]:
+) -> RelationAdjacencies:
     """Normalised adjacencies in relation order: ``buys_from`` (aggregate sellers),
     ``sells_to`` (aggregate buyers) and, when asked, ``shares_identifier`` (unweighted)."""
     adjacencies = [
@@ -62,13 +118,28 @@ def relation_adjacency(
         if id_edge_index is None:
             id_edge_index = torch.zeros((2, 0), dtype=torch.long, device=edge_index.device)
         adjacencies.append(weighted_mean_adjacency(id_edge_index, None, num_nodes))
-    return adjacencies
+    return RelationAdjacencies(adjacencies)
+
+
+class _FusedAggregate(torch.autograd.Function):
+    """``A @ z`` with the gradient ``A^T @ grad`` from a stored transpose (no per-step
+    sparse transposition)."""
+
+    @staticmethod
+    def forward(ctx, z: Tensor, fused: Tensor, fused_t: Tensor) -> Tensor:  # type: ignore[override]
+        ctx.fused_t = fused_t
+        return torch.sparse.mm(fused, z)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> tuple[Tensor, None, None]:  # type: ignore[override]
+        return torch.sparse.mm(ctx.fused_t, grad.contiguous()), None, None
 
 
 class DirectedSAGEConv(MessagePassing):
     """GraphSAGE layer with one weighted-mean aggregation and weight matrix per relation.
 
-    ``forward(x [N, in], adjacencies: list of R sparse [N, N]) -> [N, out]``.
+    ``forward(x [N, in], adjacencies: list of R sparse [N, N]) -> [N, out]``; a
+    :class:`RelationAdjacencies` takes the fused path.
     """
 
     def __init__(self, in_channels: int, out_channels: int, num_relations: int = 2) -> None:
@@ -89,8 +160,23 @@ class DirectedSAGEConv(MessagePassing):
                 f"expected {self.num_relations} adjacencies, got {len(adjacencies)}: build them "
                 "with relation_adjacency(..., use_identifiers=...) matching the model"
             )
+        if isinstance(adjacencies, RelationAdjacencies):
+            return self._fused_forward(x, adjacencies)
         aggregated = [self.propagate(adjacency, x=x) for adjacency in adjacencies]
         return self.lin(torch.cat([x, *aggregated], dim=-1))
+
+    def _fused_forward(self, x: Tensor, adjacencies: RelationAdjacencies) -> Tensor:
+        """Transform then aggregate once (module docstring); equal to the generic path."""
+        slots = self.num_relations + 1
+        # lin.weight is [out, slots*in] with block r = W_r; stack the blocks as [in, slots*out].
+        stacked = (
+            self.lin.weight.view(self.out_channels, slots, self.in_channels)
+            .permute(2, 1, 0)
+            .reshape(self.in_channels, slots * self.out_channels)
+        )
+        z = (x @ stacked).view(-1, self.out_channels)  # row v*slots + r = x_v W_r^T
+        out = _FusedAggregate.apply(z, adjacencies.fused, adjacencies.fused_t)
+        return out + self.lin.bias
 
     def message(self, x_j: Tensor) -> Tensor:  # pragma: no cover - sparse path only
         return x_j

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from sklearn.metrics import roc_auc_score
 
-from gnn.conv import relation_adjacency
+from gnn.conv import RelationAdjacencies, relation_adjacency
 from gnn.data import EdgeWeighting, FeatureScaler, GraphData
 from gnn.model import GraphSAGE, SAGEConfig
 
@@ -57,19 +57,19 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def graph_adjacencies(graph: GraphData, config: SAGEConfig, device: torch.device) -> list:
-    """Normalised per-relation adjacencies of ``graph`` on ``device``."""
+def graph_adjacencies(
+    graph: GraphData, config: SAGEConfig, device: torch.device
+) -> RelationAdjacencies:
+    """Normalised per-relation adjacencies of ``graph`` on ``device``, with the combined
+    operator built once (one sparse product per layer instead of one per relation)."""
     data = graph.data
-    return [
-        adjacency.to(device)
-        for adjacency in relation_adjacency(
-            data.edge_index,
-            data.edge_weight,
-            data.num_nodes,
-            data.id_edge_index,
-            use_identifiers=config.use_identifiers,
-        )
-    ]
+    return relation_adjacency(
+        data.edge_index,
+        data.edge_weight,
+        data.num_nodes,
+        data.id_edge_index,
+        use_identifiers=config.use_identifiers,
+    ).to(device)
 
 
 def _pos_weight(labels: np.ndarray, policy: str) -> float:
