@@ -136,7 +136,7 @@ class EvaluationResult:
 
 
 @dataclass
-class _Fold:
+class Fold:
     """Row positions of one seed's train/val rows (training graph) and test rows (test graph)."""
 
     train: np.ndarray
@@ -169,14 +169,16 @@ def _split_val(positions: np.ndarray, labels: np.ndarray, seed: int) -> tuple[np
     return np.sort(train), np.sort(val)
 
 
-def _folds(
+def split_folds(
     split: Split, train_graph: GraphData, test_graph: GraphData, train_frames: Frames, seeds: int
-) -> list[_Fold]:
+) -> list[Fold]:
+    """One :class:`Fold` per seed: ``temporal`` and ``given`` keep one test set and redraw the
+    validation rows; ``cv`` makes ``seeds`` stratified folds of the labelled rows."""
     y_train = train_graph.data.y.numpy()
     labelled = train_graph.labelled
     if split == "temporal":
         test = test_graph.labelled
-        return [_Fold(*_split_val(labelled, y_train[labelled], s), test) for s in range(seeds)]
+        return [Fold(*_split_val(labelled, y_train[labelled], s), test) for s in range(seeds)]
     if split == "given":
         outcomes = train_frames.outcomes
         if "split" not in outcomes.columns:
@@ -185,9 +187,7 @@ def _folds(
         marks = marks[~marks.index.duplicated()].reindex(train_graph.business_ids[labelled])
         train_pos = labelled[(marks == "train").to_numpy()]
         test_pos = labelled[(marks == "test").to_numpy()]
-        return [
-            _Fold(*_split_val(train_pos, y_train[train_pos], s), test_pos) for s in range(seeds)
-        ]
+        return [Fold(*_split_val(train_pos, y_train[train_pos], s), test_pos) for s in range(seeds)]
     if split == "cv":
         k = max(seeds, 2)
         kfold = StratifiedKFold(n_splits=k, shuffle=True, random_state=0)
@@ -196,7 +196,7 @@ def _folds(
             if s >= seeds:
                 break
             train_pos = labelled[tr]
-            folds.append(_Fold(*_split_val(train_pos, y_train[train_pos], s), labelled[te]))
+            folds.append(Fold(*_split_val(train_pos, y_train[train_pos], s), labelled[te]))
         return folds
     raise ValueError(f"unknown split {split!r}: use temporal, given or cv")
 
@@ -229,7 +229,7 @@ class SageBag:
 def cross_fitted_sage(
     train_graph: GraphData,
     test_graph: GraphData | None,
-    fold: _Fold,
+    fold: Fold,
     scaler: FeatureScaler,
     bags: int = 4,
     seed: int = 0,
@@ -337,7 +337,7 @@ def evaluate(
         if split == "temporal"
         else train_graph
     )
-    folds = _folds(split, train_graph, test_graph, train, seeds)
+    folds = split_folds(split, train_graph, test_graph, train, seeds)
     if not len(folds) or not len(folds[0].test):
         raise ValueError(f"no labelled {target!r} rows to test on: check the outcomes frames")
 

@@ -3,7 +3,9 @@
 ``train_models(frames, as_of)`` splits the labelled cohort at ``as_of`` (stratified) into
 train (60%), validation (20%) and hold-out (20%); fits the four models of ``gnn.evaluate``
 ((a) trees on own features, (b) trees on own + counterparty, (c) GraphSAGE, (d) the hybrid)
-with the GNN engineer's ``fit_trees`` / ``train_sage``; picks the champion on validation AUC;
+the way ``gnn.evaluate`` fits them (GraphSAGE is the bag of cross-fitted models from
+``gnn.evaluate.cross_fitted_sage``; the hybrid stacks its logit, out of fold on training rows,
+the bag's mean elsewhere and at scoring); picks the champion on validation AUC;
 fits the calibration on the validation rows only; and measures everything in the model card on
 the hold-out rows, which nothing was fitted or chosen on.
 
@@ -20,10 +22,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 from sklearn.model_selection import train_test_split
+from torch import Tensor, nn
 
 from gnn import model_card
-from gnn.artefact import CARD_FILE, Artefact, new_model_version, save_artefact
+from gnn.artefact import CARD_FILE, SAGE_DIR, Artefact, new_model_version, save_artefact
 from gnn.baselines import TreeConfig, fit_trees
 from gnn.calibration import (
     Method,
@@ -32,12 +36,12 @@ from gnn.calibration import (
     fit_calibrator,
 )
 from gnn.data import EdgeWeighting, FeatureScaler, Frames, GraphData, build_graph, trade_pairs
-from gnn.evaluate import MODELS, FeatureSet
+from gnn.evaluate import MODELS, FeatureSet, Fold, cross_fitted_sage
 from gnn.metrics import all_metrics
-from gnn.model import SAGEConfig
+from gnn.model import GraphSAGE, SAGEConfig
 from gnn.reasons import explain
 from gnn.scale import Grades, ScoreScale, grades_from_pd_bands
-from gnn.train import TrainConfig, TrainedSAGE, train_sage
+from gnn.train import TrainConfig, TrainedSAGE
 from loaders.columns import as_utc
 
 Say = Callable[[str], None]
@@ -46,8 +50,91 @@ SCORE_COLUMNS = ["business_id", "pd", "score", "grade", "reasons", "model_versio
 AUC_GAP_FLAG = 0.10
 
 
+#: The hybrid's GraphSAGE column. The ``emb_`` prefix tells ``gnn.reasons`` it is graph-derived:
+#: its tree contribution is attributed through the graph (Integrated Gradients), not as own.
+SAGE_LOGIT_COLUMN = "emb_graphsage_logit"
+#: Bag members are stored under ``sage/<BAG_DIR>/member-<j>``; ``sage/`` itself holds member 0
+#: in the single-model format, so an older reader still finds a working model there.
+BAG_DIR = "bag"
+#: ``gnn.evaluate`` takes member logits from probabilities clipped to [1e-6, 1 - 1e-6].
+_LOGIT_CLIP = float(np.log((1 - 1e-6) / 1e-6))
+
+
 class TrainingDataError(ValueError):
     """The cohort at the training date cannot support training (too few labels)."""
+
+
+class SageBagModel(nn.Module):
+    """Cross-fitted GraphSAGE members averaged in logit space, as ``gnn.evaluate`` scores (c).
+
+    ``forward(x, adjacencies) -> [N]`` mean logit; ``embed`` gives it as ``[N, 1]``: the column
+    the hybrid stacks, so ``gnn.reasons`` explains the hybrid's GraphSAGE part through it.
+    """
+
+    def __init__(self, members: list[GraphSAGE]) -> None:
+        super().__init__()
+        self.members = nn.ModuleList(members)
+        self.in_channels = members[0].in_channels
+        self.config = members[0].config
+
+    @property
+    def convs(self) -> nn.ModuleList:
+        """The first member's layers (their count is the receptive field, in hops)."""
+        return self.members[0].convs  # type: ignore[return-value]
+
+    def forward(self, x: Tensor, adjacencies: list[Tensor]) -> Tensor:
+        logits = [m(x, adjacencies).clamp(-_LOGIT_CLIP, _LOGIT_CLIP) for m in self.members]
+        return torch.stack(logits).mean(dim=0)
+
+    def embed(self, x: Tensor, adjacencies: list[Tensor]) -> Tensor:
+        return self.forward(x, adjacencies).unsqueeze(-1)
+
+
+class BaggedSAGE(TrainedSAGE):
+    """A :class:`TrainedSAGE` whose model is a :class:`SageBagModel`: ``predict_proba`` is the
+    sigmoid of the bag's mean logit and ``embed`` is that logit ``[N, 1]``."""
+
+    members: list[TrainedSAGE]
+
+    @classmethod
+    def from_members(cls, members: list[TrainedSAGE]) -> BaggedSAGE:
+        first = members[0]
+        bag = cls(
+            model=SageBagModel([m.model for m in members]),
+            scaler=first.scaler,
+            sage_config=first.sage_config,
+            weighting=first.weighting,
+            best_epoch=int(np.median([m.best_epoch for m in members])),
+            val_auc=float(np.mean([m.val_auc for m in members])),
+        )
+        bag.members = members
+        return bag
+
+    def save(self, folder: Path) -> None:
+        """Member 0 in ``folder`` (single-model format) and every member under ``BAG_DIR``."""
+        self.members[0].save(folder)
+        for j, member in enumerate(self.members):
+            member.save(folder / BAG_DIR / f"member-{j}")
+
+    @classmethod
+    def load(cls, folder: Path, device: str = "cpu") -> BaggedSAGE:
+        paths = sorted((folder / BAG_DIR).glob("member-*"), key=lambda p: int(p.name[7:]))
+        if not paths:
+            raise FileNotFoundError(f"{folder / BAG_DIR} holds no members: retrain the model")
+        return cls.from_members([TrainedSAGE.load(path, device) for path in paths])
+
+
+def bagged_sage(artefact: Artefact) -> TrainedSAGE | None:
+    """The artefact's GraphSAGE as the bag it was trained as: a model folder read back by
+    ``load_artefact`` holds member 0 in ``artefact.sage``; the whole bag is loaded (once)
+    from ``sage/bag`` when it is there."""
+    sage = artefact.sage
+    folder = None if artefact.folder is None else artefact.folder / SAGE_DIR
+    stored = folder is not None and (folder / BAG_DIR).is_dir()
+    if sage is not None and not isinstance(sage, BaggedSAGE) and stored:
+        device = str(next(sage.model.parameters()).device)
+        artefact.sage = sage = BaggedSAGE.load(folder, device)  # type: ignore[arg-type]
+    return sage
 
 
 def _split(labelled: np.ndarray, y: np.ndarray, seed: int) -> tuple[np.ndarray, ...]:
@@ -139,12 +226,14 @@ def train_models(
     train_config: TrainConfig = TrainConfig(),
     tree_config: TreeConfig = TreeConfig(),
     weighting: EdgeWeighting = "gmv",
+    gnn_bags: int = 4,
     seed: int = 0,
     progress: Say | None = None,
 ) -> Artefact:
     """Train, choose, calibrate and (when ``models_dir`` is given) save with a model card.
 
     ``champion``: ``auto`` (best validation AUC) or one of ``gnn.evaluate.MODELS`` to force it.
+    ``gnn_bags`` (>= 2): cross-fitted GraphSAGE members, as in ``gnn.evaluate.evaluate``.
     ``calibration``: ``isotonic``, ``platt`` or ``auto`` (isotonic from 50 validation defaults).
     Raises :class:`TrainingDataError` when the cohort has too few labelled defaults.
     """
@@ -185,16 +274,21 @@ def train_models(
             matrix[train], y_all[train], matrix[val], y_all[val], cols, seed, tree_config
         )
         probabilities[name] = trees[name].predict_proba(matrix)
-    say("training graphsage")
-    sage = train_sage(graph, train, val, scaler, sage_config, train_config, weighting, seed)
-    probabilities["graphsage"] = sage.predict_proba(graph)
+    say(f"training graphsage (bag of {gnn_bags}, cross-fitted)")
+    bag = cross_fitted_sage(
+        graph, None, Fold(train, val, holdout), scaler, gnn_bags, seed,
+        sage_config, train_config, weighting,
+    )  # fmt: skip
+    sage = BaggedSAGE.from_members(bag.models)
+    probabilities["graphsage"] = 1.0 / (1.0 + np.exp(-bag.train_logit))
     say("training hybrid")
-    embedding = sage.embed(graph)
-    hybrid_matrix = np.hstack([matrices["trees_own_cp"], embedding])
-    emb_columns = [f"emb_{i}" for i in range(embedding.shape[1])]
+    # As in gnn.evaluate: training rows carry the out-of-fold logit (the member that never saw
+    # their label), every other row - and every business at scoring - the bag's mean logit.
+    hybrid_fit = np.hstack([matrices["trees_own_cp"], bag.stacked_logit[:, None]])
+    hybrid_matrix = np.hstack([matrices["trees_own_cp"], bag.train_logit[:, None]])
     trees["hybrid"] = fit_trees(
-        hybrid_matrix[train], y_all[train], hybrid_matrix[val], y_all[val],
-        all_columns + emb_columns, seed, tree_config,
+        hybrid_fit[train], y_all[train], hybrid_fit[val], y_all[val],
+        [*all_columns, SAGE_LOGIT_COLUMN], seed, tree_config,
     )  # fmt: skip
     probabilities["hybrid"] = trees["hybrid"].predict_proba(hybrid_matrix)
 
@@ -215,12 +309,12 @@ def train_models(
     thin_auc = all_metrics(y_hold[thin], pd_hold[thin])["auc"] if thin.any() else math.nan
     cohort_rows = features.reindex(graph.business_ids[labelled])[all_columns]
     typical = {c: float(v) for c, v in cohort_rows.median().items()}
-    typical |= {c: float(v) for c, v in zip(emb_columns, embedding.mean(axis=0), strict=True)}
+    typical[SAGE_LOGIT_COLUMN] = float(bag.train_logit[labelled].mean())
     tree_columns = {
         "trees_own": own,
         "trees_own_cp": all_columns,
         "graphsage": all_columns,
-        "hybrid": all_columns + emb_columns,
+        "hybrid": [*all_columns, SAGE_LOGIT_COLUMN],
     }[champion]
     registered = frames.businesses["registered_at"]
     trained_at = pd.Timestamp.now(tz="UTC")
@@ -252,6 +346,7 @@ def train_models(
         "sage": sage_config.to_dict(),
         "weighting": weighting,
         "sage_best_epoch": sage.best_epoch,
+        "gnn_bags": len(bag.models),
     }
     champion_trees = trees.get(champion)
     artefact = Artefact(
@@ -288,17 +383,15 @@ def _graph_for(artefact: Artefact, frames: Frames, features: pd.DataFrame, as_of
 
 
 def raw_probability(artefact: Artefact, features: pd.DataFrame, graph: GraphData) -> np.ndarray:
-    """The champion's uncalibrated probability ``[N]`` for every node of ``graph``."""
+    """The champion's uncalibrated probability ``[N]`` for every node of ``graph``. A hybrid
+    reads the raw features plus the GraphSAGE bag's mean logit (``SAGE_LOGIT_COLUMN``)."""
     kind = artefact.champion
+    sage = bagged_sage(artefact)
     if kind == "graphsage":
-        return artefact.sage.predict_proba(graph)  # type: ignore[union-attr]
-    if kind == "hybrid":
-        matrix = np.hstack(
-            [
-                features[artefact.feature_columns].to_numpy(np.float64),
-                artefact.sage.embed(graph),  # type: ignore[union-attr]
-            ]
-        )
+        return sage.predict_proba(graph)  # type: ignore[union-attr]
+    if kind == "hybrid":  # the bag's mean logit, the input the hybrid's trees were fitted on
+        logit = sage.embed(graph)  # type: ignore[union-attr]
+        matrix = np.hstack([features[artefact.feature_columns].to_numpy(np.float64), logit])
     else:
         matrix = features[artefact.tree_columns].to_numpy(np.float64)
     return np.asarray(artefact.trees.predict(matrix))  # type: ignore[union-attr]

@@ -16,7 +16,7 @@ from gnn.data import FeatureScaler, SnapshotFrames, build_graph
 from gnn.evaluate import (
     MODELS,
     FeatureSet,
-    _Fold,
+    Fold,
     _logit,
     cross_fitted_sage,
     evaluate,
@@ -156,7 +156,7 @@ def test_cross_fitted_logits_come_from_the_member_that_did_not_see_the_row(
     scaler = FeatureScaler(feature_set.own + feature_set.counterparty).fit(features)
     graph = build_graph(market, features, scaler, market.as_of, "defaulted")
     rows = graph.labelled
-    fold = _Fold(train=rows[:200], val=rows[200:260], test=rows[260:])
+    fold = Fold(train=rows[:200], val=rows[200:260], test=rows[260:])
     bag = cross_fitted_sage(graph, None, fold, scaler, 3, 0, SMALL, FAST)
     assert len(bag.models) == 3
     members = [_logit(m.predict_proba(graph)) for m in bag.models]
