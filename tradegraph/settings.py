@@ -69,6 +69,7 @@ class Settings(BaseSettings):
     batch_size: int = 10_000
     api_key: SecretStr | None = None
     api_max_batch: int = 1000
+    torch_threads: int | None = None  # CPU threads for training/scoring; None: torch's default
 
     @property
     def local_data_dir(self) -> Path:

@@ -98,3 +98,15 @@ def driver_session(settings: Settings) -> Iterator[Driver]:
         yield driver
     finally:
         driver.close()
+
+
+def configure_torch(settings: Settings) -> None:
+    """Apply ``TRADEGRAPH_TORCH_THREADS`` before any model work.
+
+    On a small machine shared with Neo4j, one thread is often several times faster than
+    torch's default of one per core (threads wait on each other for a busy core).
+    """
+    if settings.torch_threads:
+        import torch
+
+        torch.set_num_threads(settings.torch_threads)

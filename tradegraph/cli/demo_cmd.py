@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from tradegraph.cli.common import console, fail, local_server_config, open_driver
+from tradegraph.cli.common import configure_torch, console, fail, local_server_config, open_driver
 from tradegraph.settings import get_settings
 
 
@@ -31,6 +31,7 @@ def demo(
     from tradegraph.demo import BROWSER_QUERIES, DemoRefused, check_target_database, run_demo
 
     settings = get_settings()
+    configure_torch(settings)
     seed = settings.seed if seed is None else seed
     work_dir = (work_dir or settings.home / "demo").resolve()
     if browser and not settings.neo4j_uri:

@@ -29,7 +29,7 @@ def evaluate_command(
     """Compare (a) LightGBM own, (b) LightGBM own+counterparty, (c) GraphSAGE and (d) the
     hybrid on AUC, AUPRC, KS, Gini, Brier and recall in the riskiest 10%, overall and on the
     thin-file slice. The champion is chosen on validation rows inside the training cohort."""
-    from tradegraph.cli.common import console, driver_session, fail
+    from tradegraph.cli.common import configure_torch, console, driver_session, fail
     from tradegraph.settings import get_settings
 
     if target not in ("defaulted", "fraud"):
@@ -39,6 +39,7 @@ def evaluate_command(
     if split == "temporal" and test_as_of is None:
         fail("--split temporal needs --test-as-of (a later score date)", code=2)
     settings = get_settings()
+    configure_torch(settings)
     d1 = pd.Timestamp(train_as_of, tz="UTC")
     d2 = pd.Timestamp(test_as_of, tz="UTC") if test_as_of else None
     if d2 is not None and split == "temporal":

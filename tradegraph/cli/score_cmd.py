@@ -33,7 +33,7 @@ def train_command(
 ) -> None:
     """Train champion and baselines on the cohort at --as-of (validation split inside it),
     calibrate, and write the model folder with its model card."""
-    from tradegraph.cli.common import console, fail, open_driver
+    from tradegraph.cli.common import configure_torch, console, fail, open_driver
     from tradegraph.settings import get_settings
 
     if target not in ("defaulted", "fraud"):
@@ -47,6 +47,7 @@ def train_command(
     except ValueError as error:
         fail(str(error))
     settings = get_settings()
+    configure_torch(settings)
     d = _as_of(as_of)
     folder = models_dir or settings.models_dir
     driver = open_driver(settings)
@@ -97,10 +98,11 @@ def score_command(
     from gnn.scoring import score
     from graph.scores import grade_counts, write_scores
     from graph.snapshot import read_snapshot
-    from tradegraph.cli.common import console, fail, open_driver, progress
+    from tradegraph.cli.common import configure_torch, console, fail, open_driver, progress
     from tradegraph.settings import get_settings
 
     settings = get_settings()
+    configure_torch(settings)
     d = _as_of(as_of)
     try:
         folder = model or latest_artefact(models_dir or settings.models_dir)
