@@ -49,6 +49,9 @@ SCORE_COLUMNS = ["business_id", "pd", "score", "grade", "reasons", "model_versio
 #: A slice whose hold-out AUC trails the overall one by more than this is flagged.
 AUC_GAP_FLAG = 0.10
 
+#: ``calibration='auto'`` uses isotonic only from this many defaults in the validation rows.
+ISOTONIC_MIN_DEFAULTS = 200
+
 
 #: The hybrid's GraphSAGE column. The ``emb_`` prefix tells ``gnn.reasons`` it is graph-derived:
 #: its tree contribution is attributed through the graph (Integrated Gradients), not as own.
@@ -234,7 +237,8 @@ def train_models(
 
     ``champion``: ``auto`` (best validation AUC) or one of ``gnn.evaluate.MODELS`` to force it.
     ``gnn_bags`` (>= 2): cross-fitted GraphSAGE members, as in ``gnn.evaluate.evaluate``.
-    ``calibration``: ``isotonic``, ``platt`` or ``auto`` (isotonic from 50 validation defaults).
+    ``calibration``: ``isotonic``, ``platt`` or ``auto`` (isotonic from
+    ``ISOTONIC_MIN_DEFAULTS`` validation defaults, Platt below).
     Raises :class:`TrainingDataError` when the cohort has too few labelled defaults.
     """
     say = progress or (lambda _m: None)
@@ -296,8 +300,11 @@ def train_models(
     if champion == "auto":
         champion = max(MODELS, key=lambda m: np.nan_to_num(validation[m]["auc"], nan=-1.0))
     say(f"calibrating the champion ({champion}) on validation rows")
-    if calibration == "auto":  # isotonic overfits a handful of defaults: Platt until 50
-        calibration = "isotonic" if y_all[val].sum() >= 50 else "platt"
+    if calibration == "auto":
+        # Isotonic on a few dozen defaults is a staircase of a handful of PDs, which bunches
+        # the grades (one demo run: no B at all, 3 Ds); Platt keeps PDs continuous until the
+        # validation rows hold enough defaults for isotonic's extra flexibility to pay.
+        calibration = "isotonic" if y_all[val].sum() >= ISOTONIC_MIN_DEFAULTS else "platt"
     calibrator = fit_calibrator(probabilities[champion][val], y_all[val], calibration)
     grades = grades or grades_from_pd_bands(scale)
 
