@@ -2,10 +2,11 @@
 
 Through GDS when ``CALL gds.version()`` answers; otherwise (Community without the plugin,
 the default here) the documented fallback: read the edges through Cypher into a DataFrame,
-compute with networkx, write back in batches. Every analytic is deterministic (fixed seed,
-component ids = smallest business_id in the component), so re-running rewrites the same
-values: idempotent. These properties are all-time and must never reach a model feature
-(snapshots do not read them).
+compute in Python (PageRank as networkx's power iteration on a scipy sparse matrix,
+components and Louvain with networkx), write back in batches. Every analytic is
+deterministic (fixed seed, component ids = smallest business_id in the component), so
+re-running rewrites the same values: idempotent. These properties are all-time and must
+never reach a model feature (snapshots do not read them).
 
 Properties written:
     out_degree, in_degree, out_strength, in_strength  (TRADES_WITH partners and GMV)
@@ -22,7 +23,9 @@ from collections.abc import Callable
 
 import neo4j
 import networkx as nx
+import numpy as np
 import pandas as pd
+import scipy.sparse as sparse
 
 from graph import cypher
 from graph.session import read_frame, run, session
@@ -73,15 +76,53 @@ def pagerank(driver: neo4j.Driver, *, database: str | None = None) -> None:
         run(driver, cypher.GDS_DROP_PROJECTION, database, name="tradegraph_trades")
         run(driver, cypher.GDS_PAGERANK, database)
         return
-    graph = nx.DiGraph()
-    graph.add_nodes_from(_business_ids(driver, database))
+    ids = _business_ids(driver, database)
     edges = read_frame(driver, cypher.TRADE_EDGES, database)
-    graph.add_weighted_edges_from(
-        zip(edges["seller_id"], edges["buyer_id"], edges["gmv"].astype(float), strict=True)
-    )
-    scores = nx.pagerank(graph, alpha=0.85, weight="weight", tol=1e-8, max_iter=200)
-    frame = pd.DataFrame({"business_id": list(scores), "pagerank": list(scores.values())})
+    scores = weighted_pagerank(ids, edges["seller_id"], edges["buyer_id"], edges["gmv"])
+    frame = pd.DataFrame({"business_id": ids, "pagerank": scores})
     _write_property_rows(driver, frame, ["pagerank"], database)
+
+
+def weighted_pagerank(
+    nodes: list[str],
+    sources: pd.Series,
+    targets: pd.Series,
+    weights: pd.Series,
+    *,
+    alpha: float = 0.85,
+    tol: float = 1e-8,
+    max_iter: int = 200,
+) -> np.ndarray:
+    """PageRank scores aligned with ``nodes`` (shape ``(len(nodes),)``, summing to 1).
+
+    The power iteration of ``networkx.pagerank`` (uniform teleport and dangling mass, a node
+    whose out-weights sum to 0 is dangling, stop when the L1 change < ``len(nodes) * tol``)
+    on a scipy sparse matrix built straight from the edge columns: a networkx graph of the
+    10M-order benchmark's ~10M pairs would need several GB. Edges naming unknown nodes raise.
+    """
+    n = len(nodes)
+    if n == 0:
+        return np.zeros(0)
+    index = pd.Index(nodes)
+    rows = index.get_indexer(sources.astype(object))
+    cols = index.get_indexer(targets.astype(object))
+    if (rows < 0).any() or (cols < 0).any():
+        raise ValueError("an edge names a node that is not in the node list")
+    matrix = sparse.csr_array(
+        (weights.astype(float).to_numpy(), (rows, cols)), shape=(n, n), dtype=float
+    )
+    out_weight = np.asarray(matrix.sum(axis=1)).ravel()
+    inverse = np.divide(1.0, out_weight, out=np.zeros(n), where=out_weight != 0)
+    matrix = sparse.dia_array((inverse[np.newaxis, :], 0), shape=(n, n)).tocsr() @ matrix
+    dangling = np.flatnonzero(out_weight == 0)
+    teleport = np.full(n, 1.0 / n)
+    x = teleport.copy()
+    for _ in range(max_iter):
+        previous = x
+        x = alpha * (x @ matrix + x[dangling].sum() * teleport) + (1 - alpha) * teleport
+        if np.abs(x - previous).sum() < n * tol:
+            return x
+    raise nx.PowerIterationFailedConvergence(max_iter)
 
 
 def identifier_components(driver: neo4j.Driver, *, database: str | None = None) -> None:
