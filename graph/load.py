@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import neo4j
 import pandas as pd
@@ -26,6 +26,9 @@ from graph import cypher
 from graph.schema import check_key_fingerprint, ensure_schema
 from graph.session import read_frame, run, session, write
 from loaders.columns import BUSINESS_COLUMNS, IDENTIFIER_COLUMNS, ORDER_COLUMNS, OUTCOME_COLUMNS
+
+if TYPE_CHECKING:
+    from loaders.validate import ExportReader
 
 #: Called with (table name, rows just processed) after every batch.
 ProgressCallback = Callable[[str, int], None]
@@ -257,7 +260,9 @@ def _pair_deltas(orders: pd.DataFrame) -> list[dict[str, Any]]:
         first_ts=("ts", "min"),
         last_ts=("ts", "max"),
     )
-    grouped = grouped.reset_index()
+    # Buyer order, like the orders: two loads into one database lock shared buyers in the
+    # same order, so they wait for each other instead of deadlocking.
+    grouped = grouped.reset_index().sort_values(["buyer_id", "seller_id"])
     columns = list(grouped.columns)
     lists = [grouped[c].tolist() for c in columns]
     return [dict(zip(columns, row, strict=True)) for row in zip(*lists, strict=True)]
@@ -299,7 +304,8 @@ def _order_batch(tx: neo4j.ManagedTransaction, batch: pd.DataFrame) -> _OrderBat
         counts.updated = len(update)
         counts.unchanged = int((~changed).sum())
     if len(new):
-        created = tx.run(cypher.CREATE_ORDERS, rows=_records(new, ORDER_COLUMNS)).single()
+        by_buyer = new.sort_values("buyer_id", kind="stable")
+        created = tx.run(cypher.CREATE_ORDERS, rows=_records(by_buyer, ORDER_COLUMNS)).single()
         if created is None or created["created"] != len(new):
             raise LoadError(
                 "some orders name a seller or buyer that is not loaded; load the export's "
@@ -470,39 +476,49 @@ def load_export(
     hub_threshold: int = 20,
     progress: ProgressCallback | None = None,
     database: str | None = None,
+    base_currency: str = "USD",
+    phone_country_code: str | None = None,
 ) -> LoadResult:
     """Validate ``export_dir`` with ``loaders.validate.ExportReader`` and load what passes.
 
-    Rows the validator rejects go to ``rejects_dir`` and are counted as ``rejected``.
+    Rows the validator rejects go to ``rejects_dir`` and are counted as ``rejected``;
+    ``base_currency`` and ``phone_country_code`` are passed to the reader (see there).
     """
     from graph.schema import key_fingerprint as fingerprint_of
     from loaders.validate import ExportReader
 
     fingerprint = fingerprint_of(key)
     check_key_fingerprint(driver, fingerprint, database=database)
-    reader = ExportReader(export_dir, key, rejects_dir=rejects_dir)
-    businesses, identifiers = reader.businesses()
-    outcomes = reader.outcomes()
-    orders = reader.iter_orders()
-    result = load_frames(
-        driver,
-        businesses,
-        identifiers,
-        orders,
-        outcomes,
-        key_fingerprint=fingerprint,
-        batch_size=batch_size,
-        hub_threshold=hub_threshold,
-        progress=progress,
-        database=database,
-        export=str(export_dir),
-        rejected=None,
-    )
-    for table, count in _rejected_counts(reader).items():
-        if table in result.tables:
-            result.tables[table].read += count
-            result.tables[table].rejected += count
-    if _rejected_counts(reader):
+    # The context manager publishes the rejects files and report.json only if the whole load
+    # succeeds: a failed run leaves no half-written rejects beside a half-loaded graph.
+    with ExportReader(
+        export_dir,
+        key,
+        rejects_dir=rejects_dir,
+        base_currency=base_currency,
+        phone_country_code=phone_country_code,
+    ) as reader:
+        businesses, identifiers = reader.businesses()
+        outcomes = reader.outcomes()
+        result = load_frames(
+            driver,
+            businesses,
+            identifiers,
+            reader.iter_orders(),
+            outcomes,
+            key_fingerprint=fingerprint,
+            batch_size=batch_size,
+            hub_threshold=hub_threshold,
+            progress=progress,
+            database=database,
+            export=str(export_dir),
+            rejected=None,
+        )
+        rejected = _rejected_counts(reader)
+    for table, count in rejected.items():
+        result.tables[table].read += count
+        result.tables[table].rejected += count
+    if rejected:
         write(
             driver,
             cypher.FINISH_LOAD_RUN,
@@ -514,19 +530,22 @@ def load_export(
     return result
 
 
-def _rejected_counts(reader: Any) -> dict[str, int]:
-    """Per-table rejected counts from the validator's report (tolerant of its exact shape)."""
-    report = getattr(reader, "report", None)
-    if report is None:
-        return {}
-    for attribute in ("rejected", "rejected_counts"):
-        value = getattr(report, attribute, None)
-        if isinstance(value, dict):
-            return {str(k): int(v) for k, v in value.items()}
-    tables = getattr(report, "tables", None)
-    if isinstance(tables, dict):
-        return {str(k): int(getattr(v, "rejected", 0)) for k, v in tables.items()}
-    return {}
+#: The validator reports by export file; the load by graph table.
+_EXPORT_TO_LOAD_TABLE = {
+    "businesses": "businesses",
+    "transactions": "orders",
+    "outcomes": "outcomes",
+}
+
+
+def _rejected_counts(reader: ExportReader) -> dict[str, int]:
+    """Per-load-table rows the validator rejected (``transactions`` rows count as ``orders``)."""
+    counts: dict[str, int] = {}
+    for name, table in reader.report.tables.items():
+        load_table = _EXPORT_TO_LOAD_TABLE.get(name)
+        if load_table and table.rejected:
+            counts[load_table] = counts.get(load_table, 0) + int(table.rejected)
+    return counts
 
 
 def graph_counts(driver: neo4j.Driver, *, database: str | None = None) -> dict[str, int]:

@@ -89,6 +89,8 @@ def load(
                 hub_threshold=settings.hub_threshold,
                 progress=advance,
                 database=settings.neo4j_database,
+                base_currency=settings.base_currency,
+                phone_country_code=settings.phone_country_code,
             )
     except KeyFingerprintMismatchError as error:
         _exit(str(error), 2)
@@ -129,26 +131,28 @@ def _bulk_load(settings, export: Path, key: bytes, rejects_dir: Path) -> None:
                     "data. Load online instead (drop --bulk).",
                     2,
                 )
-    reader = ExportReader(
+    csv_dir = config.data_dir / "import" / "tradegraph-bulk"
+    fingerprint = key_fingerprint(key)
+    console.print("writing import CSVs ...")
+    # Rejects and report.json are published when the reader closes without an error.
+    with ExportReader(
         export,
         key,
         rejects_dir=rejects_dir,
         base_currency=settings.base_currency,
         phone_country_code=settings.phone_country_code,
-    )
-    businesses, identifiers = reader.businesses()
-    csv_dir = config.data_dir / "import" / "tradegraph-bulk"
-    fingerprint = key_fingerprint(key)
-    console.print("writing import CSVs ...")
-    write_import_csvs(
-        csv_dir,
-        businesses,
-        identifiers,
-        reader.iter_orders(),
-        reader.outcomes(),
-        key_fingerprint=fingerprint,
-        hub_threshold=settings.hub_threshold,
-    )
+    ) as reader:
+        businesses, identifiers = reader.businesses()
+        write_import_csvs(
+            csv_dir,
+            businesses,
+            identifiers,
+            reader.iter_orders(),
+            reader.outcomes(),
+            key_fingerprint=fingerprint,
+            hub_threshold=settings.hub_threshold,
+        )
+    console.print(reader.report.render())
     local.stop(config)
     console.print("running neo4j-admin database import full ...")
     result = bulk_import(config, csv_dir)
