@@ -61,7 +61,7 @@ def test_model_trains_the_same_on_either_path() -> None:
             loss = torch.nn.functional.binary_cross_entropy_with_logits(model(x, graph_input), y)
             loss.backward()
             optimiser.step()
-        losses[name] = float(loss)
+        losses[name] = loss.item()
     assert losses["fused"] == pytest.approx(losses["generic"], rel=1e-4)
 
 
