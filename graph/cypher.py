@@ -208,14 +208,14 @@ EXISTING_OUTCOMES: Final = f"""
 UNWIND $ids AS id
 MATCH (o:Outcome {{business_id: id}})
 RETURN o.business_id AS business_id, {_us("o.as_of")} AS as_of,
-       o.defaulted AS defaulted, o.fraud AS fraud
+       o.defaulted AS defaulted, o.fraud AS fraud, o.split AS split
 """
 
 UPSERT_OUTCOMES: Final = f"""
 UNWIND $rows AS row
 MATCH (b:Business {{business_id: row.business_id}}) USING INDEX SEEK b:Business(business_id)
 MERGE (o:Outcome {{business_id: row.business_id, as_of: {_dt("row.as_of")}}})
-SET o.defaulted = row.defaulted, o.fraud = row.fraud, o.source = $source
+SET o.defaulted = row.defaulted, o.fraud = row.fraud, o.split = row.split, o.source = $source
 MERGE (b)-[:HAS_OUTCOME]->(o)
 RETURN count(*) AS written
 """
@@ -275,7 +275,7 @@ RETURN r.txn_id AS txn_id, s.business_id AS seller_id, b.business_id AS buyer_id
 SNAPSHOT_OUTCOMES: Final = f"""
 MATCH (o:Outcome) WHERE o.as_of = {_dt("$as_of")}
 RETURN o.business_id AS business_id, {_us("o.as_of")} AS as_of,
-       o.defaulted AS defaulted, o.fraud AS fraud
+       o.defaulted AS defaulted, o.fraud AS fraud, o.split AS split
 """
 
 # --- analytics ----------------------------------------------------------------------------

@@ -25,7 +25,13 @@ import pandas as pd
 from graph import cypher
 from graph.schema import check_key_fingerprint, ensure_schema
 from graph.session import read_frame, run, session, write
-from loaders.columns import BUSINESS_COLUMNS, IDENTIFIER_COLUMNS, ORDER_COLUMNS, OUTCOME_COLUMNS
+from loaders.columns import (
+    BUSINESS_COLUMNS,
+    IDENTIFIER_COLUMNS,
+    ORDER_COLUMNS,
+    OUTCOME_COLUMNS,
+    OUTCOME_SPLIT,
+)
 
 if TYPE_CHECKING:
     from loaders.validate import ExportReader
@@ -329,26 +335,33 @@ def _order_batch(tx: neo4j.ManagedTransaction, batch: pd.DataFrame) -> _OrderBat
 
 
 def _outcome_batch(tx: neo4j.ManagedTransaction, batch: pd.DataFrame, source: str) -> TableCounts:
+    if OUTCOME_SPLIT not in batch.columns:
+        batch = batch.assign(**{OUTCOME_SPLIT: None})
+    columns = [*OUTCOME_COLUMNS, OUTCOME_SPLIT]
     stored = _fetch(tx, cypher.EXISTING_OUTCOMES, ids=batch["business_id"].unique().tolist())
     incoming = batch.assign(_as_of_us=_micros(batch["as_of"]))
     if len(stored):
         merged = incoming.merge(
-            stored.rename(columns={"as_of": "_as_of_us", "defaulted": "_d", "fraud": "_f"}),
+            stored.rename(
+                columns={"as_of": "_as_of_us", "defaulted": "_d", "fraud": "_f", "split": "_s"}
+            ),
             on=["business_id", "_as_of_us"],
             how="left",
             indicator=True,
         )
         merged.index = incoming.index
         exists = merged["_merge"] == "both"
-        stored_values = merged[["_d", "_f"]].rename(columns={"_d": "defaulted", "_f": "fraud"})
-        changed = exists & _changed(incoming, stored_values, ["defaulted", "fraud"])
+        stored_values = merged[["_d", "_f", "_s"]].rename(
+            columns={"_d": "defaulted", "_f": "fraud", "_s": OUTCOME_SPLIT}
+        )
+        changed = exists & _changed(incoming, stored_values, ["defaulted", "fraud", OUTCOME_SPLIT])
     else:
         exists = pd.Series(False, index=batch.index)
         changed = exists
     write = batch[~exists | changed]
     if len(write):
         written = tx.run(
-            cypher.UPSERT_OUTCOMES, rows=_records(write, OUTCOME_COLUMNS), source=source
+            cypher.UPSERT_OUTCOMES, rows=_records(write, columns), source=source
         ).single()
         if written is None or written["written"] != len(write):
             raise LoadError(

@@ -21,6 +21,7 @@ from loaders.columns import (
     IDENTIFIER_COLUMNS,
     ORDER_COLUMNS,
     OUTCOME_COLUMNS,
+    OUTCOME_SPLIT,
     as_utc,
 )
 
@@ -73,7 +74,11 @@ def _outcomes(rows: pd.DataFrame) -> pd.DataFrame:
     out["as_of"] = _from_micros(out["as_of"])
     for column in ("defaulted", "fraud"):
         out[column] = pd.array(out[column].tolist(), dtype="Int8")
-    return out[OUTCOME_COLUMNS].sort_values("business_id", ignore_index=True)
+    columns = list(OUTCOME_COLUMNS)
+    if OUTCOME_SPLIT in out.columns and out[OUTCOME_SPLIT].notna().any():
+        out[OUTCOME_SPLIT] = out[OUTCOME_SPLIT].astype("str")  # a dataset's own train/test
+        columns.append(OUTCOME_SPLIT)
+    return out[columns].sort_values("business_id", ignore_index=True)
 
 
 def read_snapshot(
@@ -107,7 +112,7 @@ def read_snapshot(
     orders = orders[orders["seller_id"].isin(known) & orders["buyer_id"].isin(known)]
     outcomes = _outcomes(
         read_frame(driver, cypher.SNAPSHOT_OUTCOMES, database, as_of=micros).reindex(
-            columns=OUTCOME_COLUMNS
+            columns=[*OUTCOME_COLUMNS, OUTCOME_SPLIT]
         )
     )
     return Snapshot(

@@ -38,6 +38,9 @@ ORDER_COLUMNS: Final = [
 ]
 
 OUTCOME_COLUMNS: Final = ["business_id", "as_of", "defaulted", "fraud"]
+#: Optional outcomes column a dataset's own train/test split comes in (``train``/``test``): kept
+#: on Outcome nodes and in snapshots (only when some row has it) for ``evaluate --split given``.
+OUTCOME_SPLIT: Final = "split"
 OUTCOME_TARGETS: Final = ["defaulted", "fraud"]
 
 BUSINESS_KINDS: Final = ["sme", "consumer", "enterprise"]
