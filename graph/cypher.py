@@ -319,15 +319,18 @@ CALL gds.graph.drop('tradegraph_trades') YIELD graphName AS dropped
 RETURN nodePropertiesWritten
 """
 
-GDS_LOUVAIN: Final = """
-CALL gds.graph.project('tradegraph_undirected', 'Business',
+GDS_PROJECT_UNDIRECTED_TRADES: Final = """
+CALL gds.graph.project($name, 'Business',
   {TRADES_WITH: {orientation: 'UNDIRECTED', properties: 'gmv'}})
 YIELD graphName
-CALL gds.louvain.write('tradegraph_undirected',
-  {relationshipWeightProperty: 'gmv', writeProperty: 'louvain_community'})
-YIELD nodePropertiesWritten
-CALL gds.graph.drop('tradegraph_undirected') YIELD graphName AS dropped
-RETURN nodePropertiesWritten
+RETURN graphName
+"""
+
+#: Single-threaded, so the same graph gives the same communities on every run (idempotent).
+GDS_LOUVAIN_STREAM: Final = """
+CALL gds.louvain.stream($name, {relationshipWeightProperty: 'gmv', concurrency: 1})
+YIELD nodeId, communityId
+RETURN gds.util.asNode(nodeId).business_id AS business_id, communityId AS community
 """
 
 

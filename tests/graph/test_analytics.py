@@ -52,3 +52,33 @@ def test_analytics_are_written_correct_and_idempotent(neo4j_driver) -> None:
 
     run_all(neo4j_driver)
     pd.testing.assert_frame_equal(read_frame(neo4j_driver, PROPS).set_index("business_id"), first)
+
+
+def test_louvain_finds_two_trading_clusters_through_gds_and_networkx(
+    neo4j_driver, monkeypatch
+) -> None:
+    """Two tight trading circles joined by one small order: both paths find the two circles
+    and name each after its smallest business_id."""
+    import graph.analytics as analytics
+
+    businesses = [f"B{i:02d}" for i in range(8)]
+    neo4j_driver.execute_query(
+        "UNWIND $ids AS id CREATE (:Business {business_id: id})", ids=businesses
+    )
+    circles = [(a, b, 1000.0) for group in (businesses[:4], businesses[4:]) for a in group
+               for b in group if a != b]  # fmt: skip
+    neo4j_driver.execute_query(
+        "UNWIND $rows AS r MATCH (s:Business {business_id: r[0]}), (b:Business {business_id: r[1]})"
+        " CREATE (s)-[:TRADES_WITH {gmv: r[2], orders: 1}]->(b)",
+        rows=[*circles, ("B03", "B04", 1.0)],
+    )
+    expected = {b: ("B00" if b < "B04" else "B04") for b in businesses}
+    paths = ["gds", "networkx"] if analytics.has_gds(neo4j_driver) else ["networkx"]
+    for path in paths:
+        monkeypatch.setattr(analytics, "has_gds", lambda *_a, _p=path, **_k: _p == "gds")
+        analytics.louvain(neo4j_driver)
+        rows, _, _ = neo4j_driver.execute_query(
+            "MATCH (b:Business) RETURN b.business_id AS id, b.louvain_community AS c"
+        )
+        assert {r["id"]: r["c"] for r in rows} == expected, path
+    assert paths[0] == "gds", "the local server starts with the GDS plugin"
