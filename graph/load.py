@@ -397,16 +397,17 @@ def load_frames(
     database: str | None = None,
     export: str = "",
     source: str = "export",
-    rejected: dict[str, int] | None = None,
+    rejected: Callable[[], dict[str, int]] | None = None,
 ) -> LoadResult:
     """Load validated frames (``loaders.columns`` contracts) into Neo4j, exactly.
 
     Businesses first, then identifiers, orders (streamed, re-chunked to ``batch_size``) and
     outcomes; then identifiers shared by more than ``hub_threshold`` businesses are marked
-    ``hub``. ``rejected`` holds rows the validator already rejected, per table, so the
-    ``(:LoadRun)`` record reconciles against what was read from the export. Safe to re-run
-    after any failure. Raises ``KeyFingerprintMismatchError`` before writing if the database
-    holds another key's hashes.
+    ``hub``. ``rejected`` returns the rows the validator rejected, per table; it is called
+    after every table is loaded (the validator knows its rejects only once it has streamed
+    the orders), so the ``(:LoadRun)`` record reconciles against what was read from the
+    export. Safe to re-run after any failure. Raises ``KeyFingerprintMismatchError`` before
+    writing if the database holds another key's hashes.
     """
     result = LoadResult(run_id=str(uuid.uuid4()))
     started = time.perf_counter()
@@ -427,7 +428,7 @@ def load_frames(
             source=source,
         )
         run(driver, cypher.MARK_IDENTIFIER_HUBS, database, hub_threshold=hub_threshold)
-        for table, count in (rejected or {}).items():
+        for table, count in (rejected() if rejected else {}).items():
             result.tables[table].read += count
             result.tables[table].rejected += count
         status = "completed"
@@ -525,20 +526,7 @@ def load_export(
             progress=progress,
             database=database,
             export=str(export_dir),
-            rejected=None,
-        )
-        rejected = _rejected_counts(reader)
-    for table, count in rejected.items():
-        result.tables[table].read += count
-        result.tables[table].rejected += count
-    if rejected:
-        write(
-            driver,
-            cypher.FINISH_LOAD_RUN,
-            database,
-            run_id=result.run_id,
-            counts=result.as_properties(),
-            status="completed",
+            rejected=lambda: _rejected_counts(reader),
         )
     return result
 

@@ -27,6 +27,16 @@ def test_base_currency_reaches_the_validator(neo4j_driver, tmp_path: Path) -> No
     assert graph_counts(neo4j_driver)["orders"] == 0
     rejects = pd.read_csv(next((tmp_path / "rejects-usd").glob("transactions*")))
     assert set(rejects["reason"]) == {"no_fx_rate"}
+    records, _, _ = neo4j_driver.execute_query(
+        "MATCH (r:LoadRun {run_id: $run_id}) RETURN r.orders_read AS read, "
+        "r.orders_rejected AS rejected, r.status AS status",
+        run_id=refused.run_id,
+    )
+    assert dict(records[0]) == {
+        "read": len(raw_transactions()),
+        "rejected": len(raw_transactions()),
+        "status": "completed",
+    }
 
     loaded = load_export(neo4j_driver, export, KEY, base_currency="ETH")
     assert loaded.tables["orders"].rejected == 0
