@@ -169,18 +169,28 @@ def louvain(driver: neo4j.Driver, *, database: str | None = None) -> None:
     the community, so re-runs write the same ids.
     """
     if has_gds(driver, database=database):
-        name = "tradegraph_undirected"
+        labels = _gds_louvain(driver, database)
+    else:
+        labels = _networkx_louvain(driver, database)
+    smallest = labels.groupby("community")["business_id"].transform("min")
+    frame = pd.DataFrame({"business_id": labels["business_id"], "louvain_community": smallest})
+    _write_property_rows(driver, frame, ["louvain_community"], database)
+
+
+def _gds_louvain(driver: neo4j.Driver, database: str | None) -> pd.DataFrame:
+    """``business_id``, ``community`` (GDS's own ids) for every business."""
+    name = "tradegraph_undirected"
+    run(driver, cypher.GDS_DROP_PROJECTION, database, name=name)  # left by an interrupted run
+    run(driver, cypher.GDS_PROJECT_UNDIRECTED_TRADES, database, name=name)
+    try:
+        labels = read_frame(driver, cypher.GDS_LOUVAIN_STREAM, database, name=name)
+    finally:
         run(driver, cypher.GDS_DROP_PROJECTION, database, name=name)
-        run(driver, cypher.GDS_PROJECT_UNDIRECTED_TRADES, database, name=name)
-        try:
-            labels = read_frame(driver, cypher.GDS_LOUVAIN_STREAM, database, name=name)
-        finally:
-            run(driver, cypher.GDS_DROP_PROJECTION, database, name=name)
-        labels["business_id"] = labels["business_id"].astype(str)
-        smallest = labels.groupby("community")["business_id"].transform("min")
-        frame = pd.DataFrame({"business_id": labels["business_id"], "louvain_community": smallest})
-        _write_property_rows(driver, frame, ["louvain_community"], database)
-        return
+    return labels.assign(business_id=labels["business_id"].astype(str))
+
+
+def _networkx_louvain(driver: neo4j.Driver, database: str | None) -> pd.DataFrame:
+    """``business_id``, ``community`` (a running number) for every business."""
     edges = read_frame(driver, cypher.TRADE_EDGES, database)
     graph = nx.Graph()
     graph.add_nodes_from(_business_ids(driver, database))
@@ -190,12 +200,8 @@ def louvain(driver: neo4j.Driver, *, database: str | None = None) -> None:
         previous = graph.get_edge_data(seller, buyer, default={"weight": 0.0})["weight"]
         graph.add_edge(seller, buyer, weight=previous + gmv)
     communities = nx.community.louvain_communities(graph, weight="weight", seed=LOUVAIN_SEED)
-    rows = []
-    for community in communities:
-        members = sorted(community)
-        rows.extend((member, members[0]) for member in members)
-    frame = pd.DataFrame(rows, columns=["business_id", "louvain_community"])
-    _write_property_rows(driver, frame, ["louvain_community"], database)
+    rows = [(member, number) for number, members in enumerate(communities) for member in members]
+    return pd.DataFrame(rows, columns=["business_id", "community"])
 
 
 ANALYTICS: dict[str, Callable[..., None]] = {
