@@ -30,6 +30,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Self
 
 import numpy as np
 import pandas as pd
@@ -141,21 +142,23 @@ def _store_mb(data_dir: Path) -> dict[str, int]:
     }
 
 
-class _LoadSampler:
-    """Samples the 1-minute load average every ``every_s`` seconds in a daemon thread."""
+class _PeriodicSampler:
+    """Calls :meth:`_sample` every ``every_s`` seconds in a daemon thread while in a ``with``."""
 
-    def __init__(self, every_s: float = 10.0) -> None:
-        self.samples: list[float] = []
-        self._stop = threading.Event()
+    def __init__(self, every_s: float) -> None:
         self._every = every_s
+        self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _sample(self) -> None:
+        raise NotImplementedError
 
     def _loop(self) -> None:
         while not self._stop.is_set():
-            self.samples.append(os.getloadavg()[0])
+            self._sample()
             self._stop.wait(self._every)
 
-    def __enter__(self) -> _LoadSampler:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
@@ -164,36 +167,35 @@ class _LoadSampler:
         self._thread.join()
 
 
-class _ChildrenPeakRss:
-    """Peak summed RSS (MiB) of this process's children, sampled every 0.5 s in a thread
+class _LoadSampler(_PeriodicSampler):
+    """Samples the 1-minute load average every ``every_s`` seconds."""
+
+    def __init__(self, every_s: float = 10.0) -> None:
+        super().__init__(every_s)
+        self.samples: list[float] = []
+
+    def _sample(self) -> None:
+        self.samples.append(os.getloadavg()[0])
+
+
+class _ChildrenPeakRss(_PeriodicSampler):
+    """Peak summed RSS (MiB) of this process's children, sampled every 0.5 s
     (``neo4j-admin`` during a bulk import; ``RUSAGE_CHILDREN`` would also count the server)."""
 
     def __init__(self) -> None:
+        super().__init__(0.5)
         self.peak_mb = 0.0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
 
-    def _loop(self) -> None:
+    def _sample(self) -> None:
         import psutil
 
-        me = psutil.Process()
-        while not self._stop.is_set():
-            total = 0
-            for child in me.children(recursive=True):
-                try:
-                    total += child.memory_info().rss
-                except psutil.Error:
-                    continue
-            self.peak_mb = max(self.peak_mb, total / 2**20)
-            self._stop.wait(0.5)
-
-    def __enter__(self) -> _ChildrenPeakRss:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join()
+        total = 0
+        for child in psutil.Process().children(recursive=True):
+            try:
+                total += child.memory_info().rss
+            except psutil.Error:
+                continue
+        self.peak_mb = max(self.peak_mb, total / 2**20)
 
 
 def _rss_mb(pid: int) -> float:
