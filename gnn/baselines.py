@@ -41,18 +41,9 @@ class TreeModel:
         return self.booster.predict_proba(features)[:, 1]
 
 
-def fit_trees(
-    train_x: np.ndarray,
-    train_y: np.ndarray,
-    val_x: np.ndarray,
-    val_y: np.ndarray,
-    columns: list[str],
-    seed: int = 0,
-    config: TreeConfig = TreeConfig(),
-) -> TreeModel:
-    """Fit LightGBM on ``train_x [n, f]`` with early stopping on AUC of ``val_x``."""
-    booster = lgb.LGBMClassifier(
-        n_estimators=config.n_estimators,
+def _classifier(config: TreeConfig, seed: int, n_estimators: int) -> lgb.LGBMClassifier:
+    return lgb.LGBMClassifier(
+        n_estimators=n_estimators,
         learning_rate=config.learning_rate,
         num_leaves=config.num_leaves,
         min_child_samples=config.min_child_samples,
@@ -64,6 +55,19 @@ def fit_trees(
         n_jobs=config.n_jobs,
         verbose=-1,
     )
+
+
+def fit_trees(
+    train_x: np.ndarray,
+    train_y: np.ndarray,
+    val_x: np.ndarray,
+    val_y: np.ndarray,
+    columns: list[str],
+    seed: int = 0,
+    config: TreeConfig = TreeConfig(),
+) -> TreeModel:
+    """Fit LightGBM on ``train_x [n, f]`` with early stopping on AUC of ``val_x``."""
+    booster = _classifier(config, seed, config.n_estimators)
     booster.fit(
         train_x,
         train_y.astype(int),
@@ -73,3 +77,20 @@ def fit_trees(
         callbacks=[lgb.early_stopping(config.early_stopping_rounds, verbose=False)],
     )
     return TreeModel(booster=booster, columns=columns, best_iteration=booster.best_iteration_)
+
+
+def refit_trees(
+    train_x: np.ndarray,
+    train_y: np.ndarray,
+    columns: list[str],
+    *,
+    rounds: int,
+    seed: int = 0,
+    config: TreeConfig = TreeConfig(),
+) -> TreeModel:
+    """Fit LightGBM for exactly ``rounds`` boosting rounds on all of ``train_x``: the final
+    model after cross-validation has told how many rounds the data supports, so no row is
+    spent on early stopping."""
+    booster = _classifier(config, seed, max(1, int(rounds)))
+    booster.fit(train_x, train_y.astype(int))
+    return TreeModel(booster=booster, columns=columns, best_iteration=max(1, int(rounds)))

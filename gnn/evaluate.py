@@ -1,49 +1,70 @@
-"""One-run comparison of the tree baselines, GraphSAGE and the hybrid, over several seeds.
+"""Champion against baselines on data the models never saw, with honest uncertainty.
 
-Models: (a) ``trees_own`` LightGBM on own features; (b) ``trees_own_cp`` LightGBM on own plus
-counterparty aggregates; (c) ``graphsage``: a bag of ``gnn_bags`` GraphSAGE models, each
-trained on all but one stratified part of the training rows, averaged in logit space;
-(d) ``hybrid``: LightGBM on own + counterparty features plus the GraphSAGE logit, stacked with
-cross-fitting (a training row gets the logit of the bag member that never saw its label, so the
-tree learns how far to trust the GNN from honest out-of-fold scores; validation and test rows
-get the bag's mean). Splits:
+For each seed the training rows go through :func:`gnn.selection.fit_and_select` (the one
+fit-and-select routine ``train`` also uses: cross-validation inside the training rows chooses
+the champion, out-of-fold predictions calibrate it), then every model scores the test rows.
+Splits:
 
 * ``temporal`` — train on the labelled cohort of the ``train`` frames (as of D1), test on the
-  labelled cohort of the ``test`` frames (as of D2); the model scores D2's graph inductively;
+  labelled cohort of the ``test`` frames (as of D2); the models score D2's graph inductively.
+  D2 must be at least the label horizon after D1 (a cohort's labels are known only then);
+  ``allow_immature`` lets an earlier D2 through with a warning.
 * ``given`` — one snapshot whose outcomes carry a ``split`` column (``train``/``test``);
-* ``cv`` — stratified k-fold on one snapshot's labels (fold ``i`` for seed ``i``).
+* ``cv`` — stratified folds of one snapshot's labels, grouped by business (fold ``i`` is the
+  test set of seed ``i``).
 
-Validation rows (20%, stratified, per seed) are always drawn from the training rows; the
-champion is the model with the best mean validation AUC, never chosen on the test rows.
+Test uncertainty comes from a paired bootstrap over test businesses (``gnn.bootstrap``): every
+model's AUC and AUPRC get a 95% interval, and every model's lead over the reference (b) a
+paired interval. ``mean ± std`` over seeds is training randomness only and is shown beside it.
+The run's one champion is the model with the best mean cross-validated AUC over seeds.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import StratifiedKFold, train_test_split
+from sklearn.model_selection import StratifiedGroupKFold
 
-from gnn.baselines import TreeConfig, fit_trees
-from gnn.data import EdgeWeighting, FeatureScaler, Frames, GraphData, build_graph
+from gnn.bootstrap import DEFAULT_REPLICATES, Interval, paired_bootstrap
+from gnn.data import FeatureScaler, Frames, GraphData, build_graph
+from gnn.errors import ImmatureLabelsError
 from gnn.metrics import METRIC_NAMES, all_metrics
-from gnn.model import SAGEConfig
-from gnn.train import TrainConfig, TrainedSAGE, peak_rss_mib, train_sage
+from gnn.selection import (
+    MODEL_LABELS,
+    MODELS,
+    ModelConfig,
+    Selection,
+    SelectionConfig,
+    TrainingTable,
+    feature_matrices,
+    fit_and_select,
+    training_table,
+)
+from gnn.train import peak_rss_mib
+
+__all__ = [
+    "MODELS",
+    "MODEL_LABELS",
+    "EvaluationConfig",
+    "EvaluationResult",
+    "FeatureSet",
+    "evaluate",
+    "format_table",
+]
 
 Split = Literal["temporal", "given", "cv"]
-MODELS: tuple[str, ...] = ("trees_own", "trees_own_cp", "graphsage", "hybrid")
-MODEL_LABELS: dict[str, str] = {
-    "trees_own": "(a) LightGBM own",
-    "trees_own_cp": "(b) LightGBM own+counterparty",
-    "graphsage": "(c) GraphSAGE",
-    "hybrid": "(d) GraphSAGE logit + LightGBM",
-}
 FeatureFn = Callable[..., pd.DataFrame]
+#: The baseline every model's lead is measured against: trees on hand-made aggregates.
+REFERENCE = "trees_own_cp"
+#: Below this many positives a slice's metrics are reported but said to be unreadable.
+READABLE_MIN_POSITIVES = 30
 
 
 @dataclass(frozen=True)
@@ -65,17 +86,69 @@ class FeatureSet:
             counterparty=list(features.COUNTERPARTY_FEATURES),
         )
 
-    def frame(
-        self, frames: Frames, as_of: pd.Timestamp, drop: tuple[str, ...] = ()
-    ) -> pd.DataFrame:
-        """Features of every business in ``frames`` as of ``as_of``, without ``drop`` columns."""
+    def without(self, drop: tuple[str, ...]) -> FeatureSet:
+        """The same set with ``drop`` columns hidden from every model."""
+        return FeatureSet(
+            compute=self.compute,
+            own=[c for c in self.own if c not in drop],
+            counterparty=[c for c in self.counterparty if c not in drop],
+        )
+
+    def frame(self, frames: Frames, as_of: pd.Timestamp) -> pd.DataFrame:
+        """Features of every business in ``frames`` as of ``as_of`` (only this set's columns)."""
         out = self.compute(frames.businesses, frames.orders, as_of, identifiers=frames.identifiers)
-        return out.drop(columns=[c for c in drop if c in out.columns])
+        return out[[*self.own, *self.counterparty]]
+
+
+@dataclass(frozen=True)
+class EvaluationConfig:
+    """What one evaluation run does. ``seeds``: repeats of the whole fit-and-select (folds
+    for ``cv``); ``horizon_days``: label horizon, for the maturity check; ``drop_features``:
+    columns hidden from every model; ``replicates``: bootstrap replicates."""
+
+    target: str = "defaulted"
+    split: Split = "temporal"
+    seeds: int = 5
+    train_as_of: pd.Timestamp | None = None
+    test_as_of: pd.Timestamp | None = None
+    horizon_days: int = 365
+    allow_immature: bool = False
+    drop_features: tuple[str, ...] = ()
+    replicates: int = DEFAULT_REPLICATES
+    selection: SelectionConfig = field(default_factory=SelectionConfig)
+    models: ModelConfig = field(default_factory=ModelConfig)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "target": self.target,
+            "split": self.split,
+            "seeds": self.seeds,
+            "horizon_days": self.horizon_days,
+            "allow_immature": self.allow_immature,
+            "dropped_features": list(self.drop_features),
+            "replicates": self.replicates,
+            "selection": {
+                "folds": self.selection.folds,
+                "stopping_fraction": self.selection.stopping_fraction,
+                "models": list(self.selection.models),
+                "champion": self.selection.champion,
+                "calibration": self.selection.calibration,
+            },
+            "models": self.models.to_dict(),
+        }
 
 
 @dataclass
 class EvaluationResult:
-    """Per-seed test metrics (``runs``) and their summary (``table``: mean and std)."""
+    """Per-seed test metrics (``runs``), bootstrap ``intervals`` and the one ``champion``.
+
+    ``cv_auc[model]``: mean cross-validated AUC inside the training rows over seeds, the
+    figure the champion was chosen on; ``intervals[slice][model][metric]``: paired bootstrap
+    intervals, with ``<metric>_minus_trees_own_cp`` for the lead over (b);
+    ``predictions``: first seed's test predictions (``model, y_true, pd``) for the report's
+    curves; ``selection``: the first seed's fitted models (not serialised), which ``train``
+    can turn into an artefact without fitting again.
+    """
 
     target: str
     split: str
@@ -83,18 +156,19 @@ class EvaluationResult:
     test_as_of: str
     seeds: int
     runs: pd.DataFrame
-    validation_auc: dict[str, float]
+    cv_auc: dict[str, float]
     champion: str
     counts: dict[str, int]
     peak_rss_mib: float
     seconds: float
+    intervals: dict[str, dict[str, dict[str, Interval]]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     configs: dict[str, object] = field(default_factory=dict)
-    #: First seed's test predictions, one row per (model, test business): ``model, y_true, pd``
-    #: — what the report draws ROC, PR, KS and calibration curves from.
     predictions: pd.DataFrame = field(
         default_factory=lambda: pd.DataFrame(columns=["model", "y_true", "pd"])
     )
+    selection: Selection | None = None
+    table_rows: TrainingTable | None = None
 
     @property
     def table(self) -> pd.DataFrame:
@@ -105,16 +179,18 @@ class EvaluationResult:
         return mean.join(std).reset_index()
 
     def metric(self, model: str, slice_: str = "all", name: str = "auc") -> tuple[float, float]:
-        """(mean, std) of one metric."""
+        """(mean, std) of one metric over seeds."""
         row = self.table.query("model == @model and slice == @slice_")
         if row.empty:
             return math.nan, math.nan
         return float(row[f"{name}_mean"].iloc[0]), float(row[f"{name}_std"].iloc[0])
 
+    def interval(self, model: str, name: str = "auc", slice_: str = "all") -> Interval | None:
+        """The bootstrap interval of ``name`` (e.g. ``auc_minus_trees_own_cp``), if any."""
+        return self.intervals.get(slice_, {}).get(model, {}).get(name)
+
     def to_json(self) -> str:
-        """Everything, JSON (NaN written as null)."""
-        table = self.table.replace({np.nan: None}).to_dict(orient="records")
-        runs = self.runs.replace({np.nan: None}).to_dict(orient="records")
+        """Everything but the fitted models, JSON (NaN written as null)."""
         payload = {
             "target": self.target,
             "split": self.split,
@@ -122,35 +198,43 @@ class EvaluationResult:
             "test_as_of": self.test_as_of,
             "seeds": self.seeds,
             "champion": self.champion,
-            "validation_auc": self.validation_auc,
+            "champion_rule": "best mean cross-validated AUC inside the training rows",
+            "cv_auc": self.cv_auc,
+            "reference": REFERENCE,
+            "intervals": {
+                s: {m: {k: v.to_dict() for k, v in per.items()} for m, per in models.items()}
+                for s, models in self.intervals.items()
+            },
             "counts": self.counts,
             "peak_rss_mib": round(self.peak_rss_mib, 1),
             "seconds": round(self.seconds, 1),
             "warnings": self.warnings,
             "configs": self.configs,
-            "table": table,
-            "runs": runs,
+            "table": self.table.to_dict(orient="records"),
+            "runs": self.runs.to_dict(orient="records"),
             "predictions": self.predictions.to_dict(orient="records"),
         }
-        return json.dumps(payload, indent=2, default=str)
+        return json.dumps(_finite(payload), indent=2, default=str)
+
+
+def _finite(value: object) -> object:
+    """``value`` with every NaN/inf float replaced by None, so the JSON is strict."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    if isinstance(value, float | np.floating) and not math.isfinite(float(value)):
+        return None
+    return value
 
 
 @dataclass
 class Fold:
-    """Row positions of one seed's train/val rows (training graph) and test rows (test graph)."""
+    """Row positions of one seed's training rows (training graph) and test rows (test
+    graph; the training graph for ``given`` and ``cv``)."""
 
     train: np.ndarray
-    val: np.ndarray
     test: np.ndarray
-
-
-def _labelled_ids(frames: Frames, target: str, as_of: pd.Timestamp) -> pd.DataFrame:
-    outcomes = frames.outcomes
-    if target not in outcomes.columns:
-        raise KeyError(f"outcomes have no {target!r} column: use --target defaulted or fraud")
-    if "as_of" in outcomes.columns:
-        outcomes = outcomes[outcomes["as_of"] == as_of]
-    return outcomes[outcomes[target].notna()]
 
 
 def _infer_as_of(frames: Frames) -> pd.Timestamp:
@@ -159,26 +243,19 @@ def _infer_as_of(frames: Frames) -> pd.Timestamp:
         return pd.Timestamp(as_of)
     dates = frames.outcomes["as_of"].dropna().unique()
     if len(dates) != 1:
-        raise ValueError("pass as_of explicitly: the outcomes hold several (or no) score dates")
+        raise ValueError("pass train_as_of explicitly: the outcomes hold several score dates")
     return pd.Timestamp(dates[0])
-
-
-def _split_val(positions: np.ndarray, labels: np.ndarray, seed: int) -> tuple[np.ndarray, ...]:
-    stratify = labels if min(np.bincount(labels.astype(int), minlength=2)) >= 2 else None
-    train, val = train_test_split(positions, test_size=0.2, random_state=seed, stratify=stratify)
-    return np.sort(train), np.sort(val)
 
 
 def split_folds(
     split: Split, train_graph: GraphData, test_graph: GraphData, train_frames: Frames, seeds: int
 ) -> list[Fold]:
-    """One :class:`Fold` per seed: ``temporal`` and ``given`` keep one test set and redraw the
-    validation rows; ``cv`` makes ``seeds`` stratified folds of the labelled rows."""
+    """One :class:`Fold` per seed: ``temporal`` and ``given`` keep one train and test set
+    (seeds vary fitting only); ``cv`` makes ``seeds`` stratified folds grouped by business."""
     y_train = train_graph.data.y.numpy()
     labelled = train_graph.labelled
     if split == "temporal":
-        test = test_graph.labelled
-        return [Fold(*_split_val(labelled, y_train[labelled], s), test) for s in range(seeds)]
+        return [Fold(labelled, test_graph.labelled) for _ in range(seeds)]
     if split == "given":
         outcomes = train_frames.outcomes
         if "split" not in outcomes.columns:
@@ -187,288 +264,273 @@ def split_folds(
         marks = marks[~marks.index.duplicated()].reindex(train_graph.business_ids[labelled])
         train_pos = labelled[(marks == "train").to_numpy()]
         test_pos = labelled[(marks == "test").to_numpy()]
-        return [Fold(*_split_val(train_pos, y_train[train_pos], s), test_pos) for s in range(seeds)]
+        return [Fold(train_pos, test_pos) for _ in range(seeds)]
     if split == "cv":
         k = max(seeds, 2)
-        kfold = StratifiedKFold(n_splits=k, shuffle=True, random_state=0)
-        folds = []
-        for s, (tr, te) in enumerate(kfold.split(labelled, y_train[labelled])):
-            if s >= seeds:
-                break
-            train_pos = labelled[tr]
-            folds.append(Fold(*_split_val(train_pos, y_train[train_pos], s), labelled[te]))
-        return folds
+        groups = np.asarray(train_graph.business_ids[labelled])
+        outer = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=0)
+        folds = outer.split(np.zeros(len(labelled)), y_train[labelled].astype(int), groups)
+        return [Fold(labelled[tr], labelled[te]) for tr, te in list(folds)[:seeds]]
     raise ValueError(f"unknown split {split!r}: use temporal, given or cv")
 
 
-def _sigmoid(logit: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-logit))
-
-
-def _logit(prob: np.ndarray) -> np.ndarray:
-    clipped = np.clip(prob, 1e-6, 1.0 - 1e-6)
-    return np.log(clipped / (1.0 - clipped))
+def check_maturity(
+    train_as_of: pd.Timestamp, used_at: pd.Timestamp, horizon_days: int, *, allow: bool
+) -> str | None:
+    """Refuse (or, with ``allow``, warn about) a training cohort whose labels were not yet
+    known at ``used_at``; returns the warning text, if any."""
+    mature_at = train_as_of + pd.Timedelta(days=horizon_days)
+    if used_at >= mature_at:
+        return None
+    message = (
+        f"the training cohort's labels (as of {train_as_of.date()}, {horizon_days}-day "
+        f"horizon) are mature only on {mature_at.date()}, after {used_at.date()}"
+    )
+    if not allow:
+        raise ImmatureLabelsError(
+            f"{message}: choose a training date at least {horizon_days} days earlier, or "
+            "pass --allow-immature to measure anyway (the result is optimistic)"
+        )
+    return f"{message}: allowed by --allow-immature, so the result is optimistic"
 
 
 @dataclass
-class SageBag:
-    """Cross-fitted GraphSAGE models of one seed and their logits.
+class _Prepared:
+    """Features, graphs and matrices of one evaluation, shared by every seed."""
 
-    ``train_logit [N_train]``: mean logit of the bag on the training graph; ``stacked_logit``:
-    the same except on ``fold.train`` rows, which hold the out-of-fold logit of the one member
-    that did not train on them; ``test_logit [N_test]``: mean logit on the test graph (the
-    training graph when there is none).
-    """
-
-    models: list[TrainedSAGE]
-    train_logit: np.ndarray
-    stacked_logit: np.ndarray
-    test_logit: np.ndarray
+    train_graph: GraphData
+    test_graph: GraphData
+    train_features: pd.DataFrame
+    test_matrices: dict[str, np.ndarray]
+    scaler: FeatureScaler
+    features: FeatureSet
 
 
-def cross_fitted_sage(
-    train_graph: GraphData,
-    test_graph: GraphData | None,
-    fold: Fold,
-    scaler: FeatureScaler,
-    bags: int = 4,
-    seed: int = 0,
-    sage_config: SAGEConfig = SAGEConfig(),
-    train_config: TrainConfig = TrainConfig(),
-    weighting: EdgeWeighting = "gmv",
-) -> SageBag:
-    """Train ``bags`` GraphSAGE models, member ``j`` on ``fold.train`` minus its ``j``-th
-    stratified part, all stopping early on ``fold.val``. Averaging cuts the seed variance of a
-    small labelled set; the held-out parts give leakage-free logits for stacking."""
-    y = train_graph.data.y.numpy()
-    labels = y[fold.train].astype(int)
-    n_splits = min(bags, int(min(np.bincount(labels, minlength=2)))) if len(labels) else 0
-    if n_splits < 2:
-        raise ValueError("too few labelled training rows of each class to cross-fit GraphSAGE")
-    parts = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
-    models: list[TrainedSAGE] = []
-    train_logit = np.zeros(train_graph.data.num_nodes)
-    scored = test_graph if test_graph is not None else train_graph
-    test_logit = np.zeros(scored.data.num_nodes)
-    out_of_fold = np.full(train_graph.data.num_nodes, np.nan)
-    for member, (kept, held) in enumerate(parts.split(fold.train, labels)):
-        sage = train_sage(
-            train_graph,
-            fold.train[kept],
-            fold.val,
-            scaler,
-            sage_config,
-            train_config,
-            weighting,
-            seed * 1000 + member,
-        )
-        logit = _logit(sage.predict_proba(train_graph))
-        out_of_fold[fold.train[held]] = logit[fold.train[held]]
-        train_logit += logit / n_splits
-        test_logit += (
-            _logit(sage.predict_proba(test_graph)) if test_graph is not None else logit
-        ) / n_splits
-        models.append(sage)
-    stacked = np.where(np.isnan(out_of_fold), train_logit, out_of_fold)
-    return SageBag(models, train_logit, stacked, test_logit)
+def _prepare(
+    train: Frames,
+    test: Frames,
+    d1: pd.Timestamp,
+    d2: pd.Timestamp,
+    config: EvaluationConfig,
+    features: FeatureSet,
+) -> _Prepared:
+    train_features = features.frame(train, d1)
+    temporal = config.split == "temporal"
+    test_features = features.frame(test, d2) if temporal else train_features
+    gnn_columns = features.own if config.models.gnn_inputs == "own" else list(train_features)
+    scaler = FeatureScaler(gnn_columns).fit(train_features)
+    target, weighting = config.target, config.models.weighting
+    train_graph = build_graph(train, train_features, scaler, d1, target, weighting)
+    test_graph = (
+        build_graph(test, test_features, scaler, d2, target, weighting) if temporal else train_graph
+    )
+    matrices = feature_matrices(test_graph, test_features, features.own, features.counterparty)
+    return _Prepared(train_graph, test_graph, train_features, matrices, scaler, features)
+
+
+def _fit_seed(
+    prep: _Prepared, fold: Fold, seed: int, config: EvaluationConfig, say: Callable[[str], None]
+) -> tuple[Selection, TrainingTable, dict[str, np.ndarray]]:
+    """One seed: fit and select on the fold's training rows, score its test rows."""
+    table = training_table(
+        prep.train_graph,
+        prep.train_features,
+        own=prep.features.own,
+        counterparty=prep.features.counterparty,
+        scaler=prep.scaler,
+        rows=fold.train,
+    )
+    selection = fit_and_select(
+        table,
+        config=replace(config.selection, seed=seed),
+        models=config.models,
+        progress=lambda message: say(f"seed {seed}: {message}"),
+    )
+    scores = {
+        m: selection.predict_proba(m, prep.test_graph, prep.test_matrices)[fold.test]
+        for m in selection.models
+    }
+    return selection, table, scores
 
 
 def evaluate(
     train: Frames,
     test: Frames | None,
-    target: str = "defaulted",
-    split: Split = "temporal",
-    seeds: int = 5,
-    train_as_of: pd.Timestamp | None = None,
-    test_as_of: pd.Timestamp | None = None,
+    config: EvaluationConfig = EvaluationConfig(),
+    *,
     feature_set: FeatureSet | None = None,
-    drop_features: tuple[str, ...] = (),
-    sage_config: SAGEConfig = SAGEConfig(),
-    train_config: TrainConfig = TrainConfig(),
-    tree_config: TreeConfig = TreeConfig(),
-    weighting: EdgeWeighting = "gmv",
-    gnn_inputs: Literal["own", "all"] = "all",
-    gnn_bags: int = 4,
-    horizon_days: int = 365,
     progress: Callable[[str], None] | None = None,
 ) -> EvaluationResult:
-    """Train and test all four models ``seeds`` times; see the module docstring for splits.
+    """Fit, select and test every model ``config.seeds`` times; see the module docstring.
 
     ``test`` is needed for ``temporal`` only (``given`` and ``cv`` use ``train``).
-    ``drop_features`` removes columns before any model sees them (e.g. leaky ones).
-    ``gnn_bags`` (>= 2) is the number of cross-fitted GraphSAGE models per seed.
+    Raises :class:`gnn.errors.ImmatureLabelsError` for an immature temporal split.
     """
-    import time
-
-    if gnn_bags < 2:
-        raise ValueError("gnn_bags must be at least 2: the hybrid needs out-of-fold GNN logits")
     started = time.perf_counter()
     say = progress or (lambda _msg: None)
-    features = feature_set or FeatureSet.default()
-    if split == "temporal" and test is None:
+    features = (feature_set or FeatureSet.default()).without(config.drop_features)
+    if config.split == "temporal" and test is None:
         raise ValueError("--split temporal needs test frames as of a later date (--test-as-of)")
-    test_frames = test if split == "temporal" and test is not None else train
-    d1 = pd.Timestamp(train_as_of) if train_as_of is not None else _infer_as_of(train)
-    d2 = pd.Timestamp(test_as_of) if test_as_of is not None else _infer_as_of(test_frames)
-    if split != "temporal":
-        d2 = d1
+    test_frames = test if config.split == "temporal" and test is not None else train
+    d1 = pd.Timestamp(config.train_as_of or _infer_as_of(train))
+    d2 = pd.Timestamp(config.test_as_of or _infer_as_of(test_frames))
     warnings: list[str] = []
-    if split == "temporal" and d2 < d1 + pd.Timedelta(days=horizon_days):
-        warnings.append(
-            f"test date {d2.date()} is less than the {horizon_days}-day horizon after the "
-            f"training date {d1.date()}: training labels would not yet be mature at {d2.date()}"
-        )
+    if config.split == "temporal":
+        warning = check_maturity(d1, d2, config.horizon_days, allow=config.allow_immature)
+        warnings += [warning] if warning else []
+    else:
+        d2 = d1
 
-    say("computing point-in-time features")
-    own = [c for c in features.own if c not in drop_features]
-    counterparty = [c for c in features.counterparty if c not in drop_features]
-    all_columns = own + counterparty
-    train_features = features.frame(train, d1, drop_features)
-    test_features = (
-        features.frame(test_frames, d2, drop_features) if split == "temporal" else train_features
-    )
-    gnn_columns = own if gnn_inputs == "own" else all_columns
-    scaler = FeatureScaler(gnn_columns).fit(train_features)
+    say("computing point-in-time features and graphs")
+    prep = _prepare(train, test_frames, d1, d2, config, features)
+    folds = split_folds(config.split, prep.train_graph, prep.test_graph, train, config.seeds)
+    if not folds or not len(folds[0].test):
+        raise ValueError(f"no labelled {config.target!r} rows to test on: check the outcomes")
 
-    say("building graphs")
-    train_graph = build_graph(train, train_features, scaler, d1, target, weighting)
-    test_graph = (
-        build_graph(test_frames, test_features, scaler, d2, target, weighting)
-        if split == "temporal"
-        else train_graph
-    )
-    folds = split_folds(split, train_graph, test_graph, train, seeds)
-    if not len(folds) or not len(folds[0].test):
-        raise ValueError(f"no labelled {target!r} rows to test on: check the outcomes frames")
+    y_test = prep.test_graph.data.y.numpy()
+    thin_test = prep.test_graph.data.thin.numpy()
+    seeds_out = [_fit_seed(prep, fold, seed, config, say) for seed, fold in enumerate(folds)]
+    models = seeds_out[0][0].models
+    cv_auc = {m: float(np.nanmean([s.cv_auc[m] for s, _, _ in seeds_out])) for m in models}
+    champion = max(cv_auc, key=lambda m: -math.inf if math.isnan(cv_auc[m]) else cv_auc[m])
+    if config.selection.champion != "auto":
+        champion = config.selection.champion
 
-    train_raw = {
-        "own": train_features.reindex(train_graph.business_ids)[own].to_numpy(np.float32),
-        "all": train_features.reindex(train_graph.business_ids)[all_columns].to_numpy(np.float32),
-    }
-    test_raw = {
-        "own": test_features.reindex(test_graph.business_ids)[own].to_numpy(np.float32),
-        "all": test_features.reindex(test_graph.business_ids)[all_columns].to_numpy(np.float32),
-    }
-    y_train = train_graph.data.y.numpy()
-    y_test = test_graph.data.y.numpy()
-    thin_test = test_graph.data.thin.numpy()
-
-    rows: list[dict[str, object]] = []
-    first_seed_predictions: list[pd.DataFrame] = []
-    val_scores: dict[str, list[float]] = {m: [] for m in MODELS}
-    for seed, fold in enumerate(folds):
-        predictions: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        for name, key in (("trees_own", "own"), ("trees_own_cp", "all")):
-            say(f"seed {seed}: {MODEL_LABELS[name]}")
-            trees = fit_trees(
-                train_raw[key][fold.train],
-                y_train[fold.train],
-                train_raw[key][fold.val],
-                y_train[fold.val],
-                own if key == "own" else all_columns,
-                seed,
-                tree_config,
-            )
-            predictions[name] = (
-                trees.predict_proba(train_raw[key][fold.val]),
-                trees.predict_proba(test_raw[key][fold.test]),
-            )
-        say(f"seed {seed}: {MODEL_LABELS['graphsage']} x{gnn_bags}")
-        bag = cross_fitted_sage(
-            train_graph,
-            test_graph if split == "temporal" else None,
-            fold,
-            scaler,
-            gnn_bags,
-            seed,
-            sage_config,
-            train_config,
-            weighting,
-        )
-        predictions["graphsage"] = (
-            _sigmoid(bag.train_logit[fold.val]),
-            _sigmoid(bag.test_logit[fold.test]),
-        )
-
-        say(f"seed {seed}: {MODEL_LABELS['hybrid']}")
-        train_stack = np.hstack([train_raw["all"], bag.stacked_logit[:, None]])
-        test_stack = np.hstack([test_raw["all"], bag.test_logit[:, None]])
-        hybrid = fit_trees(
-            train_stack[fold.train],
-            y_train[fold.train],
-            train_stack[fold.val],
-            y_train[fold.val],
-            [*all_columns, "graphsage_logit"],
-            seed,
-            tree_config,
-        )
-        predictions["hybrid"] = (
-            hybrid.predict_proba(train_stack[fold.val]),
-            hybrid.predict_proba(test_stack[fold.test]),
-        )
-
-        for name, (val_prob, test_prob_m) in predictions.items():
-            val_scores[name].append(all_metrics(y_train[fold.val], val_prob)["auc"])
-            thin = thin_test[fold.test]
-            for slice_name, mask in (("all", np.ones_like(thin)), ("thin", thin)):
-                metrics = all_metrics(y_test[fold.test][mask], test_prob_m[mask])
-                rows.append({"model": name, "slice": slice_name, "seed": seed, **metrics})
-            if seed == 0:
-                first_seed_predictions.append(
-                    pd.DataFrame({"model": name, "y_true": y_test[fold.test], "pd": test_prob_m})
-                )
-
-    validation = {m: float(np.nanmean(v)) for m, v in val_scores.items()}
-    champion = max(
-        validation, key=lambda m: -math.inf if math.isnan(validation[m]) else validation[m]
-    )
-    first = folds[0]
-    counts = {
-        "nodes_train_graph": int(train_graph.data.num_nodes),
-        "edges_train_graph": int(train_graph.data.edge_index.shape[1]),
-        "nodes_test_graph": int(test_graph.data.num_nodes),
-        "train_rows": len(first.train),
-        "val_rows": len(first.val),
-        "test_rows": len(first.test),
-        "test_positives": int(y_test[first.test].sum()),
-        "test_thin_rows": int(thin_test[first.test].sum()),
-        "test_thin_positives": int(y_test[first.test][thin_test[first.test]].sum()),
-    }
+    say("bootstrapping test intervals")
+    intervals = _intervals(folds, seeds_out, y_test, thin_test, config)
     return EvaluationResult(
-        target=target,
-        split=split,
+        target=config.target,
+        split=config.split,
         train_as_of=str(d1.date()),
         test_as_of=str(d2.date()),
         seeds=len(folds),
-        runs=pd.DataFrame(rows),
-        validation_auc=validation,
+        runs=_runs(folds, seeds_out, y_test, thin_test),
+        cv_auc=cv_auc,
         champion=champion,
-        counts=counts,
+        counts=_counts(prep, folds[0], y_test, thin_test),
         peak_rss_mib=peak_rss_mib(),
         seconds=time.perf_counter() - started,
-        warnings=warnings,
-        predictions=pd.concat(first_seed_predictions, ignore_index=True),
-        configs={
-            "sage": sage_config.to_dict(),
-            "weighting": weighting,
-            "gnn_inputs": gnn_inputs,
-            "gnn_bags": gnn_bags,
-            "dropped_features": list(drop_features),
-        },
+        intervals=intervals,
+        warnings=warnings + _slice_warnings(folds[0], y_test, thin_test),
+        configs=config.to_dict(),
+        predictions=pd.concat(
+            [
+                pd.DataFrame({"model": m, "y_true": y_test[folds[0].test], "pd": p})
+                for m, p in seeds_out[0][2].items()
+            ],
+            ignore_index=True,
+        ),
+        selection=seeds_out[0][0].with_champion(champion),
+        table_rows=seeds_out[0][1],
     )
 
 
-def format_table(result: EvaluationResult, metrics: tuple[str, ...] = METRIC_NAMES) -> str:
-    """Plain-text table: one line per (model, slice), ``mean ± std`` per metric."""
-    table = result.table
-    header = f"{'model':<32} {'slice':<5} " + " ".join(f"{m:>15}" for m in metrics)
+SeedResult = tuple[Selection, TrainingTable, dict[str, np.ndarray]]
+
+
+def _runs(
+    folds: list[Fold], seeds_out: list[SeedResult], y: np.ndarray, thin: np.ndarray
+) -> pd.DataFrame:
+    """Test metrics per (model, slice, seed)."""
+    rows: list[dict[str, object]] = []
+    for seed, (fold, (_, _, scores)) in enumerate(zip(folds, seeds_out, strict=True)):
+        y_fold, thin_fold = y[fold.test], thin[fold.test]
+        for model, prob in scores.items():
+            for slice_name, mask in (("all", np.ones_like(thin_fold)), ("thin", thin_fold)):
+                metrics = all_metrics(y_fold[mask], prob[mask])
+                rows.append({"model": model, "slice": slice_name, "seed": seed, **metrics})
+    return pd.DataFrame(rows)
+
+
+def _intervals(
+    folds: list[Fold],
+    seeds_out: list[SeedResult],
+    y: np.ndarray,
+    thin: np.ndarray,
+    config: EvaluationConfig,
+) -> dict[str, dict[str, dict[str, Interval]]]:
+    """Paired bootstrap intervals per slice. Fixed test rows (temporal, given): each seed's
+    scores on the same drawn rows, averaged over seeds; ``cv``: the folds' test rows pooled
+    (each labelled row is tested once)."""
+    models = seeds_out[0][0].models
+    if config.split == "cv":
+        test = np.concatenate([f.test for f in folds])
+        preds = {m: [np.concatenate([s[2][m] for s in seeds_out])] for m in models}
+    else:
+        test = folds[0].test
+        preds = {m: [s[2][m] for s in seeds_out] for m in models}
+    out: dict[str, dict[str, dict[str, Interval]]] = {}
+    for slice_name, mask in (("all", np.ones(len(test), bool)), ("thin", thin[test])):
+        labels = y[test][mask]
+        if mask.sum() < 2 or len(np.unique(labels)) < 2:
+            continue
+        out[slice_name] = paired_bootstrap(
+            labels,
+            {m: [p[mask] for p in runs] for m, runs in preds.items()},
+            reference=REFERENCE if REFERENCE in models else None,
+            replicates=config.replicates,
+        )
+    return out
+
+
+def _counts(prep: _Prepared, fold: Fold, y: np.ndarray, thin: np.ndarray) -> dict[str, int]:
+    return {
+        "nodes_train_graph": int(prep.train_graph.data.num_nodes),
+        "edges_train_graph": int(prep.train_graph.data.edge_index.shape[1]),
+        "nodes_test_graph": int(prep.test_graph.data.num_nodes),
+        "train_rows": len(fold.train),
+        "train_positives": int(np.nansum(prep.train_graph.data.y.numpy()[fold.train])),
+        "test_rows": len(fold.test),
+        "test_positives": int(y[fold.test].sum()),
+        "test_thin_rows": int(thin[fold.test].sum()),
+        "test_thin_positives": int(y[fold.test][thin[fold.test]].sum()),
+    }
+
+
+def _slice_warnings(fold: Fold, y: np.ndarray, thin: np.ndarray) -> list[str]:
+    positives = int(y[fold.test][thin[fold.test]].sum())
+    if positives >= READABLE_MIN_POSITIVES:
+        return []
+    return [
+        f"the thin-file slice holds {positives} positives (< {READABLE_MIN_POSITIVES}): "
+        "its metrics are shown but cannot be read"
+    ]
+
+
+def _cell(mean: float, interval: Interval | None) -> str:
+    if interval is None or not math.isfinite(interval.low):
+        return f"{mean:.3f}"
+    return f"{mean:.3f} [{interval.low:.3f}, {interval.high:.3f}]"
+
+
+def format_table(result: EvaluationResult) -> str:
+    """Plain-text table: AUC and AUPRC with 95% bootstrap intervals, the paired lead over
+    (b), KS, Brier and top-decile recall (means over seeds), and the champion rule."""
+    lead = "AUC - (b) [95%]"
+    header = (
+        f"{'model':<32} {'slice':<5} {'AUC [95%]':>22} {'AUPRC [95%]':>22} {lead:>24} "
+        f"{'KS':>6} {'Brier':>6} {'top10%':>6} {'CV AUC':>7}"
+    )
     lines = [header, "-" * len(header)]
-    for _, row in table.iterrows():
-        cells = " ".join(f"{row[f'{m}_mean']:>7.3f} ± {row[f'{m}_std']:.3f}" for m in metrics)
-        mark = "*" if row["model"] == result.champion else " "
-        lines.append(f"{mark}{MODEL_LABELS[row['model']]:<31} {row['slice']:<5} {cells}")
+    for _, row in result.table.iterrows():
+        model, slice_ = row["model"], row["slice"]
+        auc = _cell(row["auc_mean"], result.interval(model, "auc", slice_))
+        auprc = _cell(row["auprc_mean"], result.interval(model, "auprc", slice_))
+        diff = result.interval(model, f"auc_minus_{REFERENCE}", slice_)
+        lead_cell = (
+            "" if diff is None else f"{diff.estimate:+.3f} [{diff.low:+.3f}, {diff.high:+.3f}]"
+        )
+        mark = "*" if model == result.champion else " "
+        cv = f"{result.cv_auc.get(model, math.nan):.3f}" if slice_ == "all" else ""
+        lines.append(
+            f"{mark}{MODEL_LABELS[model]:<31} {slice_:<5} {auc:>22} {auprc:>22} {lead_cell:>24} "
+            f"{row['ks_mean']:>6.3f} {row['brier_mean']:>6.3f} {row['recall_top10_mean']:>6.3f} "
+            f"{cv:>7}"
+        )
     lines.append(
-        f"champion (best mean validation AUC): {MODEL_LABELS[result.champion]}  "
-        + ", ".join(f"{m}={v:.3f}" for m, v in result.validation_auc.items())
+        f"champion (best mean cross-validated AUC inside the training rows): "
+        f"{MODEL_LABELS[result.champion]}; intervals: paired bootstrap over test businesses, "
+        f"{result.seeds} seed(s)"
     )
+    lines += [f"note: {w}" for w in result.warnings]
     return "\n".join(lines)

@@ -1,9 +1,10 @@
 """The model card (Markdown) written at every training, for lenders and model-risk review.
 
 Everything quoted comes from ``Artefact.metrics`` as ``gnn.scoring.train_models`` measured it:
-cohort and data window, champion and baseline metrics (validation: chosen on; hold-out: never
-fitted or chosen on), the calibration table, the back-test by grade, performance by region and
-industry with large gaps flagged, intended use and known limits.
+cohort and data window, champion and baseline metrics out of fold (each row scored by models
+that never saw its label; the champion chosen on the folds' mean AUC), the calibration table,
+the back-test by grade, performance by region and industry with large gaps flagged, intended
+use and known limits.
 """
 
 from __future__ import annotations
@@ -14,6 +15,15 @@ from gnn.artefact import Artefact
 from gnn.evaluate import MODEL_LABELS
 
 _METRICS = ("auc", "auprc", "ks", "gini", "brier", "recall_top10")
+_COHORT_COUNTS = (
+    "businesses_in_graph",
+    "trade_edges",
+    "labelled",
+    "positives",
+    "folds",
+    "thin_file",
+    "thin_file_positives",
+)
 
 
 def _num(value: object, fmt: str = ".3f") -> str:
@@ -47,15 +57,16 @@ def render(artefact: Artefact) -> str:
         f"# Model card: {artefact.model_version}",
         "",
         f"- **Champion**: {MODEL_LABELS.get(champion, champion)} (`{champion}`), chosen on "
-        "validation AUC inside the training cohort",
+        f"the mean held-out AUC of {cohort['folds']}-fold cross-validation inside the training "
+        "cohort (folds grouped by business)",
         f"- **Target**: `{artefact.target}` within the outcome horizon after the score date",
         f"- **Trained as of**: {cohort['as_of']} (trained at {artefact.trained_at})",
         f"- **Score scale**: `{scale.name}` {scale.min_score:.0f}–{scale.max_score:.0f}, higher "
         f"is safer; {scale.base_score:.0f} points = odds {scale.base_odds:g}:1, "
         f"{scale.pdo:g} points to double the odds",
-        f"- **Calibration**: {m['calibration_method']}, fitted on the validation rows only; "
-        f"expected calibration error on hold-out {_num(m['ece_raw'])} raw → "
-        f"{_num(m['ece_calibrated'])} calibrated",
+        f"- **Calibration**: {m['calibration_method']}, fitted on the champion's out-of-fold "
+        f"predictions; expected calibration error out of fold {_num(m['ece_raw'])} raw → "
+        f"{_num(m['ece_calibrated'])} calibrated (calibration cross-fitted over the folds)",
         "",
         "## Data window and cohorts",
         "",
@@ -68,46 +79,32 @@ def render(artefact: Artefact) -> str:
                 "businesses in graph",
                 "trade edges",
                 "labelled",
-                f"{cohort['target']}",
-                "train",
-                "validation",
-                "hold-out",
-                "hold-out thin-file",
+                cohort["target"],
+                "folds",
+                "thin-file",
+                f"thin-file {cohort['target']}",
             ],
-            [
-                [
-                    str(cohort[k])
-                    for k in (
-                        "businesses_in_graph",
-                        "trade_edges",
-                        "labelled",
-                        "positives",
-                        "train",
-                        "validation",
-                        "holdout",
-                        "holdout_thin_file",
-                    )
-                ]
-            ],
+            [[str(cohort[k]) for k in _COHORT_COUNTS]],
         ),
         "",
-        "Split: stratified 60/20/20 inside the cohort. Models are fitted on train, the champion "
-        "and the calibration are chosen and fitted on validation, and every figure below marked "
-        "hold-out comes from rows nothing was fitted or chosen on.",
+        "Every figure below is out of fold: the cohort is split into folds grouped by "
+        "business; each fold is scored by models fitted on the others (early-stopping on rows "
+        "inside those), so no figure comes from a row its model was fitted on. The champion "
+        "is chosen on these figures, so its own are slightly optimistic; a temporal test on a "
+        "later cohort (`tradegraph evaluate`) is the unbiased check.",
         "",
-        "## Champion and baselines",
+        "## Champion and baselines (out of fold)",
         "",
-        "Validation (used to choose the champion):",
+        _table(["model", *_METRICS], _metric_rows(m["out_of_fold"], champion)),
         "",
-        _table(["model", *_METRICS], _metric_rows(m["validation"], champion)),
+        f"Out-of-fold AUC of the champion on thin-file businesses: {_num(m['thin_auc'])}"
+        + (
+            f" ({cohort['thin_file_positives']} {cohort['target']}: too few to read)."
+            if cohort["thin_file_positives"] < 30
+            else "."
+        ),
         "",
-        "Hold-out:",
-        "",
-        _table(["model", *_METRICS], _metric_rows(m["holdout"], champion)),
-        "",
-        f"Hold-out AUC of the champion on thin-file businesses: {_num(m['holdout_thin_auc'])}.",
-        "",
-        "## Calibration (hold-out, by decile of calibrated PD)",
+        "## Calibration (out of fold, by decile of calibrated PD)",
         "",
         _table(
             ["decile", "n", "PD range", "mean predicted PD", "observed rate", "defaults"],
@@ -124,7 +121,7 @@ def render(artefact: Artefact) -> str:
             ],
         ),
         "",
-        "## Back-test by grade (hold-out)",
+        "## Back-test by grade (out of fold)",
         "",
         _table(
             ["grade", "lowest score", "n", "defaults", "observed rate", "mean predicted PD"],
@@ -145,9 +142,9 @@ def render(artefact: Artefact) -> str:
             ],
         ),
         "",
-        "## Performance by region and industry (fairness review, hold-out)",
+        "## Performance by region and industry (fairness review, out of fold)",
         "",
-        "A slice is flagged when its AUC trails the overall hold-out AUC by more than 0.10, or "
+        "A slice is flagged when its AUC trails the overall out-of-fold AUC by more than 0.10, or "
         "its observed default rate differs from its mean predicted PD by more than two "
         "standard errors (and 3 points). Slices under 20 businesses get no AUC.",
         "",
@@ -191,7 +188,7 @@ def render(artefact: Artefact) -> str:
         "",
         f"- Trained on one cohort ({cohort['as_of']}); performance drifts as the marketplace "
         "changes. Retrain at each new outcome date and compare with the previous model.",
-        "- Hold-out rows come from the same cohort as training: a temporal test on a later "
+        "- Out-of-fold rows come from the same cohort as training: a temporal test on a later "
         "cohort (`tradegraph evaluate`) is the stronger check.",
         "- PDs are calibrated to the cohort's default rate; a change in the base rate needs "
         "recalibration.",

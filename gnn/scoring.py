@@ -1,13 +1,11 @@
 """Train a calibrated champion at one score date, and score every SME with it.
 
-``train_models(frames, as_of)`` splits the labelled cohort at ``as_of`` (stratified) into
-train (60%), validation (20%) and hold-out (20%); fits the four models of ``gnn.evaluate``
-((a) trees on own features, (b) trees on own + counterparty, (c) GraphSAGE, (d) the hybrid)
-the way ``gnn.evaluate`` fits them (GraphSAGE is the bag of cross-fitted models from
-``gnn.evaluate.cross_fitted_sage``; the hybrid stacks its logit, out of fold on training rows,
-the bag's mean elsewhere and at scoring); picks the champion on validation AUC;
-fits the calibration on the validation rows only; and measures everything in the model card on
-the hold-out rows, which nothing was fitted or chosen on.
+``train_models(frames, as_of)`` takes the labelled cohort at ``as_of`` through
+``gnn.selection.fit_and_select``, the routine ``evaluate`` uses too: every model is fitted out
+of fold, the champion is the best on cross-validation inside the cohort, its calibration is
+fitted on its out-of-fold predictions, and the model card quotes out-of-fold figures only
+(the champion's calibrated PDs cross-fitted over the same folds). A training cohort whose
+labels are not yet mature is refused unless the user allows it.
 
 ``score(artefact, frames, as_of)`` scores inductively: features and graph are rebuilt as of
 the scoring date, so a business that did not exist at training is scored from its own and its
@@ -18,39 +16,42 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.model_selection import train_test_split
 from torch import Tensor, nn
 
 from gnn import model_card
 from gnn.artefact import CARD_FILE, SAGE_DIR, Artefact, new_model_version, save_artefact
-from gnn.baselines import TreeConfig, fit_trees
-from gnn.calibration import (
-    Method,
-    calibration_table,
-    expected_calibration_error,
-    fit_calibrator,
-)
-from gnn.data import EdgeWeighting, FeatureScaler, Frames, GraphData, build_graph, trade_pairs
-from gnn.evaluate import MODELS, FeatureSet, Fold, cross_fitted_sage
+from gnn.calibration import calibration_table, expected_calibration_error
+from gnn.data import FeatureScaler, Frames, GraphData, build_graph, trade_pairs
+from gnn.errors import TrainingDataError
+from gnn.evaluate import FeatureSet, check_maturity
 from gnn.metrics import all_metrics
-from gnn.model import GraphSAGE, SAGEConfig
+from gnn.model import GraphSAGE
 from gnn.reasons import explain
 from gnn.scale import Grades, ScoreScale, grades_from_pd_bands
-from gnn.train import TrainConfig, TrainedSAGE
+from gnn.selection import (
+    LOGIT_CLIP,
+    ModelConfig,
+    Selection,
+    SelectionConfig,
+    TrainingTable,
+    fit_and_select,
+    training_table,
+)
+from gnn.train import TrainedSAGE
 from loaders.columns import as_utc
+
+__all__ = ["TrainingConfig", "TrainingDataError", "score", "train_models"]
 
 Say = Callable[[str], None]
 SCORE_COLUMNS = ["business_id", "pd", "score", "grade", "reasons", "model_version", "as_of"]
 #: A slice whose hold-out AUC trails the overall one by more than this is flagged.
 AUC_GAP_FLAG = 0.10
-
-#: ``calibration='auto'`` uses isotonic only from this many defaults in the validation rows.
-ISOTONIC_MIN_DEFAULTS = 200
 
 
 #: The hybrid's GraphSAGE column. The ``emb_`` prefix tells ``gnn.reasons`` it is graph-derived:
@@ -59,12 +60,6 @@ SAGE_LOGIT_COLUMN = "emb_graphsage_logit"
 #: Bag members are stored under ``sage/<BAG_DIR>/member-<j>``; ``sage/`` itself holds member 0
 #: in the single-model format, so an older reader still finds a working model there.
 BAG_DIR = "bag"
-#: ``gnn.evaluate`` takes member logits from probabilities clipped to [1e-6, 1 - 1e-6].
-_LOGIT_CLIP = float(np.log((1 - 1e-6) / 1e-6))
-
-
-class TrainingDataError(ValueError):
-    """The cohort at the training date cannot support training (too few labels)."""
 
 
 class SageBagModel(nn.Module):
@@ -86,7 +81,7 @@ class SageBagModel(nn.Module):
         return self.members[0].convs  # type: ignore[return-value]
 
     def forward(self, x: Tensor, adjacencies: list[Tensor]) -> Tensor:
-        logits = [m(x, adjacencies).clamp(-_LOGIT_CLIP, _LOGIT_CLIP) for m in self.members]
+        logits = [m(x, adjacencies).clamp(-LOGIT_CLIP, LOGIT_CLIP) for m in self.members]
         return torch.stack(logits).mean(dim=0)
 
     def embed(self, x: Tensor, adjacencies: list[Tensor]) -> Tensor:
@@ -138,14 +133,6 @@ def bagged_sage(artefact: Artefact) -> TrainedSAGE | None:
         device = str(next(sage.model.parameters()).device)
         artefact.sage = sage = BaggedSAGE.load(folder, device)  # type: ignore[arg-type]
     return sage
-
-
-def _split(labelled: np.ndarray, y: np.ndarray, seed: int) -> tuple[np.ndarray, ...]:
-    """Stratified 60/20/20 train/validation/hold-out positions."""
-    rest, holdout = train_test_split(labelled, test_size=0.2, random_state=seed, stratify=y)
-    y_rest = y[np.searchsorted(labelled, rest)]
-    train, val = train_test_split(rest, test_size=0.25, random_state=seed, stratify=y_rest)
-    return np.sort(train), np.sort(val), np.sort(holdout)
 
 
 def year_pairs(orders: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
@@ -214,163 +201,104 @@ def _records(frame: pd.DataFrame) -> list[dict[str, object]]:
     return frame.replace({np.nan: None}).to_dict(orient="records")
 
 
+@dataclass(frozen=True)
+class TrainingConfig:
+    """What ``train`` does beyond fitting: the label horizon and the date the labels are
+    known at (default: now), for the maturity check; the score scale and grades."""
+
+    target: str = "defaulted"
+    horizon_days: int = 365
+    labels_known_at: pd.Timestamp | None = None
+    allow_immature: bool = False
+    scale: ScoreScale = field(default_factory=ScoreScale)
+    grades: Grades | None = None
+    selection: SelectionConfig = field(default_factory=SelectionConfig)
+    models: ModelConfig = field(default_factory=ModelConfig)
+
+
+def training_table_for(
+    frames: Frames,
+    as_of: pd.Timestamp,
+    features_def: FeatureSet,
+    config: TrainingConfig,
+) -> tuple[TrainingTable, pd.DataFrame]:
+    """The labelled cohort at ``as_of`` as a :class:`TrainingTable`, and its feature frame.
+
+    Raises :class:`TrainingDataError` when the cohort has too few labels of a class.
+    """
+    features = features_def.frame(frames, as_of)
+    gnn_columns = features_def.own if config.models.gnn_inputs == "own" else list(features)
+    scaler = FeatureScaler(gnn_columns).fit(features)
+    graph = build_graph(frames, features, scaler, as_of, config.target, config.models.weighting)
+    y = graph.data.y.numpy()[graph.labelled].astype(int)
+    if len(y) < 50 or y.sum() < 10 or (1 - y).sum() < 10:
+        raise TrainingDataError(
+            f"only {len(y)} labelled businesses with {int(y.sum())} {config.target} at "
+            f"{as_of.date()}: train at a score date with outcomes loaded "
+            "(at least 50 labelled, 10 of each class)"
+        )
+    table = training_table(
+        graph,
+        features,
+        own=features_def.own,
+        counterparty=features_def.counterparty,
+        scaler=scaler,
+    )
+    return table, features
+
+
 def train_models(
     frames: Frames,
     as_of: pd.Timestamp | str,
+    config: TrainingConfig = TrainingConfig(),
     *,
-    target: str = "defaulted",
     models_dir: Path | None = None,
     feature_set: FeatureSet | None = None,
-    champion: str = "auto",
-    calibration: Method | str = "auto",
-    scale: ScoreScale = ScoreScale(),
-    grades: Grades | None = None,
-    sage_config: SAGEConfig = SAGEConfig(),
-    train_config: TrainConfig = TrainConfig(),
-    tree_config: TreeConfig = TreeConfig(),
-    weighting: EdgeWeighting = "gmv",
-    gnn_bags: int = 4,
-    seed: int = 0,
+    fitted: tuple[Selection, TrainingTable] | None = None,
     progress: Say | None = None,
 ) -> Artefact:
-    """Train, choose, calibrate and (when ``models_dir`` is given) save with a model card.
+    """Fit and select (``gnn.selection.fit_and_select``), calibrate and (when ``models_dir``
+    is given) save with a model card.
 
-    ``champion``: ``auto`` (best validation AUC) or one of ``gnn.evaluate.MODELS`` to force it.
-    ``gnn_bags`` (>= 2): cross-fitted GraphSAGE members, as in ``gnn.evaluate.evaluate``.
-    ``calibration``: ``isotonic``, ``platt`` or ``auto`` (isotonic from
-    ``ISOTONIC_MIN_DEFAULTS`` validation defaults, Platt below).
-    Raises :class:`TrainingDataError` when the cohort has too few labelled defaults.
+    ``fitted`` reuses a selection already made on the same cohort (``evaluate`` returns its
+    first seed's), so a run that evaluates and then trains has one champion and fits once.
+    Raises :class:`TrainingDataError` (too few labels) and
+    :class:`gnn.errors.ImmatureLabelsError` (labels not yet known at ``labels_known_at``).
     """
     say = progress or (lambda _m: None)
     as_of = as_utc(as_of)
     features_def = feature_set or FeatureSet.default()
-    if champion != "auto" and champion not in MODELS:
-        raise ValueError(f"unknown champion {champion!r}: use auto or one of {list(MODELS)}")
-
-    say("computing point-in-time features")
-    features = features_def.frame(frames, as_of)
-    own, counterparty = list(features_def.own), list(features_def.counterparty)
-    all_columns = own + counterparty
-    scaler = FeatureScaler(all_columns).fit(features)
-    say("building the graph")
-    graph = build_graph(frames, features, scaler, as_of, target, weighting)
-    labelled = graph.labelled
-    y_all = graph.data.y.numpy()
-    y_labelled = y_all[labelled].astype(int)
-    if len(labelled) < 50 or y_labelled.sum() < 10 or (1 - y_labelled).sum() < 10:
-        raise TrainingDataError(
-            f"only {len(labelled)} labelled businesses with {int(y_labelled.sum())} "
-            f"{target} at {as_of.date()}: train at a score date with outcomes loaded "
-            "(at least 50 labelled, 10 of each class)"
+    known_at = as_utc(config.labels_known_at or pd.Timestamp.now(tz="UTC"))
+    check_maturity(as_of, known_at, config.horizon_days, allow=config.allow_immature)
+    if fitted is None:
+        say("computing point-in-time features")
+        table, _ = training_table_for(frames, as_of, features_def, config)
+        selection = fit_and_select(
+            table, config=config.selection, models=config.models, progress=say
         )
-    train, val, holdout = _split(labelled, y_labelled, seed)
-    raw = features.reindex(graph.business_ids)
-    matrices = {
-        "trees_own": raw[own].to_numpy(np.float32),
-        "trees_own_cp": raw[all_columns].to_numpy(np.float32),
-    }
-    trees = {}
-    probabilities: dict[str, np.ndarray] = {}
-    for name, matrix in matrices.items():
-        say(f"training {name}")
-        cols = own if name == "trees_own" else all_columns
-        trees[name] = fit_trees(
-            matrix[train], y_all[train], matrix[val], y_all[val], cols, seed, tree_config
-        )
-        probabilities[name] = trees[name].predict_proba(matrix)
-    say(f"training graphsage (bag of {gnn_bags}, cross-fitted)")
-    bag = cross_fitted_sage(
-        graph, None, Fold(train, val, holdout), scaler, gnn_bags, seed,
-        sage_config, train_config, weighting,
-    )  # fmt: skip
-    sage = BaggedSAGE.from_members(bag.models)
-    probabilities["graphsage"] = 1.0 / (1.0 + np.exp(-bag.train_logit))
-    say("training hybrid")
-    # As in gnn.evaluate: training rows carry the out-of-fold logit (the member that never saw
-    # their label), every other row - and every business at scoring - the bag's mean logit.
-    hybrid_fit = np.hstack([matrices["trees_own_cp"], bag.stacked_logit[:, None]])
-    hybrid_matrix = np.hstack([matrices["trees_own_cp"], bag.train_logit[:, None]])
-    trees["hybrid"] = fit_trees(
-        hybrid_fit[train], y_all[train], hybrid_fit[val], y_all[val],
-        [*all_columns, SAGE_LOGIT_COLUMN], seed, tree_config,
-    )  # fmt: skip
-    probabilities["hybrid"] = trees["hybrid"].predict_proba(hybrid_matrix)
-
-    validation = {m: all_metrics(y_all[val], p[val]) for m, p in probabilities.items()}
-    if champion == "auto":
-        champion = max(MODELS, key=lambda m: np.nan_to_num(validation[m]["auc"], nan=-1.0))
-    say(f"calibrating the champion ({champion}) on validation rows")
-    if calibration == "auto":
-        # Isotonic on a few dozen defaults is a staircase of a handful of PDs, which bunches
-        # the grades (one demo run: no B at all, 3 Ds); Platt keeps PDs continuous until the
-        # validation rows hold enough defaults for isotonic's extra flexibility to pay.
-        calibration = "isotonic" if y_all[val].sum() >= ISOTONIC_MIN_DEFAULTS else "platt"
-    calibrator = fit_calibrator(probabilities[champion][val], y_all[val], calibration)
-    grades = grades or grades_from_pd_bands(scale)
-
-    y_hold = y_all[holdout]
-    pd_hold = calibrator(probabilities[champion][holdout])
-    holdout_metrics = {m: all_metrics(y_hold, p[holdout]) for m, p in probabilities.items()}
-    holdout_metrics["champion_calibrated"] = all_metrics(y_hold, pd_hold)
-    thin = graph.data.thin.numpy()[holdout]
-    thin_auc = all_metrics(y_hold[thin], pd_hold[thin])["auc"] if thin.any() else math.nan
-    cohort_rows = features.reindex(graph.business_ids[labelled])[all_columns]
-    typical = {c: float(v) for c, v in cohort_rows.median().items()}
-    typical[SAGE_LOGIT_COLUMN] = float(bag.train_logit[labelled].mean())
-    tree_columns = {
-        "trees_own": own,
-        "trees_own_cp": all_columns,
-        "graphsage": all_columns,
-        "hybrid": [*all_columns, SAGE_LOGIT_COLUMN],
-    }[champion]
-    registered = frames.businesses["registered_at"]
+    else:
+        selection, table = fitted
+    say(f"champion {selection.champion}: measuring it out of fold")
+    metrics = model_metrics(frames, table, selection, config, as_of)
+    champion = selection.champion
+    sage = BaggedSAGE.from_members(selection.sage) if selection.sage else None
+    columns = table.columns
     trained_at = pd.Timestamp.now(tz="UTC")
-    metrics: dict[str, object] = {
-        "cohort": {
-            "as_of": str(as_of.date()),
-            "target": target,
-            "businesses_in_graph": int(graph.data.num_nodes),
-            "trade_edges": int(graph.data.edge_index.shape[1]),
-            "labelled": len(labelled),
-            "positives": int(y_labelled.sum()),
-            "train": len(train),
-            "validation": len(val),
-            "holdout": len(holdout),
-            "holdout_thin_file": int(thin.sum()),
-            "first_registration": str(registered.min().date()) if len(registered) else "",
-            "first_order": str(frames.orders["ts"].min().date()) if len(frames.orders) else "",
-        },
-        "champion": champion,
-        "validation": validation,
-        "holdout": holdout_metrics,
-        "holdout_thin_auc": thin_auc,
-        "calibration_method": calibration,
-        "ece_raw": expected_calibration_error(probabilities[champion][holdout], y_hold),
-        "ece_calibrated": expected_calibration_error(pd_hold, y_hold),
-        "calibration_table": _records(calibration_table(pd_hold, y_hold)),
-        "grade_backtest": _grade_backtest(grades, scale.score(pd_hold), y_hold, pd_hold),
-        "slices": _slices(frames, graph.business_ids, holdout, y_hold, pd_hold),
-        "sage": sage_config.to_dict(),
-        "weighting": weighting,
-        "sage_best_epoch": sage.best_epoch,
-        "gnn_bags": len(bag.models),
-    }
-    champion_trees = trees.get(champion)
     artefact = Artefact(
         model_version=new_model_version(as_of, trained_at),
         trained_as_of=as_of,
         trained_at=trained_at.isoformat(),
         champion=champion,
-        target=target,
-        own_features=own,
-        counterparty_features=counterparty,
-        tree_columns=tree_columns,
-        calibrator=calibrator,
-        scale=scale,
-        grades=grades,
+        target=config.target,
+        own_features=columns["own"],
+        counterparty_features=[c for c in columns["all"] if c not in columns["own"]],
+        tree_columns=_tree_columns(champion, columns),
+        calibrator=selection.calibrator,
+        scale=config.scale,
+        grades=config.grades or grades_from_pd_bands(config.scale),
         sage=sage,
-        trees=None if champion_trees is None else champion_trees.booster.booster_,
-        typical=typical,
+        trees=None if champion == "graphsage" else selection.trees[champion].booster.booster_,
+        typical=_typical(table, selection),
         metrics=metrics,
     )
     if models_dir is not None:
@@ -378,6 +306,75 @@ def train_models(
         folder = save_artefact(artefact, models_dir)
         (folder / CARD_FILE).write_text(model_card.render(artefact))
     return artefact
+
+
+def _tree_columns(champion: str, columns: dict[str, list[str]]) -> list[str]:
+    return {
+        "trees_own": columns["own"],
+        "trees_own_cp": columns["all"],
+        "graphsage": columns["all"],
+        "hybrid": [*columns["all"], SAGE_LOGIT_COLUMN],
+    }[champion]
+
+
+def _typical(table: TrainingTable, selection: Selection) -> dict[str, float]:
+    """Training-cohort medians of every feature (and of the hybrid's GraphSAGE logit)."""
+    labelled = table.matrices["all"][table.rows]
+    typical = dict(zip(table.columns["all"], np.nanmedian(labelled, axis=0).tolist(), strict=True))
+    if selection.stacked_logit is not None:
+        typical[SAGE_LOGIT_COLUMN] = float(np.mean(selection.stacked_logit[table.rows]))
+    return {k: float(v) for k, v in typical.items()}
+
+
+def model_metrics(
+    frames: Frames,
+    table: TrainingTable,
+    selection: Selection,
+    config: TrainingConfig,
+    as_of: pd.Timestamp,
+) -> dict[str, object]:
+    """Everything the model card quotes, from out-of-fold predictions: each model's, and the
+    champion's calibrated PD with the calibration itself cross-fitted over the same folds
+    (so no row's PD comes from a calibration fitted on that row)."""
+    y, rows, graph = table.y, table.rows, table.graph
+    pd_oof = selection.cross_calibrated_oof()
+    champion = selection.champion
+    out_of_fold = {m: all_metrics(y, p) for m, p in selection.oof.items()}
+    out_of_fold["champion_calibrated"] = all_metrics(y, pd_oof)
+    thin = graph.data.thin.numpy()[rows]
+    grades = config.grades or grades_from_pd_bands(config.scale)
+    registered = frames.businesses["registered_at"]
+    return {
+        "cohort": {
+            "as_of": str(as_of.date()),
+            "target": config.target,
+            "businesses_in_graph": int(graph.data.num_nodes),
+            "trade_edges": int(graph.data.edge_index.shape[1]),
+            "labelled": len(rows),
+            "positives": int(y.sum()),
+            "folds": len(selection.fold_auc[champion]),
+            "thin_file": int(thin.sum()),
+            "thin_file_positives": int(y[thin].sum()),
+            "first_registration": str(registered.min().date()) if len(registered) else "",
+            "first_order": str(frames.orders["ts"].min().date()) if len(frames.orders) else "",
+        },
+        "champion": champion,
+        "champion_rule": "best mean held-out AUC over the cross-validation folds",
+        "cv_auc": selection.cv_auc,
+        "fold_auc": selection.fold_auc,
+        "out_of_fold": out_of_fold,
+        "thin_auc": all_metrics(y[thin], pd_oof[thin])["auc"] if thin.any() else math.nan,
+        "calibration_method": selection.calibration_method,
+        "ece_raw": expected_calibration_error(selection.oof[champion], y),
+        "ece_calibrated": expected_calibration_error(pd_oof, y),
+        "calibration_table": _records(calibration_table(pd_oof, y)),
+        "grade_backtest": _grade_backtest(grades, config.scale.score(pd_oof), y, pd_oof),
+        "slices": _slices(frames, graph.business_ids, rows, y, pd_oof),
+        "models": config.models.to_dict(),
+        "tree_rounds": selection.rounds,
+        "sage_best_epochs": [m.best_epoch for m in selection.sage],
+        "gnn_bags": len(selection.sage),
+    }
 
 
 def _graph_for(artefact: Artefact, frames: Frames, features: pd.DataFrame, as_of) -> GraphData:

@@ -2,7 +2,8 @@
 
 Stages (each timed): start the local Neo4j -> generate a synthetic marketplace -> validate
 and load it -> graph analytics -> evaluate champion and baselines (one seed: quicker than
-``tradegraph evaluate``'s five) -> train the scoring model -> score every SME and write the
+``tradegraph evaluate``'s five) -> keep that run's champion as the scoring model (no second
+fit, so report, model card and scores name one champion) -> score every SME and write the
 scores back -> find suspicious clusters -> write the HTML report.
 
 Dates follow the synthetic marketplace: models learn from the cohort scored on 2024-01-01
@@ -109,7 +110,7 @@ def run_demo(
     stage: Callable[[str], None] | None = None,
 ) -> DemoResult:
     """Run every stage against ``driver``; ``stage(name)`` is called as each begins."""
-    from gnn.evaluate import evaluate, format_table
+    from gnn.evaluate import EvaluationConfig, evaluate, format_table
     from gnn.scoring import score, train_models
     from graph import analytics, clusters
     from graph.load import graph_counts, load_export
@@ -156,21 +157,22 @@ def run_demo(
         score_snap = read_snapshot(driver, SCORE_AS_OF)
 
     with timed("evaluate (1 seed)"):
-        evaluation = evaluate(
-            train_snap,
-            test_snap,
-            target="defaulted",
-            split="temporal",
-            seeds=1,
-            train_as_of=TRAIN_AS_OF,
-            test_as_of=TEST_AS_OF,
-        )
+        config = EvaluationConfig(
+            seeds=1, train_as_of=TRAIN_AS_OF, test_as_of=TEST_AS_OF,
+            horizon_days=settings.horizon_days,
+        )  # fmt: skip
+        evaluation = evaluate(train_snap, test_snap, config)
         result.evaluation_json = work_dir / "evaluation.json"
         result.evaluation_json.write_text(evaluation.to_json())
         say(format_table(evaluation))
 
     with timed("train"):
-        artefact = train_models(train_snap, TRAIN_AS_OF, models_dir=models_dir, seed=seed)
+        # The champion, its fitted models and calibration are evaluate's: one choice per run.
+        assert evaluation.selection is not None and evaluation.table_rows is not None
+        artefact = train_models(
+            train_snap, TRAIN_AS_OF, models_dir=models_dir,
+            fitted=(evaluation.selection, evaluation.table_rows),
+        )  # fmt: skip
         result.model_dir = getattr(artefact, "folder", None)
 
     with timed("score + write back"):

@@ -9,14 +9,23 @@ from gnn.baselines import TreeConfig
 from gnn.data import SnapshotFrames
 from gnn.evaluate import FeatureSet
 from gnn.model import SAGEConfig
+from gnn.scoring import TrainingConfig
+from gnn.selection import ModelConfig, SelectionConfig
 from gnn.train import TrainConfig
 from tests.gnn.conftest import COUNTERPARTY, OWN, simple_features, tiny_market
 
-FAST = {
-    "tree_config": TreeConfig(n_estimators=80, early_stopping_rounds=20),
-    "train_config": TrainConfig(max_epochs=25, patience=10),
-    "sage_config": SAGEConfig(hidden=16),
-}
+MODELS = ModelConfig(
+    trees=TreeConfig(n_estimators=80, early_stopping_rounds=20),
+    train=TrainConfig(max_epochs=25, patience=10),
+    sage=SAGEConfig(hidden=16),
+)
+
+
+def fast(champion: str = "auto", folds: int = 3) -> TrainingConfig:
+    """Small, quick training settings: ``folds`` folds, ``champion`` auto or forced."""
+    return TrainingConfig(selection=SelectionConfig(folds=folds, champion=champion), models=MODELS)
+
+
 FEATURES = FeatureSet(compute=simple_features, own=OWN, counterparty=COUNTERPARTY)
 
 

@@ -12,14 +12,13 @@ import torch
 
 from gnn.artefact import ArtefactError, latest_artefact, load_artefact
 from gnn.scoring import score, train_models
-from tests.gnn.scoring_fixtures import FAST, FEATURES, market
+from tests.gnn.scoring_fixtures import FEATURES, fast, market
 
 
 def test_saved_artefact_scores_exactly_like_the_trained_one(tmp_path: Path) -> None:
     frames = market()
     trained = train_models(
-        frames, frames.as_of, feature_set=FEATURES, champion="hybrid", models_dir=tmp_path,
-        **FAST,
+        frames, frames.as_of, fast("hybrid"), feature_set=FEATURES, models_dir=tmp_path,
     )  # fmt: skip
     folder = latest_artefact(tmp_path)
     assert folder.name == trained.model_version
@@ -39,11 +38,11 @@ def test_saved_artefact_scores_exactly_like_the_trained_one(tmp_path: Path) -> N
 
 def test_latest_artefact_is_the_most_recently_trained(tmp_path: Path) -> None:
     frames = market()
-    first = train_models(frames, frames.as_of, feature_set=FEATURES, champion="trees_own",
-                         models_dir=tmp_path, **FAST)  # fmt: skip
+    first = train_models(frames, frames.as_of, fast("trees_own"), feature_set=FEATURES,
+                         models_dir=tmp_path)  # fmt: skip
     time.sleep(1.1)
-    second = train_models(frames, frames.as_of, feature_set=FEATURES, champion="trees_own",
-                          models_dir=tmp_path, **FAST)  # fmt: skip
+    second = train_models(frames, frames.as_of, fast("trees_own"), feature_set=FEATURES,
+                          models_dir=tmp_path)  # fmt: skip
     assert first.model_version != second.model_version
     assert latest_artefact(tmp_path).name == second.model_version
 

@@ -1,49 +1,35 @@
-"""Metrics, the feature scaler and the one-run evaluation on small hand-built markets."""
+"""The evaluation run: every model and slice, bootstrap intervals, one champion chosen
+without the test rows, label maturity, and hidden features that really stay hidden."""
 
 from __future__ import annotations
 
 import json
-import math
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 import pytest
 from conftest import tiny_market
-from sklearn.metrics import roc_auc_score
 
 from gnn.baselines import TreeConfig
-from gnn.data import FeatureScaler, SnapshotFrames, build_graph
-from gnn.evaluate import (
-    MODELS,
-    FeatureSet,
-    Fold,
-    _logit,
-    cross_fitted_sage,
-    evaluate,
-    format_table,
-)
-from gnn.metrics import all_metrics, ks_statistic, recall_in_top
+from gnn.data import FeatureScaler, SnapshotFrames
+from gnn.errors import ImmatureLabelsError
+from gnn.evaluate import MODELS, EvaluationConfig, FeatureSet, evaluate, format_table
+from gnn.metrics import all_metrics
 from gnn.model import SAGEConfig
+from gnn.selection import ModelConfig, SelectionConfig
 from gnn.train import TrainConfig
 
-FAST = TrainConfig(max_epochs=15, patience=5)
-SMALL = SAGEConfig(hidden=16)
-TREES = TreeConfig(n_estimators=40, early_stopping_rounds=10)
-
-
-def test_metrics_on_a_perfect_and_a_useless_ranking() -> None:
-    y = np.array([0, 0, 0, 0, 0, 0, 0, 0, 1, 1])
-    perfect = np.linspace(0, 1, 10)
-    assert all_metrics(y, perfect)["auc"] == 1.0
-    assert ks_statistic(y, perfect) == 1.0
-    assert recall_in_top(y, perfect, 0.1) == 0.5  # one of two positives in the top 1 row
-    assert recall_in_top(y, perfect, 0.2) == 1.0
-    reversed_ = all_metrics(y, perfect[::-1])
-    assert reversed_["auc"] == 0.0 and reversed_["gini"] == -1.0
-    rng = np.random.default_rng(0)
-    scores = rng.uniform(size=10)
-    assert all_metrics(y, scores)["auc"] == pytest.approx(roc_auc_score(y, scores))
-    assert math.isnan(all_metrics(np.zeros(5), np.ones(5))["auc"])
+FAST = EvaluationConfig(
+    seeds=2,
+    replicates=200,
+    selection=SelectionConfig(folds=3),
+    models=ModelConfig(
+        sage=SAGEConfig(hidden=16),
+        train=TrainConfig(max_epochs=15, patience=5),
+        trees=TreeConfig(n_estimators=40, early_stopping_rounds=10),
+    ),
+)
 
 
 def test_scaler_is_fitted_on_training_rows_only() -> None:
@@ -57,33 +43,26 @@ def test_scaler_is_fitted_on_training_rows_only() -> None:
     assert np.allclose(restored.transform(train), fitted)
 
 
-def test_temporal_evaluation_reports_every_model_and_slice(feature_set: FeatureSet) -> None:
-    first = tiny_market(n=300, seed=3, as_of="2023-06-01")
+def test_temporal_evaluation_reports_every_model_slice_and_interval(feature_set) -> None:
+    first = tiny_market(n=300, seed=3, as_of="2023-01-01")
     second = tiny_market(n=300, seed=4, as_of="2024-01-01")
-    result = evaluate(
-        first,
-        second,
-        "defaulted",
-        "temporal",
-        seeds=2,
-        feature_set=feature_set,
-        sage_config=SMALL,
-        train_config=FAST,
-        tree_config=TREES,
-    )
+    result = evaluate(first, second, FAST, feature_set=feature_set)
     table = result.table
     assert set(table["model"]) == set(MODELS)
     assert set(table["slice"]) == {"all", "thin"}
     assert result.champion in MODELS
-    assert result.warnings  # 2024-01-01 is under a year after 2023-06-01
     assert result.counts["test_rows"] == 300
+    for model in MODELS:
+        auc = result.interval(model, "auc")
+        assert auc is not None and auc.low <= result.metric(model)[0] <= auc.high
+    lead = result.interval("graphsage", "auc_minus_trees_own_cp")
+    assert lead is not None and lead.low <= lead.estimate <= lead.high
     payload = json.loads(result.to_json())
     assert payload["champion"] == result.champion and len(payload["runs"]) == 2 * 4 * 2
-    assert "(c) GraphSAGE" in format_table(result)
-    # The first seed's test predictions travel with the result, for the report's curves.
+    assert "auc_minus_trees_own_cp" in payload["intervals"]["all"]["hybrid"]
+    assert "(c) GraphSAGE" in format_table(result) and "[" in format_table(result)
     predictions = pd.DataFrame(payload["predictions"])
     assert predictions.groupby("model").size().to_dict() == {m: 300 for m in MODELS}
-    assert predictions["pd"].between(0, 1).all() and set(predictions["y_true"]) <= {0, 1}
     first_auc = result.runs.query("model == 'trees_own' and slice == 'all' and seed == 0")["auc"]
     own = predictions[predictions["model"] == "trees_own"]
     assert all_metrics(own["y_true"].to_numpy(), own["pd"].to_numpy())["auc"] == pytest.approx(
@@ -91,80 +70,73 @@ def test_temporal_evaluation_reports_every_model_and_slice(feature_set: FeatureS
     )
 
 
-def test_champion_is_chosen_on_validation_not_test(feature_set: FeatureSet) -> None:
-    market = tiny_market(n=300, seed=5)
-    result = evaluate(
-        market,
-        None,
-        "defaulted",
-        "cv",
-        seeds=2,
-        feature_set=feature_set,
-        sage_config=SMALL,
-        train_config=FAST,
-        tree_config=TREES,
+def test_an_immature_training_cohort_is_refused_unless_allowed(feature_set) -> None:
+    first = tiny_market(n=300, seed=3, as_of="2023-06-01")
+    second = tiny_market(n=300, seed=4, as_of="2024-01-01")
+    with pytest.raises(ImmatureLabelsError, match="--allow-immature"):
+        evaluate(first, second, FAST, feature_set=feature_set)
+    allowed = replace(FAST, seeds=1, allow_immature=True)
+    result = evaluate(first, second, allowed, feature_set=feature_set)
+    assert any("optimistic" in w for w in result.warnings)
+
+
+def test_the_champion_never_depends_on_test_labels(feature_set) -> None:
+    first = tiny_market(n=300, seed=5, as_of="2023-01-01")
+    second = tiny_market(n=300, seed=6, as_of="2024-01-01")
+    config = replace(FAST, seeds=1)
+    honest = evaluate(first, second, config, feature_set=feature_set)
+    flipped_outcomes = second.outcomes.assign(
+        defaulted=(1 - second.outcomes["defaulted"]).astype("Int8")
     )
-    best_validation = max(result.validation_auc, key=result.validation_auc.get)
-    assert result.champion == best_validation
+    flipped = SnapshotFrames(
+        second.businesses, second.identifiers, second.orders, flipped_outcomes, second.as_of
+    )
+    tampered = evaluate(first, flipped, config, feature_set=feature_set)
+    # Test AUCs change completely; the choice and its evidence do not move at all.
+    assert tampered.metric("trees_own")[0] == pytest.approx(1 - honest.metric("trees_own")[0])
+    assert tampered.champion == honest.champion and tampered.cv_auc == honest.cv_auc
 
 
-def test_given_split_uses_the_split_column(feature_set: FeatureSet) -> None:
+def test_given_split_uses_the_split_column(feature_set) -> None:
     market = tiny_market(n=300, seed=6)
     outcomes = market.outcomes.assign(split=np.where(np.arange(300) < 200, "train", "test"))
     frames = SnapshotFrames(
         market.businesses, market.identifiers, market.orders, outcomes, market.as_of
     )
-    result = evaluate(
-        frames,
-        None,
-        "defaulted",
-        "given",
-        seeds=2,
-        feature_set=feature_set,
-        sage_config=SMALL,
-        train_config=FAST,
-        tree_config=TREES,
-    )
-    assert result.counts["test_rows"] == 100
-    assert result.counts["train_rows"] + result.counts["val_rows"] == 200
+    result = evaluate(frames, None, replace(FAST, split="given"), feature_set=feature_set)
+    assert result.counts["test_rows"] == 100 and result.counts["train_rows"] == 200
     with pytest.raises(KeyError, match="split"):
-        evaluate(market, None, "defaulted", "given", seeds=1, feature_set=feature_set)
+        evaluate(market, None, replace(FAST, split="given", seeds=1), feature_set=feature_set)
+
+
+def test_cv_split_tests_each_labelled_row_once(feature_set) -> None:
+    market = tiny_market(n=300, seed=7)
+    result = evaluate(market, None, replace(FAST, split="cv", seeds=3), feature_set=feature_set)
+    assert result.seeds == 3
+    assert result.interval("trees_own", "auc") is not None
 
 
 def test_dropped_features_reach_no_model(feature_set: FeatureSet) -> None:
+    calls: list[list[str]] = []
+
+    def recording(*args, **kwargs) -> pd.DataFrame:
+        out = feature_set.compute(*args, **kwargs)
+        calls.append(list(out.columns))
+        return out
+
+    spy = FeatureSet(recording, feature_set.own, feature_set.counterparty)
     market = tiny_market(n=300, seed=7)
-    result = evaluate(
-        market,
-        None,
-        "defaulted",
-        "cv",
-        seeds=2,
-        feature_set=feature_set,
-        drop_features=("own_noisy_risk",),
-        sage_config=SMALL,
-        train_config=FAST,
-        tree_config=TREES,
-    )
-    assert result.configs["dropped_features"] == ["own_noisy_risk"]
-
-
-def test_cross_fitted_logits_come_from_the_member_that_did_not_see_the_row(
-    feature_set: FeatureSet,
-) -> None:
-    market = tiny_market(n=300, seed=8)
-    features = feature_set.frame(market, market.as_of)
-    scaler = FeatureScaler(feature_set.own + feature_set.counterparty).fit(features)
-    graph = build_graph(market, features, scaler, market.as_of, "defaulted")
-    rows = graph.labelled
-    fold = Fold(train=rows[:200], val=rows[200:260], test=rows[260:])
-    bag = cross_fitted_sage(graph, None, fold, scaler, 3, 0, SMALL, FAST)
-    assert len(bag.models) == 3
-    members = [_logit(m.predict_proba(graph)) for m in bag.models]
-    assert np.allclose(bag.train_logit, np.mean(members, axis=0), atol=1e-5)
-    assert np.allclose(bag.stacked_logit[fold.val], bag.train_logit[fold.val])
-    for row in fold.train[:20]:  # exactly one member held each training row out
-        matches = [abs(bag.stacked_logit[row] - logit[row]) < 1e-6 for logit in members]
-        assert sum(matches) >= 1
-    assert not np.allclose(bag.stacked_logit[fold.train], bag.train_logit[fold.train])
-    with pytest.raises(ValueError, match="gnn_bags"):
-        evaluate(market, None, "defaulted", "cv", seeds=1, feature_set=feature_set, gnn_bags=1)
+    config = replace(FAST, split="cv", seeds=2, drop_features=("own_noisy_risk",))
+    result = evaluate(market, None, config, feature_set=spy)
+    assert calls and all("own_noisy_risk" in c for c in calls)  # computed, then hidden
+    selection, table = result.selection, result.table_rows
+    assert selection is not None and table is not None
+    assert "own_noisy_risk" not in table.columns["all"]
+    assert "own_noisy_risk" not in table.scaler.columns
+    assert table.graph.data.x.shape[1] == len(table.scaler.columns)
+    for trees in selection.trees.values():
+        n_inputs = trees.booster.n_features_in_
+        assert n_inputs == len(trees.columns) and "own_noisy_risk" not in trees.columns
+    # Hiding the one informative own feature really changes what the own-only trees see.
+    kept = evaluate(market, None, replace(config, drop_features=()), feature_set=spy)
+    assert kept.table_rows is not None and "own_noisy_risk" in kept.table_rows.columns["own"]

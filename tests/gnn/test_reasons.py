@@ -8,15 +8,13 @@ import pytest
 from gnn.artefact import Artefact
 from gnn.reasons import MAX_REASONS, group_of, split_counterparty
 from gnn.scoring import score, train_models
-from tests.gnn.scoring_fixtures import FAST, FEATURES, market, with_island
+from tests.gnn.scoring_fixtures import FEATURES, fast, market, with_island
 
 
 @pytest.fixture(scope="module", params=["graphsage", "trees_own_cp", "hybrid"])
 def trained(request: pytest.FixtureRequest) -> tuple[Artefact, object]:
     frames = market()
-    artefact = train_models(
-        frames, frames.as_of, feature_set=FEATURES, champion=request.param, **FAST
-    )
+    artefact = train_models(frames, frames.as_of, fast(request.param), feature_set=FEATURES)
     return artefact, frames
 
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
+from gnn.errors import ImmatureLabelsError
 from gnn.scoring import SCORE_COLUMNS, TrainingDataError, score, train_models
-from tests.gnn.scoring_fixtures import FAST, FEATURES, market, with_island
+from tests.gnn.scoring_fixtures import FEATURES, fast, market, with_island
 
 
 @pytest.fixture(scope="module")
@@ -17,8 +18,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory):
     frames = market()
     folder = tmp_path_factory.mktemp("models")
     artefact = train_models(
-        frames, frames.as_of, feature_set=FEATURES, champion="graphsage", models_dir=folder,
-        **FAST,
+        frames, frames.as_of, fast("graphsage"), feature_set=FEATURES, models_dir=folder,
     )  # fmt: skip
     return artefact, frames
 
@@ -76,25 +76,28 @@ def test_model_card_holds_the_required_sections(trained) -> None:
     assert artefact.model_version in card and "(c) GraphSAGE" in card
 
 
-def test_champion_and_calibration_use_no_hold_out_rows(trained) -> None:
+def test_calibration_is_fitted_on_every_row_out_of_fold(trained) -> None:
     artefact, _ = trained
     cohort = artefact.metrics["cohort"]
-    assert cohort["train"] + cohort["validation"] + cohort["holdout"] == cohort["labelled"]
-    assert artefact.calibrator.fitted_on == cohort["validation"]
+    # Every labelled row has an out-of-fold prediction, and the calibration saw all of them.
+    assert artefact.calibrator.fitted_on == cohort["labelled"]
     backtest = artefact.metrics["grade_backtest"]
-    assert sum(r["n"] for r in backtest) == cohort["holdout"]
+    assert sum(r["n"] for r in backtest) == cohort["labelled"]
+    assert cohort["folds"] == 3
 
 
-def test_auto_champion_is_the_best_on_validation() -> None:
+def test_train_refuses_a_cohort_whose_labels_are_not_mature() -> None:
     frames = market()
-    artefact = train_models(frames, frames.as_of, feature_set=FEATURES, **FAST)
-    validation = artefact.metrics["validation"]
-    best = max(validation, key=lambda m: np.nan_to_num(validation[m]["auc"], nan=-1))
-    assert artefact.champion == best
+    young = replace(fast(), labels_known_at=frames.as_of + pd.Timedelta(days=200))
+    with pytest.raises(ImmatureLabelsError, match="--allow-immature"):
+        train_models(frames, frames.as_of, young, feature_set=FEATURES)
+    allowed = replace(young, allow_immature=True, selection=replace(young.selection, folds=2))
+    artefact = train_models(frames, frames.as_of, allowed, feature_set=FEATURES)
+    assert artefact.champion in artefact.metrics["cv_auc"]
 
 
 def test_too_few_labels_is_refused(tmp_path: Path) -> None:
     frames = market()
     frames.outcomes = frames.outcomes.head(20)
     with pytest.raises(TrainingDataError, match="labelled"):
-        train_models(frames, frames.as_of, feature_set=FEATURES, **FAST)
+        train_models(frames, frames.as_of, fast(), feature_set=FEATURES)

@@ -10,7 +10,6 @@ import torch
 
 from gnn.artefact import load_artefact
 from gnn.data import build_graph
-from gnn.evaluate import _logit
 from gnn.scoring import (
     SAGE_LOGIT_COLUMN,
     BaggedSAGE,
@@ -18,7 +17,8 @@ from gnn.scoring import (
     raw_probability,
     train_models,
 )
-from tests.gnn.scoring_fixtures import FAST, FEATURES, market
+from gnn.selection import _logit
+from tests.gnn.scoring_fixtures import FEATURES, fast, market
 
 
 @pytest.fixture(scope="module")
@@ -26,8 +26,7 @@ def hybrid(tmp_path_factory: pytest.TempPathFactory):
     frames = market()
     folder = tmp_path_factory.mktemp("models")
     artefact = train_models(
-        frames, frames.as_of, feature_set=FEATURES, champion="hybrid", models_dir=folder,
-        gnn_bags=3, **FAST,
+        frames, frames.as_of, fast("hybrid"), feature_set=FEATURES, models_dir=folder,
     )  # fmt: skip
     features = FEATURES.frame(frames, frames.as_of)
     graph = build_graph(frames, features, artefact.sage.scaler, frames.as_of, None, "gmv")

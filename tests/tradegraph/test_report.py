@@ -278,3 +278,17 @@ def test_report_command_writes_the_page_from_the_latest_evaluation(
         get_settings.cache_clear()
     assert nothing.exit_code == 2
     assert "tradegraph train" in nothing.output
+
+
+def test_report_shows_the_evaluations_bootstrap_intervals(tmp_path: Path) -> None:
+    data = _report_data()
+    table = data.metrics.to_dict(orient="records")
+    model, slice_ = table[0]["model"], table[0]["slice"]
+    payload = {
+        "champion": model,
+        "table": table,
+        "intervals": {slice_: {model: {"auc": {"estimate": 0.7, "low": 0.612, "high": 0.734}}}},
+    }
+    loaded = from_evaluation_json(json.dumps(payload))
+    page = render_report(loaded, tmp_path).read_text(encoding="utf-8")
+    assert "[0.612, 0.734]" in page

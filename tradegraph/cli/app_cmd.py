@@ -66,9 +66,9 @@ def _latest_evaluation(runs_dir: Path) -> Path | None:
 
 
 def _holdout_metrics(metrics: dict[str, Any]) -> pd.DataFrame | None:
-    """The model's own hold-out metrics (from its artefact) as a metrics table."""
-    holdout = metrics.get("holdout") or {}
-    rows = [{"model": m, "slice": "hold-out", **values} for m, values in holdout.items()]
+    """The model's own out-of-fold metrics (from its artefact) as a metrics table."""
+    oof = metrics.get("out_of_fold") or {}
+    rows = [{"model": m, "slice": "out-of-fold", **values} for m, values in oof.items()]
     return pd.DataFrame(rows) if rows else None
 
 

@@ -28,18 +28,28 @@ def train_command(
     target: Annotated[str, typer.Option(help="Label: defaulted or fraud.")] = "defaulted",
     scale: Annotated[str, typer.Option(help="Score scale: default, 300-850 or 0-300.")] = "default",
     champion: Annotated[
-        str, typer.Option(help="auto (best validation AUC) or force one of the four models.")
+        str,
+        typer.Option(help="auto (best cross-validated AUC) or force one of the four models."),
     ] = "auto",
+    folds: Annotated[
+        int, typer.Option(min=2, help="Cross-validation folds inside the cohort.")
+    ] = 5,
+    allow_immature: Annotated[
+        bool,
+        typer.Option("--allow-immature", help="Train on a cohort whose labels are not yet mature."),
+    ] = False,
 ) -> None:
-    """Train champion and baselines on the cohort at --as-of (validation split inside it),
+    """Train champion and baselines on the cohort at --as-of (cross-validation inside it),
     calibrate, and write the model folder with its model card."""
     from tradegraph.cli.common import configure_torch, console, fail, open_driver
     from tradegraph.settings import get_settings
 
     if target not in ("defaulted", "fraud"):
         fail("--target must be defaulted or fraud")
+    from gnn.errors import ImmatureLabelsError
     from gnn.scale import preset
-    from gnn.scoring import TrainingDataError, train_models
+    from gnn.scoring import TrainingConfig, TrainingDataError, train_models
+    from gnn.selection import SelectionConfig
     from graph.snapshot import read_snapshot
 
     try:
@@ -60,18 +70,21 @@ def train_command(
         fail(f"no outcomes dated {d.date()} in Neo4j: load outcomes for that date, then retrain")
     with console.status("training") as status:
         try:
-            artefact = train_models(
-                snapshot, d, target=target, models_dir=folder, champion=champion,
-                scale=score_scale, progress=lambda message: status.update(message),
-            )  # fmt: skip
-        except (TrainingDataError, ValueError, KeyError) as error:
+            config = TrainingConfig(
+                target=target,
+                horizon_days=settings.horizon_days,
+                allow_immature=allow_immature,
+                scale=score_scale,
+                selection=SelectionConfig(folds=folds, champion=champion),
+            )
+            artefact = train_models(snapshot, d, config, models_dir=folder, progress=status.update)
+        except (TrainingDataError, ImmatureLabelsError, ValueError, KeyError) as error:
             fail(str(error))
     metrics = artefact.metrics
-    holdout = metrics["holdout"]
     console.print(f"champion: [bold]{artefact.champion}[/]  model {artefact.model_version}")
-    for name, values in holdout.items():
+    for name, values in metrics["out_of_fold"].items():
         console.print(
-            f"  hold-out {name:<20} AUC {values['auc']:.3f}  AUPRC {values['auprc']:.3f}  "
+            f"  out of fold {name:<20} AUC {values['auc']:.3f}  AUPRC {values['auprc']:.3f}  "
             f"Brier {values['brier']:.4f}"
         )
     console.print(f"wrote {artefact.folder} (model card: {artefact.card_path})")

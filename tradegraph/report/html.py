@@ -83,10 +83,25 @@ def from_evaluation_json(text: str) -> ReportData:
     except ImportError:  # pragma: no cover - gnn is part of the install
         pass
     if payload.get("table"):
-        data.metrics = pd.DataFrame(payload["table"])
+        data.metrics = _with_intervals(pd.DataFrame(payload["table"]), payload.get("intervals"))
     if payload.get("predictions"):
         data.predictions = pd.DataFrame(payload["predictions"])
     return data
+
+
+def _with_intervals(table: pd.DataFrame, intervals: dict[str, Any] | None) -> pd.DataFrame:
+    """``table`` plus ``<metric>_low``/``_high`` columns from the evaluation's bootstrap
+    intervals (``intervals[slice][model][metric]``), where it has them."""
+    if not intervals:
+        return table
+    table = table.copy()
+    for metric in ("auc", "auprc"):
+        for bound in ("low", "high"):
+            table[f"{metric}_{bound}"] = [
+                ((intervals.get(r["slice"]) or {}).get(r["model"]) or {}).get(metric, {}).get(bound)
+                for _, r in table.iterrows()
+            ]
+    return table
 
 
 # --- sections ------------------------------------------------------------------------------
@@ -129,8 +144,10 @@ def _metrics_section(data: ReportData) -> str:
         cells = []
         for m in shown:
             if f"{m}_mean" in row:
-                std = row.get(f"{m}_std")
+                std, low, high = row.get(f"{m}_std"), row.get(f"{m}_low"), row.get(f"{m}_high")
                 spread = f' <span class="std">± {_num(std)}</span>' if std is not None else ""
+                if low is not None and high is not None and not pd.isna(low):
+                    spread = f' <span class="std">[{_num(low)}, {_num(high)}]</span>'
                 cells.append(f"<td>{_num(row[f'{m}_mean'])}{spread}</td>")
             else:
                 cells.append(f"<td>{_num(row[m])}</td>")
@@ -141,8 +158,10 @@ def _metrics_section(data: ReportData) -> str:
             f"{''.join(cells)}</tr>"
         )
     note = (
-        "<p>★ champion, chosen on validation rows inside the training cohort; "
-        "test figures are mean ± std over seeds.</p>"
+        "<p>★ champion, chosen by cross-validation inside the training rows (the test rows "
+        "never choose it); test figures are means over seeds, with the 95% interval of a "
+        "paired bootstrap over test businesses in brackets where the evaluation has it "
+        "(± std over seeds otherwise).</p>"
     )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>{note}"
 
