@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -33,6 +33,7 @@ import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold
 
 from gnn.bootstrap import DEFAULT_REPLICATES, Interval, paired_bootstrap
+from gnn.cohorts import stack_cohorts
 from gnn.data import FeatureScaler, Frames, GraphData, build_graph
 from gnn.errors import ImmatureLabelsError
 from gnn.metrics import METRIC_NAMES, all_metrics
@@ -104,7 +105,9 @@ class FeatureSet:
 class EvaluationConfig:
     """What one evaluation run does. ``seeds``: repeats of the whole fit-and-select (folds
     for ``cv``); ``horizon_days``: label horizon, for the maturity check; ``drop_features``:
-    columns hidden from every model; ``replicates``: bootstrap replicates."""
+    columns hidden from every model; ``replicates``: bootstrap replicates; ``train_dates``:
+    earlier score dates whose cohorts are stacked with ``train_as_of``'s for training
+    (``temporal`` only; see :mod:`gnn.cohorts`)."""
 
     target: str = "defaulted"
     split: Split = "temporal"
@@ -115,8 +118,13 @@ class EvaluationConfig:
     allow_immature: bool = False
     drop_features: tuple[str, ...] = ()
     replicates: int = DEFAULT_REPLICATES
+    train_dates: tuple[pd.Timestamp, ...] = ()
     selection: SelectionConfig = field(default_factory=SelectionConfig)
     models: ModelConfig = field(default_factory=ModelConfig)
+
+    def __post_init__(self) -> None:
+        if self.train_dates and self.split != "temporal":
+            raise ValueError("stacked training cohorts (train_dates) need the temporal split")
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -127,6 +135,7 @@ class EvaluationConfig:
             "allow_immature": self.allow_immature,
             "dropped_features": list(self.drop_features),
             "replicates": self.replicates,
+            "train_dates": [str(pd.Timestamp(d).date()) for d in self.train_dates],
             "selection": {
                 "folds": self.selection.folds,
                 "stopping_fraction": self.selection.stopping_fraction,
@@ -304,28 +313,39 @@ class _Prepared:
     test_matrices: dict[str, np.ndarray]
     scaler: FeatureScaler
     features: FeatureSet
+    groups: np.ndarray
 
 
 def _prepare(
-    train: Frames,
+    train: Frames | Mapping[pd.Timestamp, Frames],
     test: Frames,
     d1: pd.Timestamp,
     d2: pd.Timestamp,
     config: EvaluationConfig,
     features: FeatureSet,
 ) -> _Prepared:
-    train_features = features.frame(train, d1)
+    latest = train[d1] if isinstance(train, Mapping) else train
+    train_features = features.frame(latest, d1)
     temporal = config.split == "temporal"
     test_features = features.frame(test, d2) if temporal else train_features
     gnn_columns = features.own if config.models.gnn_inputs == "own" else list(train_features)
     scaler = FeatureScaler(gnn_columns).fit(train_features)
     target, weighting = config.target, config.models.weighting
-    train_graph = build_graph(train, train_features, scaler, d1, target, weighting)
+    if config.train_dates:
+        dates = sorted({pd.Timestamp(d) for d in config.train_dates if pd.Timestamp(d) < d1})
+        stacked = stack_cohorts(
+            train, [*dates, d1], features.frame, scaler, target=target, weighting=weighting
+        )
+        train_graph, train_features = stacked.graph, stacked.features
+        groups = stacked.groups
+    else:
+        train_graph = build_graph(latest, train_features, scaler, d1, target, weighting)
+        groups = np.asarray(train_graph.business_ids.astype(str))
     test_graph = (
         build_graph(test, test_features, scaler, d2, target, weighting) if temporal else train_graph
     )
     matrices = feature_matrices(test_graph, test_features, features.own, features.counterparty)
-    return _Prepared(train_graph, test_graph, train_features, matrices, scaler, features)
+    return _Prepared(train_graph, test_graph, train_features, matrices, scaler, features, groups)
 
 
 def _fit_seed(
@@ -339,6 +359,7 @@ def _fit_seed(
         counterparty=prep.features.counterparty,
         scaler=prep.scaler,
         rows=fold.train,
+        groups=prep.groups[fold.train],
     )
     selection = fit_and_select(
         table,
@@ -359,11 +380,14 @@ def evaluate(
     config: EvaluationConfig = EvaluationConfig(),
     *,
     feature_set: FeatureSet | None = None,
+    cohorts: Mapping[pd.Timestamp, Frames] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> EvaluationResult:
     """Fit, select and test every model ``config.seeds`` times; see the module docstring.
 
     ``test`` is needed for ``temporal`` only (``given`` and ``cv`` use ``train``).
+    ``cohorts`` holds a snapshot per date of ``config.train_dates`` (read as of that date);
+    without it every stacked cohort is cut from ``train``, which must then hold the history.
     Raises :class:`gnn.errors.ImmatureLabelsError` for an immature temporal split.
     """
     started = time.perf_counter()
@@ -373,16 +397,16 @@ def evaluate(
         raise ValueError("--split temporal needs test frames as of a later date (--test-as-of)")
     test_frames = test if config.split == "temporal" and test is not None else train
     d1 = pd.Timestamp(config.train_as_of or _infer_as_of(train))
-    d2 = pd.Timestamp(config.test_as_of or _infer_as_of(test_frames))
+    d2 = d1
     warnings: list[str] = []
     if config.split == "temporal":
+        d2 = pd.Timestamp(config.test_as_of or _infer_as_of(test_frames))
         warning = check_maturity(d1, d2, config.horizon_days, allow=config.allow_immature)
         warnings += [warning] if warning else []
-    else:
-        d2 = d1
 
     say("computing point-in-time features and graphs")
-    prep = _prepare(train, test_frames, d1, d2, config, features)
+    history = {**(cohorts or {}), d1: train} if cohorts else train
+    prep = _prepare(history, test_frames, d1, d2, config, features)
     folds = split_folds(config.split, prep.train_graph, prep.test_graph, train, config.seeds)
     if not folds or not len(folds[0].test):
         raise ValueError(f"no labelled {config.target!r} rows to test on: check the outcomes")
@@ -479,6 +503,7 @@ def _counts(prep: _Prepared, fold: Fold, y: np.ndarray, thin: np.ndarray) -> dic
         "edges_train_graph": int(prep.train_graph.data.edge_index.shape[1]),
         "nodes_test_graph": int(prep.test_graph.data.num_nodes),
         "train_rows": len(fold.train),
+        "train_businesses": len(np.unique(prep.groups[fold.train])),
         "train_positives": int(np.nansum(prep.train_graph.data.y.numpy()[fold.train])),
         "test_rows": len(fold.test),
         "test_positives": int(y[fold.test].sum()),

@@ -15,7 +15,7 @@ neighbours' data, with reasons.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +27,7 @@ from torch import Tensor, nn
 from gnn import model_card
 from gnn.artefact import CARD_FILE, SAGE_DIR, Artefact, new_model_version, save_artefact
 from gnn.calibration import calibration_table, expected_calibration_error
+from gnn.cohorts import stack_cohorts
 from gnn.data import FeatureScaler, Frames, GraphData, build_graph, trade_pairs
 from gnn.errors import TrainingDataError
 from gnn.evaluate import FeatureSet, check_maturity
@@ -204,12 +205,14 @@ def _records(frame: pd.DataFrame) -> list[dict[str, object]]:
 @dataclass(frozen=True)
 class TrainingConfig:
     """What ``train`` does beyond fitting: the label horizon and the date the labels are
-    known at (default: now), for the maturity check; the score scale and grades."""
+    known at (default: now), for the maturity check; ``train_dates``: earlier score dates whose
+    cohorts are stacked with the training date's (``gnn.cohorts``); the score scale and grades."""
 
     target: str = "defaulted"
     horizon_days: int = 365
     labels_known_at: pd.Timestamp | None = None
     allow_immature: bool = False
+    train_dates: tuple[pd.Timestamp, ...] = ()
     scale: ScoreScale = field(default_factory=ScoreScale)
     grades: Grades | None = None
     selection: SelectionConfig = field(default_factory=SelectionConfig)
@@ -221,15 +224,27 @@ def training_table_for(
     as_of: pd.Timestamp,
     features_def: FeatureSet,
     config: TrainingConfig,
+    cohorts: Mapping[pd.Timestamp, Frames] | None = None,
 ) -> tuple[TrainingTable, pd.DataFrame]:
-    """The labelled cohort at ``as_of`` as a :class:`TrainingTable`, and its feature frame.
+    """The labelled cohort at ``as_of`` (stacked with ``config.train_dates``' cohorts, read
+    from ``cohorts`` or cut from ``frames``) as a :class:`TrainingTable`, and its features.
 
     Raises :class:`TrainingDataError` when the cohort has too few labels of a class.
     """
     features = features_def.frame(frames, as_of)
     gnn_columns = features_def.own if config.models.gnn_inputs == "own" else list(features)
     scaler = FeatureScaler(gnn_columns).fit(features)
-    graph = build_graph(frames, features, scaler, as_of, config.target, config.models.weighting)
+    target, weighting = config.target, config.models.weighting
+    groups = None
+    if config.train_dates:
+        dates = sorted({pd.Timestamp(d) for d in config.train_dates if pd.Timestamp(d) < as_of})
+        history = {**cohorts, as_of: frames} if cohorts else frames
+        stacked = stack_cohorts(
+            history, [*dates, as_of], features_def.frame, scaler, target=target, weighting=weighting
+        )
+        graph, features, groups = stacked.graph, stacked.features, stacked.groups
+    else:
+        graph = build_graph(frames, features, scaler, as_of, target, weighting)
     y = graph.data.y.numpy()[graph.labelled].astype(int)
     if len(y) < 50 or y.sum() < 10 or (1 - y).sum() < 10:
         raise TrainingDataError(
@@ -243,6 +258,7 @@ def training_table_for(
         own=features_def.own,
         counterparty=features_def.counterparty,
         scaler=scaler,
+        groups=None if groups is None else groups[graph.labelled],
     )
     return table, features
 
@@ -255,6 +271,7 @@ def train_models(
     models_dir: Path | None = None,
     feature_set: FeatureSet | None = None,
     fitted: tuple[Selection, TrainingTable] | None = None,
+    cohorts: Mapping[pd.Timestamp, Frames] | None = None,
     progress: Say | None = None,
 ) -> Artefact:
     """Fit and select (``gnn.selection.fit_and_select``), calibrate and (when ``models_dir``
@@ -272,7 +289,7 @@ def train_models(
     check_maturity(as_of, known_at, config.horizon_days, allow=config.allow_immature)
     if fitted is None:
         say("computing point-in-time features")
-        table, _ = training_table_for(frames, as_of, features_def, config)
+        table, _ = training_table_for(frames, as_of, features_def, config, cohorts)
         selection = fit_and_select(
             table, config=config.selection, models=config.models, progress=say
         )
@@ -351,6 +368,8 @@ def model_metrics(
             "businesses_in_graph": int(graph.data.num_nodes),
             "trade_edges": int(graph.data.edge_index.shape[1]),
             "labelled": len(rows),
+            "businesses": len(np.unique(table.groups)),
+            "score_dates": sorted({str(d.date()) for d in [as_of, *config.train_dates]}),
             "positives": int(y.sum()),
             "folds": len(selection.fold_auc[champion]),
             "thin_file": int(thin.sum()),
@@ -369,7 +388,7 @@ def model_metrics(
         "ece_calibrated": expected_calibration_error(pd_oof, y),
         "calibration_table": _records(calibration_table(pd_oof, y)),
         "grade_backtest": _grade_backtest(grades, config.scale.score(pd_oof), y, pd_oof),
-        "slices": _slices(frames, graph.business_ids, rows, y, pd_oof),
+        "slices": _slices(frames, pd.Index(table.groups), np.arange(len(rows)), y, pd_oof),
         "models": config.models.to_dict(),
         "tree_rounds": selection.rounds,
         "sage_best_epochs": [m.best_epoch for m in selection.sage],

@@ -140,3 +140,30 @@ def test_dropped_features_reach_no_model(feature_set: FeatureSet) -> None:
     # Hiding the one informative own feature really changes what the own-only trees see.
     kept = evaluate(market, None, replace(config, drop_features=()), feature_set=spy)
     assert kept.table_rows is not None and "own_noisy_risk" in kept.table_rows.columns["own"]
+
+
+def test_stacked_cohorts_train_on_every_date_grouped_by_business(feature_set) -> None:
+    first = tiny_market(n=300, seed=3, as_of="2023-01-01")
+    earlier = first.outcomes.assign(as_of=pd.Timestamp("2022-10-01", tz="UTC"))
+    stacked_frames = SnapshotFrames(
+        first.businesses,
+        first.identifiers,
+        first.orders,
+        pd.concat([earlier, first.outcomes], ignore_index=True),
+        first.as_of,
+    )
+    second = tiny_market(n=300, seed=4, as_of="2024-01-01")
+    config = replace(
+        FAST,
+        seeds=1,
+        train_as_of=first.as_of,
+        test_as_of=second.as_of,
+        train_dates=(pd.Timestamp("2022-10-01", tz="UTC"),),
+    )
+    result = evaluate(stacked_frames, second, config, feature_set=feature_set)
+    table = result.table_rows
+    assert table is not None
+    # Businesses registered before 2022-10-01 appear once per date, under one group.
+    assert result.counts["train_rows"] > result.counts["train_businesses"]
+    assert len(np.unique(table.groups)) == result.counts["train_businesses"]
+    assert result.configs["train_dates"] == ["2022-10-01"]

@@ -37,6 +37,7 @@ def test_evaluate_reads_snapshots_and_writes_json(
                 "--train-as-of", "2024-01-01",
                 "--test-as-of", "2025-01-01",
                 "--seeds", "2",
+                "--folds", "3",
                 "--json", str(out),
             ],
         )  # fmt: skip
@@ -48,5 +49,7 @@ def test_evaluate_reads_snapshots_and_writes_json(
     assert {row["model"] for row in payload["table"]} == {
         "trees_own", "trees_own_cp", "graphsage", "hybrid"
     }  # fmt: skip
-    assert payload["champion"] in payload["validation_auc"]
+    assert payload["champion"] in payload["cv_auc"]
+    lead = payload["intervals"]["all"]["graphsage"]["auc_minus_trees_own_cp"]
+    assert lead["low"] <= lead["estimate"] <= lead["high"]
     assert payload["predictions"]

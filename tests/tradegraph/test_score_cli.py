@@ -31,7 +31,7 @@ def test_train_then_score_twice(neo4j_driver, neo4j_server, tmp_path: Path, monk
     runner = CliRunner()
     models = tmp_path / "models"
     trained = runner.invoke(app, ["train", "--as-of", "2024-01-01", "--models-dir", str(models),
-                                  ])  # fmt: skip
+                                  "--folds", "3"])  # fmt: skip
     assert trained.exit_code == 0, trained.output
     assert list(models.glob("*/model_card.md"))
     out = tmp_path / "scores.csv"

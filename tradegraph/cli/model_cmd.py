@@ -28,6 +28,14 @@ def evaluate_command(
     folds: Annotated[
         int, typer.Option(min=2, help="Cross-validation folds inside the training rows.")
     ] = 5,
+    stack_months: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Also train on the cohorts of the N monthly score dates before --train-as-of "
+            "(temporal split; each read from Neo4j as of its own date).",
+        ),
+    ] = 0,
     allow_immature: Annotated[
         bool,
         typer.Option(
@@ -61,9 +69,13 @@ def evaluate_command(
     from gnn.selection import SelectionConfig
     from graph.snapshot import read_snapshot
 
+    if stack_months and split != "temporal":
+        fail("--stack-months needs --split temporal", code=2)
+    earlier = [d1 - pd.DateOffset(months=k) for k in range(1, stack_months + 1)]
     with driver_session(settings) as driver, console.status("reading snapshots from Neo4j"):
         train = read_snapshot(driver, d1)
         test = read_snapshot(driver, d2) if d2 is not None and split == "temporal" else None
+        cohorts = {d: read_snapshot(driver, d) for d in earlier}
     if train.outcomes.empty:
         fail(f"no outcomes dated {d1.date()} in Neo4j: load outcomes for that as_of first", code=2)
 
@@ -79,8 +91,9 @@ def evaluate_command(
                 allow_immature=allow_immature,
                 drop_features=tuple(drop_feature or ()),
                 selection=SelectionConfig(folds=folds),
+                train_dates=tuple(earlier),
             )
-            result = evaluate(train, test, config, progress=status.update)
+            result = evaluate(train, test, config, cohorts=cohorts, progress=status.update)
         except (KeyError, ValueError, ImmatureLabelsError) as error:
             fail(str(error), code=2)
     console.print(format_table(result), soft_wrap=True)
