@@ -13,9 +13,21 @@ from typing import Final
 #: Names that may be spliced into query text, by kind. Anything else is refused.
 ALLOWED_NAMES: Final[dict[str, frozenset[str]]] = {
     "label": frozenset(
-        {"Business", "Identifier", "Outcome", "LoadRun", "SchemaInfo", "Score", "Cluster"}
+        {
+            "Business",
+            "Identifier",
+            "Outcome",
+            "LoadRun",
+            "SchemaInfo",
+            "Score",
+            "Cluster",
+            "BusinessVersion",
+            "CreditEvent",
+        }
     ),
-    "rel_type": frozenset({"SOLD_TO", "TRADES_WITH", "HAS_IDENTIFIER", "HAS_OUTCOME"}),
+    "rel_type": frozenset(
+        {"SOLD_TO", "TRADES_WITH", "HAS_IDENTIFIER", "HAS_OUTCOME", "HAS_VERSION", "HAD_EVENT"}
+    ),
     "business_property": frozenset(
         {
             "out_degree",
@@ -251,7 +263,7 @@ RETURN s.business_id AS seller_id, b.business_id AS buyer_id, t.orders AS orders
 # --- snapshots (never read TRADES_WITH, analytics, scores or clusters) ----------------------
 
 SNAPSHOT_BUSINESSES: Final = f"""
-MATCH (b:Business) WHERE b.registered_at < {_dt("$as_of")}
+MATCH (b:Business) WHERE b.registered_at < {_dt("$as_of")} AND b.versioned IS NULL
 RETURN b.business_id AS business_id, b.kind AS kind,
        {_us("b.registered_at")} AS registered_at, b.region AS region, b.industry AS industry,
        b.employees AS employees, b.declared_revenue AS declared_revenue
@@ -259,7 +271,7 @@ RETURN b.business_id AS business_id, b.kind AS kind,
 
 SNAPSHOT_IDENTIFIERS: Final = f"""
 MATCH (b:Business)-[:HAS_IDENTIFIER]->(i:Identifier)
-WHERE b.registered_at < {_dt("$as_of")}
+WHERE b.registered_at < {_dt("$as_of")} AND b.versioned IS NULL
 RETURN b.business_id AS business_id, i.type AS id_type, i.hash AS id_hash
 """
 
@@ -507,4 +519,152 @@ ORDER BY as_of, scored_at, model_version
 GRADE_COUNTS: Final = """
 MATCH (b:Business) WHERE b.risk_grade IS NOT NULL
 RETURN b.risk_grade AS grade, count(*) AS businesses ORDER BY grade
+"""
+
+
+# --- history (contract v2): business versions and the lender's credit events (graph.load,
+# graph.snapshot). A business with more than one version has ``versioned = true`` and one
+# (:BusinessVersion) per version, in force from ``valid_from`` (inclusive) until ``valid_to``
+# (exclusive; null for the latest), with the identifiers that version carried as parallel
+# lists ``id_types``/``id_hashes``. Its node keeps the latest version's values, and each
+# HAS_IDENTIFIER link the hull of its holding: ``valid_from`` (first held), ``valid_to``
+# (null while the latest version carries it). Businesses with one version have none of this.
+
+HISTORY_SCHEMA_STATEMENTS: Final[tuple[str, ...]] = (
+    "CREATE CONSTRAINT business_version_key IF NOT EXISTS "
+    "FOR (v:BusinessVersion) REQUIRE (v.business_id, v.updated_at) IS UNIQUE",
+    "CREATE CONSTRAINT credit_event_key IF NOT EXISTS "
+    "FOR (e:CreditEvent) REQUIRE (e.business_id, e.event, e.at) IS UNIQUE",
+    "CREATE INDEX credit_event_at IF NOT EXISTS FOR (e:CreditEvent) ON (e.at)",
+    "CREATE INDEX business_versioned IF NOT EXISTS FOR (b:Business) ON (b.versioned)",
+)
+
+#: Stored ``updated_at`` of businesses (``registered_at`` where none was recorded: the
+#: contract's default) and whether they already have versions.
+STORED_UPDATED_AT: Final = f"""
+UNWIND $ids AS id
+MATCH (b:Business {{business_id: id}}) USING INDEX SEEK b:Business(business_id)
+RETURN b.business_id AS business_id, coalesce(b.versioned, false) AS versioned,
+       {_us("coalesce(b.updated_at, b.registered_at)")} AS updated_at
+"""
+
+SET_UPDATED_AT: Final = f"""
+UNWIND $rows AS row
+MATCH (b:Business {{business_id: row.business_id}}) USING INDEX SEEK b:Business(business_id)
+SET b.updated_at = {_dt("row.updated_at")}
+"""
+
+#: Everything stored about the given businesses' versions: the versions of versioned ones,
+#: the node and its links for the rest (their one implicit version).
+STORED_VERSIONS: Final = f"""
+UNWIND $ids AS id
+MATCH (b:Business {{business_id: id}}) USING INDEX SEEK b:Business(business_id)
+RETURN b.business_id AS business_id, coalesce(b.versioned, false) AS versioned,
+       {_us("coalesce(b.updated_at, b.registered_at)")} AS updated_at, b.kind AS kind,
+       {_us("b.registered_at")} AS registered_at, b.region AS region, b.industry AS industry,
+       b.employees AS employees, b.declared_revenue AS declared_revenue,
+       [(b)-[:HAS_IDENTIFIER]->(i:Identifier) | i.type + '|' + i.hash] AS identifiers,
+       [(b)-[:HAS_VERSION]->(v:BusinessVersion) | {{
+           updated_at: {_us("v.updated_at")}, kind: v.kind,
+           registered_at: {_us("v.registered_at")}, region: v.region, industry: v.industry,
+           employees: v.employees, declared_revenue: v.declared_revenue,
+           identifiers: [k IN range(0, size(v.id_types) - 1) |
+                         v.id_types[k] + '|' + v.id_hashes[k]]}}] AS versions
+"""
+
+#: $rows: one per business: the latest version's values and every version of the chain.
+WRITE_VERSIONS: Final = f"""
+UNWIND $rows AS row
+MERGE (b:Business {{business_id: row.business_id}})
+SET b.kind = row.kind, b.registered_at = {_dt("row.registered_at")}, b.region = row.region,
+    b.industry = row.industry, b.employees = row.employees,
+    b.declared_revenue = row.declared_revenue, b.updated_at = {_dt("row.updated_at")},
+    b.versioned = true
+WITH b, row
+UNWIND row.versions AS ver
+MERGE (v:BusinessVersion {{business_id: row.business_id, updated_at: {_dt("ver.updated_at")}}})
+SET v.kind = ver.kind, v.registered_at = {_dt("ver.registered_at")}, v.region = ver.region,
+    v.industry = ver.industry, v.employees = ver.employees,
+    v.declared_revenue = ver.declared_revenue, v.valid_from = {_dt("ver.valid_from")},
+    v.valid_to = {_dt("ver.valid_to")}, v.id_types = ver.id_types, v.id_hashes = ver.id_hashes
+MERGE (b)-[:HAS_VERSION]->(v)
+RETURN count(*) AS written
+"""
+
+#: $rows: {business_id, id_type, id_hash, valid_from, valid_to} for versioned businesses.
+LINK_VERSIONED_IDENTIFIERS: Final = f"""
+UNWIND $rows AS row
+MATCH (b:Business {{business_id: row.business_id}}) USING INDEX SEEK b:Business(business_id)
+MERGE (i:Identifier {{type: row.id_type, hash: row.id_hash}})
+MERGE (b)-[r:HAS_IDENTIFIER]->(i)
+SET r.valid_from = {_dt("row.valid_from")}, r.valid_to = {_dt("row.valid_to")}
+RETURN count(*) AS linked
+"""
+
+#: $rows: {business_id, keep: [type|hash]}: drops links no version carries any more.
+UNLINK_STALE_IDENTIFIERS: Final = """
+UNWIND $rows AS row
+MATCH (b:Business {business_id: row.business_id})-[r:HAS_IDENTIFIER]->(i:Identifier)
+USING INDEX SEEK b:Business(business_id)
+WHERE NOT i.type + '|' + i.hash IN row.keep
+DELETE r
+"""
+
+EXISTING_CREDIT_EVENTS: Final = f"""
+UNWIND $ids AS id
+MATCH (e:CreditEvent {{business_id: id}})
+RETURN e.business_id AS business_id, e.event AS event, {_us("e.at")} AS at
+"""
+
+CREATE_CREDIT_EVENTS: Final = f"""
+UNWIND $rows AS row
+MATCH (b:Business {{business_id: row.business_id}}) USING INDEX SEEK b:Business(business_id)
+MERGE (e:CreditEvent {{business_id: row.business_id, event: row.event, at: {_dt("row.at")}}})
+MERGE (b)-[:HAD_EVENT]->(e)
+RETURN count(*) AS written
+"""
+
+#: Versioned businesses as they stood strictly before $as_of: the version in force.
+SNAPSHOT_VERSIONED_BUSINESSES: Final = f"""
+MATCH (b:Business {{versioned: true}})-[:HAS_VERSION]->(v:BusinessVersion)
+WHERE v.registered_at < {_dt("$as_of")} AND v.valid_from < {_dt("$as_of")}
+  AND (v.valid_to IS NULL OR v.valid_to >= {_dt("$as_of")})
+RETURN b.business_id AS business_id, v.kind AS kind,
+       {_us("v.registered_at")} AS registered_at, v.region AS region, v.industry AS industry,
+       v.employees AS employees, v.declared_revenue AS declared_revenue
+"""
+
+#: The identifiers the version in force strictly before $as_of carried.
+SNAPSHOT_VERSIONED_IDENTIFIERS: Final = f"""
+MATCH (b:Business {{versioned: true}})-[:HAS_VERSION]->(v:BusinessVersion)
+WHERE v.registered_at < {_dt("$as_of")} AND v.valid_from < {_dt("$as_of")}
+  AND (v.valid_to IS NULL OR v.valid_to >= {_dt("$as_of")})
+UNWIND range(0, size(v.id_types) - 1) AS k
+RETURN b.business_id AS business_id, v.id_types[k] AS id_type, v.id_hashes[k] AS id_hash
+"""
+
+#: Credit events strictly before $as_of: facts other businesses' features may use.
+SNAPSHOT_CREDIT_EVENTS: Final = f"""
+MATCH (e:CreditEvent) WHERE e.at < {_dt("$as_of")}
+RETURN e.business_id AS business_id, e.event AS event, {_us("e.at")} AS at
+"""
+
+#: Every credit event (labels for any score date; never features as such).
+ALL_CREDIT_EVENTS: Final = f"""
+MATCH (e:CreditEvent)
+RETURN e.business_id AS business_id, e.event AS event, {_us("e.at")} AS at
+"""
+
+#: Outcome rows at the given score dates ($dates: epoch microseconds).
+OUTCOMES_AT: Final = f"""
+UNWIND $dates AS d
+MATCH (o:Outcome) WHERE o.as_of = {_dt("d")}
+RETURN o.business_id AS business_id, {_us("o.as_of")} AS as_of,
+       o.defaulted AS defaulted, o.fraud AS fraud
+"""
+
+COUNT_HISTORY: Final = """
+RETURN COUNT { (:BusinessVersion) } AS business_versions,
+       COUNT { (:Business {versioned: true}) } AS versioned_businesses,
+       COUNT { (:CreditEvent) } AS credit_events
 """

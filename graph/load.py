@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 #: Called with (table name, rows just processed) after every batch.
 ProgressCallback = Callable[[str, int], None]
 
-TABLES = ("businesses", "identifiers", "orders", "outcomes")
+TABLES = ("businesses", "identifiers", "orders", "outcomes", "credit_events")
 _ORDER_VALUE_COLUMNS = [
     "ts",
     "amount",
@@ -214,6 +214,9 @@ def _business_batch(tx: neo4j.ManagedTransaction, batch: pd.DataFrame) -> TableC
     write = pd.concat([new, old[changed]])
     if len(write):
         tx.run(cypher.UPSERT_BUSINESSES, rows=_records(write, BUSINESS_COLUMNS)).consume()
+    if "updated_at" in batch.columns:  # the one version's date (graph.history)
+        rows = _records(batch, ["business_id", "updated_at"])
+        tx.run(cypher.SET_UPDATED_AT, rows=rows).consume()
     return TableCounts(
         read=len(batch),
         inserted=len(new),
@@ -398,6 +401,7 @@ def load_frames(
     export: str = "",
     source: str = "export",
     rejected: Callable[[], dict[str, int]] | None = None,
+    credit_events: pd.DataFrame | None = None,
 ) -> LoadResult:
     """Load validated frames (``loaders.columns`` contracts) into Neo4j, exactly.
 
@@ -408,6 +412,10 @@ def load_frames(
     the orders), so the ``(:LoadRun)`` record reconciles against what was read from the
     export. Safe to re-run after any failure. Raises ``KeyFingerprintMismatchError`` before
     writing if the database holds another key's hashes.
+
+    Businesses (and identifiers) may carry contract v2's ``updated_at``: a business with
+    several versions is loaded as versions (``graph.history``). ``credit_events``
+    (``CREDIT_EVENT_COLUMNS``) are loaded after the outcomes.
     """
     result = LoadResult(run_id=str(uuid.uuid4()))
     started = time.perf_counter()
@@ -415,6 +423,9 @@ def load_frames(
     write(driver, cypher.START_LOAD_RUN, database, run_id=result.run_id, export=export)
     status = "failed"
     try:
+        businesses, identifiers = _load_versions(
+            driver, businesses, identifiers, result, batch_size, progress, database
+        )
         _load_tables(
             driver,
             businesses,
@@ -427,6 +438,7 @@ def load_frames(
             database=database,
             source=source,
         )
+        _load_credit_events(driver, credit_events, result, batch_size, progress, database)
         run(driver, cypher.MARK_IDENTIFIER_HUBS, database, hub_threshold=hub_threshold)
         for table, count in (rejected() if rejected else {}).items():
             result.tables[table].read += count
@@ -443,6 +455,56 @@ def load_frames(
             status=status,
         )
     return result
+
+
+def _reporter(result: LoadResult, progress: ProgressCallback | None) -> Callable[..., None]:
+    def report(table: str, counts: TableCounts) -> None:
+        result.tables[table].add(counts)
+        if progress is not None:
+            progress(table, counts.read)
+
+    return report
+
+
+def _load_versions(
+    driver: neo4j.Driver,
+    businesses: pd.DataFrame,
+    identifiers: pd.DataFrame,
+    result: LoadResult,
+    batch_size: int,
+    progress: ProgressCallback | None,
+    database: str | None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Load the businesses that have (or now get) several versions; return the plain rest."""
+    from graph import history  # builds on this module's helpers
+
+    plain_b, plain_i, versioned_b, versioned_i = history.split_versioned(
+        driver, businesses, identifiers, database=database
+    )
+    history.load_versions(
+        driver,
+        versioned_b,
+        versioned_i,
+        _reporter(result, progress),
+        batch_size=batch_size,
+        database=database,
+    )
+    return plain_b, plain_i
+
+
+def _load_credit_events(
+    driver: neo4j.Driver,
+    events: pd.DataFrame | None,
+    result: LoadResult,
+    batch_size: int,
+    progress: ProgressCallback | None,
+    database: str | None,
+) -> None:
+    from graph import history
+
+    history.load_credit_events(
+        driver, events, _reporter(result, progress), batch_size=batch_size, database=database
+    )
 
 
 def _load_tables(
@@ -514,6 +576,9 @@ def load_export(
     ) as reader:
         businesses, identifiers = reader.businesses()
         outcomes = reader.outcomes()
+        # contract v2's optional table, once the validator reads it
+        read_events = getattr(reader, "credit_events", None)
+        events = read_events() if callable(read_events) else None
         result = load_frames(
             driver,
             businesses,
@@ -527,6 +592,7 @@ def load_export(
             database=database,
             export=str(export_dir),
             rejected=lambda: _rejected_counts(reader),
+            credit_events=events,
         )
     return result
 
@@ -536,6 +602,7 @@ _EXPORT_TO_LOAD_TABLE = {
     "businesses": "businesses",
     "transactions": "orders",
     "outcomes": "outcomes",
+    "credit_events": "credit_events",
 }
 
 

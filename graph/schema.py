@@ -81,7 +81,7 @@ def ensure_schema(
     Refuses (before writing anything) a database that holds another key's hashes.
     """
     check_key_fingerprint(driver, key_fingerprint, database=database)
-    for statement in cypher.SCHEMA_STATEMENTS:
+    for statement in (*cypher.SCHEMA_STATEMENTS, *cypher.HISTORY_SCHEMA_STATEMENTS):
         run(driver, statement, database)
     run(driver, cypher.AWAIT_INDEXES, database)
     write(

@@ -1,15 +1,18 @@
 """Point-in-time snapshots: what the graph knew strictly before a score date.
 
-A snapshot reads only dated facts - businesses (``registered_at < as_of``), their
-identifiers, orders (``ts < as_of``) with the status they had at ``as_of``, and outcomes with
-``as_of == D`` as labels. It never reads ``TRADES_WITH``, analytics properties, scores or
-clusters, which are all-time and would leak the future into features. Frames follow
-``loaders.columns`` exactly, so ``loaders.features`` treats them like a synthetic export.
+A snapshot reads only dated facts - businesses (``registered_at < as_of``) as they stood then
+(for a business with versions, the version in force strictly before ``as_of``, and only the
+identifiers that version carried), orders (``ts < as_of``) with the status they had at
+``as_of``, credit events strictly before ``as_of`` (facts other businesses' features may
+use), and outcomes with ``as_of == D`` as labels. It never reads ``TRADES_WITH``, analytics
+properties, scores or clusters, which are all-time and would leak the future into features.
+Frames follow ``loaders.columns`` exactly, so ``loaders.features`` treats them like a
+synthetic export.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import neo4j
 import pandas as pd
@@ -18,23 +21,28 @@ from graph import cypher
 from graph.session import read_frame
 from loaders.columns import (
     BUSINESS_COLUMNS,
+    CREDIT_EVENT_COLUMNS,
+    HORIZON_DAYS,
     IDENTIFIER_COLUMNS,
     ORDER_COLUMNS,
     OUTCOME_COLUMNS,
     OUTCOME_SPLIT,
     as_utc,
 )
+from loaders.labels import StackedLabels, stack_outcomes
 
 
 @dataclass(frozen=True)
 class Snapshot:
-    """The four contract frames as of ``as_of`` (a UTC midnight timestamp)."""
+    """The four contract frames as of ``as_of`` (a UTC midnight timestamp), and the credit
+    events known before it (``CREDIT_EVENT_COLUMNS``)."""
 
     as_of: pd.Timestamp
     businesses: pd.DataFrame
     identifiers: pd.DataFrame
     orders: pd.DataFrame
     outcomes: pd.DataFrame
+    credit_events: pd.DataFrame = field(default_factory=lambda: _credit_events(pd.DataFrame()))
 
 
 def _from_micros(series: pd.Series) -> pd.Series:
@@ -81,6 +89,30 @@ def _outcomes(rows: pd.DataFrame) -> pd.DataFrame:
     return out[columns].sort_values("business_id", ignore_index=True)
 
 
+def _credit_events(rows: pd.DataFrame) -> pd.DataFrame:
+    out = _strings(rows.reindex(columns=CREDIT_EVENT_COLUMNS), ["business_id", "event"])
+    out["at"] = _from_micros(out["at"])
+    return out.sort_values(["at", "business_id", "event"], ignore_index=True)
+
+
+def _read_versioned(
+    driver: neo4j.Driver,
+    plain: str,
+    versioned: str,
+    columns: list[str],
+    database: str | None,
+    micros: int,
+) -> pd.DataFrame:
+    """Rows of businesses with one version (``plain``) and of the version in force of those
+    with several (``versioned``), in ``columns``."""
+    frames = [
+        read_frame(driver, query, database, as_of=micros).reindex(columns=columns)
+        for query in (plain, versioned)
+    ]
+    frames = [f for f in frames if len(f)] or frames[:1]
+    return pd.concat(frames, ignore_index=True)
+
+
 def read_snapshot(
     driver: neo4j.Driver, as_of: pd.Timestamp | str, *, database: str | None = None
 ) -> Snapshot:
@@ -92,13 +124,23 @@ def read_snapshot(
     stamp = as_utc(as_of)
     micros = int(stamp.value) // 1000  # Timestamp.value is always nanoseconds
     businesses = _businesses(
-        read_frame(driver, cypher.SNAPSHOT_BUSINESSES, database, as_of=micros).reindex(
-            columns=BUSINESS_COLUMNS
+        _read_versioned(
+            driver,
+            cypher.SNAPSHOT_BUSINESSES,
+            cypher.SNAPSHOT_VERSIONED_BUSINESSES,
+            BUSINESS_COLUMNS,
+            database,
+            micros,
         )
     )
     identifiers = _strings(
-        read_frame(driver, cypher.SNAPSHOT_IDENTIFIERS, database, as_of=micros).reindex(
-            columns=IDENTIFIER_COLUMNS
+        _read_versioned(
+            driver,
+            cypher.SNAPSHOT_IDENTIFIERS,
+            cypher.SNAPSHOT_VERSIONED_IDENTIFIERS,
+            IDENTIFIER_COLUMNS,
+            database,
+            micros,
         ),
         IDENTIFIER_COLUMNS,
     ).sort_values(IDENTIFIER_COLUMNS, ignore_index=True)
@@ -115,10 +157,38 @@ def read_snapshot(
             columns=[*OUTCOME_COLUMNS, OUTCOME_SPLIT]
         )
     )
+    events = _credit_events(
+        read_frame(driver, cypher.SNAPSHOT_CREDIT_EVENTS, database, as_of=micros)
+    )
     return Snapshot(
         as_of=stamp,
         businesses=businesses,
         identifiers=identifiers,
         orders=orders.reset_index(drop=True),
         outcomes=outcomes,
+        credit_events=events[events["business_id"].isin(known)].reset_index(drop=True),
     )
+
+
+def read_credit_events(driver: neo4j.Driver, *, database: str | None = None) -> pd.DataFrame:
+    """Every stored credit event (``CREDIT_EVENT_COLUMNS``): the source of labels for any
+    score date. Never a feature as such - a snapshot's ``credit_events`` are those."""
+    return _credit_events(read_frame(driver, cypher.ALL_CREDIT_EVENTS, database))
+
+
+def read_labels(
+    driver: neo4j.Driver,
+    dates: list[pd.Timestamp] | pd.DatetimeIndex,
+    *,
+    horizon_days: int = HORIZON_DAYS,
+    database: str | None = None,
+) -> StackedLabels:
+    """Labels of stacked cohorts at ``dates``: stored outcomes rows at those dates merged
+    with labels derived from the stored credit events (``loaders.labels.stack_outcomes``;
+    rows where the two disagree come back in ``rejected``)."""
+    stamps = [as_utc(d) for d in dates]
+    micros = [int(d.value) // 1000 for d in stamps]
+    rows = read_frame(driver, cypher.OUTCOMES_AT, database, dates=micros)
+    outcomes = _outcomes(rows.reindex(columns=OUTCOME_COLUMNS)) if len(rows) else None
+    events = read_credit_events(driver, database=database)
+    return stack_outcomes(outcomes, events, stamps, horizon_days=horizon_days)

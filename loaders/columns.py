@@ -43,6 +43,8 @@ OUTCOME_COLUMNS: Final = ["business_id", "as_of", "defaulted", "fraud"]
 OUTCOME_SPLIT: Final = "split"
 OUTCOME_TARGETS: Final = ["defaulted", "fraud"]
 
+CREDIT_EVENT_COLUMNS: Final = ["business_id", "event", "at"]
+
 BUSINESS_KINDS: Final = ["sme", "consumer", "enterprise"]
 
 #: Businesses registered fewer than this many days before the score date are "thin file".

@@ -72,7 +72,16 @@ Mechanisms, in the order they are simulated (monthly grid, ``start``..``end``):
    of values are missing; consumers have only phone and device.
 8. **Labels** (outcomes.py). For each of ``as_of_dates`` one row per SME registered before
    and still trading at that date: ``defaulted`` (credit SMEs: failed within ``horizon_days``)
-   and ``fraud`` (bust-out or caught within the horizon).
+   and ``fraud`` (bust-out or caught within the horizon). With ``monthly_cohorts`` the same
+   rows also at every month start from ``cohort_start`` whose horizon has ended by ``end``
+   (stacked training cohorts; the ``as_of_dates`` rows are unchanged).
+9. **The lender's book and versions** (events.py, own random streams: nothing above changes).
+   ``credit_events``: ``credit_opened`` at registration for credit SMEs, ``defaulted`` at a
+   default or bust-out, ``fraud_confirmed`` at a bust-out or catch, ``credit_closed`` for
+   caught fraudsters and ``credit_close_share`` of healthy lines after the last labelled
+   date; labels derived from them equal ``outcomes`` wherever both exist. With
+   ``version_share`` > 0, that share of SMEs is re-sent once with a later ``updated_at`` and
+   one change (region, industry, headcount, phone or device) in ``business_versions``.
 
 Ground truth (``ground_truth``, one row per business and as_of): ``health``, ``stress``,
 ``exposure_1hop`` (``D1 + L``, unsmoothed), ``exposure_2hop`` for the last full month
@@ -89,6 +98,7 @@ import numpy as np
 import pandas as pd
 
 from loaders.synthetic.config import SyntheticConfig
+from loaders.synthetic.events import make_business_versions, make_credit_events
 from loaders.synthetic.export import (
     SyntheticMarketplace,
     hash_identifier,
@@ -261,6 +271,8 @@ def generate_marketplace(
     transactions, fx_rates = _transactions_frame(config, pop, orders, rng)
     outcomes = make_outcomes(config, pop, failures)
     outcomes["as_of"] = pd.to_datetime(outcomes["as_of"], utc=True)
+    credit_events = make_credit_events(config, pop, failures) if config.credit_events else None
+    versions = make_business_versions(config, pop, failures, businesses)
     return SyntheticMarketplace(
         businesses=businesses,
         transactions=transactions,
@@ -270,4 +282,6 @@ def generate_marketplace(
         as_of_dates=config.as_of_timestamps,
         base_currency=config.base_currency,
         shocks=[vars(s) | {"target": s.target} for s in shocks],
+        credit_events=credit_events,
+        business_versions=versions if len(versions) else None,
     )

@@ -90,13 +90,38 @@ class SyntheticConfig:
     fx_rates: tuple[tuple[str, float], ...] = (("EUR", 1.08), ("CAD", 0.74), ("MXN", 0.055))
     identifier_missing_prob: float = 0.08
 
+    # --- lender's book and history (contract v2). Drawn from their own random streams, so
+    # switching them on or off leaves every other table of a seed unchanged.
+    monthly_cohorts: bool = True  # outcomes also at month starts (see outcome_timestamps)
+    cohort_start: str = "2023-01-01"  # first monthly cohort (a year of orders behind it)
+    credit_events: bool = True  # the `credit_events` table (labels for any score date)
+    credit_close_share: float = 0.05  # never-failing credit SMEs that close after the last label
+    version_share: float = 0.0  # SMEs re-sent once with a later `updated_at` (a changed region,
+    # industry, headcount, phone or device); off by default until every reader takes versions
+
     @property
     def as_of_timestamps(self) -> list[pd.Timestamp]:
         """The score dates as UTC midnight timestamps."""
         return [pd.Timestamp(d, tz="UTC") for d in self.as_of_dates]
+
+    @property
+    def outcome_timestamps(self) -> list[pd.Timestamp]:
+        """Every score date with an ``outcomes`` row: ``as_of_dates`` plus, with
+        ``monthly_cohorts``, each month start from ``cohort_start`` whose labels are mature by
+        ``end`` (``as_of + horizon_days`` no later than the day after ``end``)."""
+        dates = set(self.as_of_timestamps)
+        if self.monthly_cohorts:
+            data_end = pd.Timestamp(self.end, tz="UTC").normalize() + pd.Timedelta(days=1)
+            last = data_end - pd.Timedelta(days=self.horizon_days)
+            first = pd.Timestamp(self.cohort_start, tz="UTC")
+            if first <= last:
+                dates.update(pd.date_range(first.normalize(), last, freq="MS"))
+        return sorted(dates)
 
     def __post_init__(self) -> None:
         if self.n_businesses < 50:
             raise ValueError("n_businesses must be at least 50 so every mechanism has members")
         if not 0 < self.share_consumer + self.share_enterprise < 1:
             raise ValueError("share_consumer + share_enterprise must be between 0 and 1")
+        if not 0 <= self.version_share <= 1 or not 0 <= self.credit_close_share <= 1:
+            raise ValueError("version_share and credit_close_share must be between 0 and 1")

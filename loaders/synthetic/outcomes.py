@@ -124,14 +124,17 @@ def simulate_failures(
 
 
 def make_outcomes(config: SyntheticConfig, pop: Population, failures: Failures) -> pd.DataFrame:
-    """One row per (SME alive at as_of, as_of): ``defaulted`` for credit SMEs, ``fraud`` for all."""
+    """One row per (SME alive at as_of, as_of) for every score date of
+    ``config.outcome_timestamps``: ``defaulted`` for credit SMEs, ``fraud`` for all. The window
+    is the contract's ``(as_of, as_of + horizon]``, so these rows equal the labels derived
+    from the ``credit_events`` table (events.py) wherever both exist."""
     registered = pop.registered_at.astype("datetime64[s]").astype(np.int64)
     horizon = config.horizon_days * 86_400
     frames = []
-    for as_of in config.as_of_timestamps:
+    for as_of in config.outcome_timestamps:
         t0 = int(as_of.timestamp())
         eligible = (pop.kind == KIND_SME) & (registered < t0) & (failures.fail_time >= t0)
-        within = failures.fail_time < t0 + horizon
+        within = (failures.fail_time > t0) & (failures.fail_time <= t0 + horizon)
         defaulted = within & np.isin(failures.fail_reason, (FAIL_DEFAULT, FAIL_BUST_OUT))
         fraud = within & np.isin(failures.fail_reason, (FAIL_BUST_OUT, FAIL_CAUGHT))
         idx = np.flatnonzero(eligible)

@@ -26,7 +26,7 @@ def test_generate_writes_contract_and_ground_truth(app: typer.Typer, tmp_path: P
     assert result.exit_code == 0, result.output
     names = {p.name for p in out.iterdir()}
     assert names == {"businesses.csv", "transactions.csv", "outcomes.csv", "fx_rates.csv",
-                     "ground_truth.csv"}  # fmt: skip
+                     "ground_truth.csv", "credit_events.csv"}  # fmt: skip
     assert len(pd.read_csv(out / "businesses.csv")) == 300
     again = tmp_path / "again"
     CliRunner().invoke(app, ["generate", str(again), "--businesses", "300", "--seed", "3"])
