@@ -18,6 +18,7 @@ import json
 import time
 from pathlib import Path
 
+import pandas as pd
 import torch
 
 from gnn.data import SnapshotFrames
@@ -29,13 +30,16 @@ DEMO_KEY = "tradegraph-DEMO-KEY-public-not-for-real-data"
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def market_frames(n_businesses: int, seed: int) -> tuple[SnapshotFrames, list, dict]:
-    """The default marketplace of generator ``seed`` as contract frames, its score dates and
-    a description of what was generated."""
+def market_frames(
+    n_businesses: int, seed: int, *, events: bool = True
+) -> tuple[SnapshotFrames, list, dict]:
+    """The default marketplace of generator ``seed`` as contract frames (with its credit
+    events unless ``events`` is off), its score dates and what was generated."""
     config = SyntheticConfig(n_businesses=n_businesses, seed=seed)
     market = generate_marketplace(config)
     businesses, identifiers, orders, outcomes = to_contract_frames(market, DEMO_KEY)
-    frames = SnapshotFrames(businesses, identifiers, orders, outcomes)
+    credit_events = market.credit_events if events else None
+    frames = SnapshotFrames(businesses, identifiers, orders, outcomes, credit_events=credit_events)
     about = {"businesses": len(businesses), "orders": len(orders), "generator_seed": seed}
     return frames, list(market.as_of_dates), about
 
@@ -70,14 +74,24 @@ def main() -> None:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--replicates", type=int, default=1000)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--no-events", action="store_true", help="hide credit_events (what a lender knew)"
+    )
+    parser.add_argument(
+        "--stack-months", type=int, default=0, help="also train on N earlier monthly cohorts"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS / "model_benchmark.json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     runs = []
     for generator_seed in (int(s) for s in args.generator_seeds.split(",")):
         started = time.perf_counter()
-        frames, dates, about = market_frames(args.businesses, generator_seed)
+        frames, dates, about = market_frames(
+            args.businesses, generator_seed, events=not args.no_events
+        )
+        earlier = tuple(dates[0] - pd.DateOffset(months=k) for k in range(1, args.stack_months + 1))
         config = EvaluationConfig(
+            train_dates=earlier,
             seeds=args.seeds,
             train_as_of=dates[0],
             test_as_of=dates[1],
@@ -91,9 +105,7 @@ def main() -> None:
             progress=lambda m, s=generator_seed: print(f"[generator seed {s}] {m}", flush=True),
         )
         print(format_table(result), flush=True)
-        runs.append(
-            {**about, "total_seconds": time.perf_counter() - started, **summarise(result)}
-        )
+        runs.append({**about, "total_seconds": time.perf_counter() - started, **summarise(result)})
         write(args, runs)
 
 
@@ -106,8 +118,15 @@ def write(args: argparse.Namespace, runs: list[dict[str, object]]) -> None:
     command = (
         f"python benchmarks/model_benchmark.py --generator-seeds {args.generator_seeds} "
         f"--seeds {args.seeds} --folds {args.folds} --threads {args.threads}"
+        + (" --no-events" if args.no_events else "")
+        + (f" --stack-months {args.stack_months}" if args.stack_months else "")
     )
-    figures = {"runs": runs, "businesses": args.businesses}
+    figures = {
+        "runs": runs,
+        "businesses": args.businesses,
+        "credit_events": not args.no_events,
+        "stack_months": args.stack_months,
+    }
     if write_result is not None and args.out == RESULTS / "model_benchmark.json":
         write_result("model_benchmark", figures, command=command)
         return

@@ -48,6 +48,9 @@ class SnapshotFrames:
     orders: pd.DataFrame
     outcomes: pd.DataFrame
     as_of: pd.Timestamp | None = None
+    #: Credit events (``loaders.columns.CREDIT_EVENT_COLUMNS``); features read only those
+    #: strictly before their score date.
+    credit_events: pd.DataFrame | None = None
 
 
 @dataclass

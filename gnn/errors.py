@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
+from loaders.labels import ImmatureLabelsError
+
+__all__ = ["ImmatureLabelsError", "TrainingDataError"]
+
 
 class TrainingDataError(ValueError):
     """The training cohort cannot support training (too few labels of a class)."""
-
-
-class ImmatureLabelsError(ValueError):
-    """A training cohort's labels were not yet observable at the date the model is used.
-
-    A cohort scored at ``D`` is labelled by what happened over ``(D, D + horizon]``; a model
-    tested or deployed before ``D + horizon`` learned from outcomes nobody could have known.
-    """

@@ -35,7 +35,6 @@ from sklearn.model_selection import StratifiedGroupKFold
 from gnn.bootstrap import DEFAULT_REPLICATES, Interval, paired_bootstrap
 from gnn.cohorts import stack_cohorts
 from gnn.data import FeatureScaler, Frames, GraphData, build_graph
-from gnn.errors import ImmatureLabelsError
 from gnn.metrics import METRIC_NAMES, all_metrics
 from gnn.selection import (
     MODEL_LABELS,
@@ -49,6 +48,7 @@ from gnn.selection import (
     training_table,
 )
 from gnn.train import peak_rss_mib
+from loaders.labels import require_mature
 
 __all__ = [
     "MODELS",
@@ -97,7 +97,13 @@ class FeatureSet:
 
     def frame(self, frames: Frames, as_of: pd.Timestamp) -> pd.DataFrame:
         """Features of every business in ``frames`` as of ``as_of`` (only this set's columns)."""
-        out = self.compute(frames.businesses, frames.orders, as_of, identifiers=frames.identifiers)
+        out = self.compute(
+            frames.businesses,
+            frames.orders,
+            as_of,
+            identifiers=frames.identifiers,
+            credit_events=getattr(frames, "credit_events", None),
+        )
         return out[[*self.own, *self.counterparty]]
 
 
@@ -286,21 +292,12 @@ def split_folds(
 def check_maturity(
     train_as_of: pd.Timestamp, used_at: pd.Timestamp, horizon_days: int, *, allow: bool
 ) -> str | None:
-    """Refuse (or, with ``allow``, warn about) a training cohort whose labels were not yet
-    known at ``used_at``; returns the warning text, if any."""
-    mature_at = train_as_of + pd.Timedelta(days=horizon_days)
-    if used_at >= mature_at:
+    """Refuse (:class:`gnn.errors.ImmatureLabelsError`) or, with ``allow``, warn about a
+    training cohort whose labels were not yet known at ``used_at``; returns the warning."""
+    maturity = require_mature(train_as_of, used_at, horizon_days=horizon_days, allow_immature=allow)
+    if maturity.mature:
         return None
-    message = (
-        f"the training cohort's labels (as of {train_as_of.date()}, {horizon_days}-day "
-        f"horizon) are mature only on {mature_at.date()}, after {used_at.date()}"
-    )
-    if not allow:
-        raise ImmatureLabelsError(
-            f"{message}: choose a training date at least {horizon_days} days earlier, or "
-            "pass --allow-immature to measure anyway (the result is optimistic)"
-        )
-    return f"{message}: allowed by --allow-immature, so the result is optimistic"
+    return f"{maturity.message}: allowed by --allow-immature, so the result is optimistic"
 
 
 @dataclass

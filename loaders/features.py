@@ -87,8 +87,18 @@ def own_feature_names(windows: Sequence[int] = DEFAULT_WINDOWS) -> list[str]:
         "shared_id_businesses",
         "shared_id_types",
         "max_identifier_degree",
+        *KNOWN_EVENT_FEATURES,
     ]
     return names
+
+
+#: Credit events a lender already knew before the score date (contract v2: another
+#: business's past events may be features of its counterparties). Own: whether the business
+#: itself had a default / confirmed fraud in the last 365 days; a GNN reads them from
+#: neighbours through message passing, the trees through ``EVENT_AGGREGATES``.
+KNOWN_EVENT_FEATURES: list[str] = ["known_default_365d", "known_fraud_365d"]
+#: Trade shares (GMV over 365 days) with counterparties that defaulted in the last 90/365 days.
+EVENT_AGGREGATES: list[str] = ["share_defaulted_90d", "share_defaulted_365d"]
 
 
 #: Own features the counterparty aggregates average (behaviour that reveals health).
@@ -121,7 +131,9 @@ OWN_FEATURES: list[str] = own_feature_names()
 COUNTERPARTY_FEATURES: list[str] = [
     f"{side}_{name}"
     for side in ("buyers", "suppliers")
-    for name in [f"wmean_{key}" for key in COUNTERPARTY_KEYS] + DISTRESS_AGGREGATES
+    for name in [f"wmean_{key}" for key in COUNTERPARTY_KEYS]
+    + DISTRESS_AGGREGATES
+    + EVENT_AGGREGATES
 ]
 
 
@@ -307,6 +319,20 @@ def _distress_aggregates(
     return {f"{side}_{name}": out[name] for name in DISTRESS_AGGREGATES}
 
 
+def _known_events(
+    ids: pd.Index, events: pd.DataFrame | None, as_of: pd.Timestamp, event: str, days: int
+) -> np.ndarray:
+    """1.0 where a business had ``event`` in ``[as_of - days, as_of)``, else 0.0."""
+    out = np.zeros(len(ids))
+    if events is None or events.empty:
+        return out
+    at = events["at"]
+    window = (events["event"] == event) & (at < as_of) & (at >= as_of - pd.Timedelta(days=days))
+    position = ids.get_indexer(events.loc[window, "business_id"].astype(str))
+    out[position[position >= 0]] = 1.0
+    return out
+
+
 def compute_features(
     businesses: pd.DataFrame,
     orders: pd.DataFrame,
@@ -314,9 +340,13 @@ def compute_features(
     *,
     windows: Sequence[int] = DEFAULT_WINDOWS,
     identifiers: pd.DataFrame | None = None,
+    credit_events: pd.DataFrame | None = None,
     hub_threshold: int = DEFAULT_HUB_THRESHOLD,
 ) -> pd.DataFrame:
     """Features of every business registered strictly before ``as_of``.
+
+    ``credit_events`` (``CREDIT_EVENT_COLUMNS``; only those strictly before ``as_of`` are
+    read) feed ``KNOWN_EVENT_FEATURES`` and ``EVENT_AGGREGATES``; without them those are 0.
 
     Returns a frame indexed by ``business_id`` with float columns
     ``own_feature_names(windows) + COUNTERPARTY_FEATURES`` (``OWN_FEATURES`` for the default
@@ -378,6 +408,9 @@ def compute_features(
         (year_orders >= 3) & (since > np.maximum(SILENT_MIN_DAYS, SILENT_GAPS * usual_gap))
     ).astype(float)
     cols |= _identifier_features(ids, identifiers, hub_threshold)
+    recent_default = _known_events(ids, credit_events, as_of, "defaulted", 90)
+    cols["known_default_365d"] = _known_events(ids, credit_events, as_of, "defaulted", 365)
+    cols["known_fraud_365d"] = _known_events(ids, credit_events, as_of, "fraud_confirmed", 365)
 
     own = pd.DataFrame(cols, index=ids)[own_feature_names(windows)]
 
@@ -393,8 +426,15 @@ def compute_features(
     score = _distress_score(
         cols["activity_to_size"], sized & (year_orders > 0), cols["silent"], cols["is_consumer"] > 0
     )
-    for side in ("buyers", "suppliers"):
+    for side, e, o in (("buyers", pair_s, pair_b), ("suppliers", pair_b, pair_s)):
         cp_cols |= _distress_aggregates(n, pairs_year, pairs_recent, score, cols["silent"], side)
+        share = _shares(n, e, pair_gmv)
+        cp_cols[f"{side}_share_defaulted_90d"] = np.bincount(
+            e, weights=share * recent_default[o], minlength=n
+        )
+        cp_cols[f"{side}_share_defaulted_365d"] = np.bincount(
+            e, weights=share * cols["known_default_365d"][o], minlength=n
+        )
     cp = pd.DataFrame(cp_cols, index=ids)[COUNTERPARTY_FEATURES]
     out = pd.concat([own, cp], axis=1).astype(float)
     out.index.name = "business_id"

@@ -84,6 +84,7 @@ def simple_features(
     orders: pd.DataFrame,
     as_of: pd.Timestamp,
     identifiers: pd.DataFrame | None = None,
+    credit_events: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Stand-in for ``loaders.features.compute_features`` on :func:`tiny_market` frames."""
     alive = businesses[businesses["registered_at"] < as_of].set_index("business_id")

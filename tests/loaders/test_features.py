@@ -203,3 +203,26 @@ def test_orders_after_as_of_do_not_wake_a_silent_buyer() -> None:
     after = compute_features(businesses, pd.concat([orders, planted]), AS_OF)
     pd.testing.assert_frame_equal(before, after)
     assert after.loc["Q", "silent"] == 1.0
+
+
+def test_counterparties_known_defaults_weigh_by_trade_share_and_stop_at_as_of() -> None:
+    events = pd.DataFrame(
+        {
+            "business_id": ["A", "C", "C"],
+            "event": ["defaulted", "defaulted", "fraud_confirmed"],
+            "at": [_day(30), AS_OF, _day(200)],  # C's default is on the score date: unknown
+        }
+    )
+    f = compute_features(_businesses(), _orders(), AS_OF, credit_events=events)
+    share_a = 1300.0 / 1900.0  # B's 365-day sales to A (cancelled t3 excluded) over all
+    assert f.loc["B", "buyers_share_defaulted_90d"] == pytest.approx(share_a)
+    assert f.loc["B", "buyers_share_defaulted_365d"] == pytest.approx(share_a)
+    assert f.loc["A", "known_default_365d"] == 1.0 and f.loc["C", "known_default_365d"] == 0.0
+    assert f.loc["C", "known_fraud_365d"] == 1.0
+    assert f.loc["A", "suppliers_share_defaulted_365d"] == 0.0  # B, its supplier, is fine
+    without = compute_features(_businesses(), _orders(), AS_OF)
+    assert (without[["known_default_365d", "buyers_share_defaulted_365d"]] == 0).all().all()
+    older = events.assign(at=[_day(200), AS_OF, _day(200)])  # A defaulted 200 days ago
+    g = compute_features(_businesses(), _orders(), AS_OF, credit_events=older)
+    assert g.loc["B", "buyers_share_defaulted_90d"] == 0.0
+    assert g.loc["B", "buyers_share_defaulted_365d"] == pytest.approx(share_a)
