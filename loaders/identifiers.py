@@ -47,12 +47,25 @@ def key_fingerprint(key: bytes) -> str:
     return hmac.new(key, _FINGERPRINT_LABEL, hashlib.sha256).hexdigest()[:16]
 
 
+#: Matches a character outside ASCII.
+NON_ASCII: Final = r"[^\x00-\x7f]"
 _PHONE_EXTENSION: Final = r"(?i)\s*(?:ext\.?|extension|x|#)\s*\d+\s*$"
 
 
 def _text(values: pd.Series) -> pd.Series:
     """Values as NFKC-normalised, stripped str; missing stays missing."""
-    return values.astype("str").str.normalize("NFKC").str.strip()
+    return nfkc(values.astype("str")).str.strip()
+
+
+def nfkc(values: pd.Series) -> pd.Series:
+    """``values.str.normalize("NFKC")`` (str dtype), computed only where a value is not plain
+    ASCII: ASCII is NFKC-stable, and NFKC costs about 1.4 µs a value."""
+    wide = values.str.contains(NON_ASCII, regex=True, na=False)
+    if not wide.any():
+        return values
+    out = values.copy()
+    out[wide] = values[wide].str.normalize("NFKC")
+    return out
 
 
 @cache
@@ -69,7 +82,7 @@ def _ascii_digits() -> dict[int, int]:
 
 def _normalise_phone(values: pd.Series, default_country_code: str | None) -> pd.Series:
     text = _text(values).str.replace(_PHONE_EXTENSION, "", regex=True)
-    if text.str.contains(r"[^\x00-\x7f]", regex=True, na=False).any():
+    if text.str.contains(NON_ASCII, regex=True, na=False).any():
         text = text.str.translate(_ascii_digits())
     digits = text.str.replace(r"[^0-9]", "", regex=True)
     plus = text.str.startswith("+")

@@ -19,6 +19,7 @@ import pandas as pd
 from pandas.api import types as ptypes
 
 from loaders import contract as c
+from loaders.identifiers import NON_ASCII, nfkc
 
 TS_DTYPE: Final = "datetime64[us, UTC]"
 #: A count above this cannot be held exactly as a float (and would overflow Int64 casts).
@@ -27,7 +28,6 @@ _COUNT_MAX: Final = 2.0**53
 _HAN_FAMILY: Final = frozenset(
     {"CJK", "HIRAGANA", "KATAKANA", "KATAKANA-HIRAGANA", "HANGUL", "BOPOMOFO", "IDEOGRAPHIC"}
 )
-_NON_ASCII: Final = r"[^\x00-\x7f]"
 
 
 class RowChecks:
@@ -62,8 +62,9 @@ def text(values: pd.Series | None, rows: int) -> pd.Series:
 
 def id_text(values: pd.Series | None, rows: int) -> pd.Series:
     """Ids as the contract compares them: NFKC-normalised and stripped, never case-folded
-    (full-width ``Ｂ001`` is ``B001``; ``b001`` stays another id)."""
-    return text(values, rows).str.normalize("NFKC").str.strip()
+    (full-width ``Ｂ001`` is ``B001``; ``b001`` stays another id). ASCII is NFKC-stable, so
+    only non-ASCII values are normalised (NFKC costs ~1.4 µs a value)."""
+    return nfkc(text(values, rows)).str.strip()
 
 
 @cache
@@ -108,7 +109,7 @@ def mixed_script(ids: pd.Series) -> np.ndarray:
     such ids are kept (a real id may do so) but counted in the report, as they are the usual
     way to make a look-alike of another business's id. Only non-ASCII ids are examined."""
     out = np.zeros(len(ids), dtype=bool)
-    candidates = ids.str.contains(_NON_ASCII, regex=True, na=False).to_numpy(dtype=bool)
+    candidates = ids.str.contains(NON_ASCII, regex=True, na=False).to_numpy(dtype=bool)
     if candidates.any():
         out[candidates] = [_mixes_scripts(value) for value in ids[candidates]]
     return out
