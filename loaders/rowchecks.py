@@ -83,9 +83,17 @@ def _control_pattern() -> re.Pattern[str]:
     return re.compile("[" + "".join(ranges) + "]")
 
 
+#: The same class for pyarrow-backed strings, whose regex engine (RE2) knows Unicode categories.
+_CONTROL_RE2: Final = r"[\p{Cc}\p{Cf}]"
+
+
 def has_control(ids: pd.Series) -> np.ndarray:
     """Rows whose id holds a control or format character."""
-    return ids.str.contains(_control_pattern(), na=False).to_numpy(dtype=bool)
+    if getattr(ids.dtype, "storage", None) == "pyarrow":
+        found = ids.str.contains(_CONTROL_RE2, regex=True, na=False)
+    else:
+        found = ids.str.contains(_control_pattern(), na=False)
+    return found.to_numpy(dtype=bool)
 
 
 @cache
