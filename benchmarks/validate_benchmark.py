@@ -112,14 +112,15 @@ def pandera_vs_pandas(folder: Path, rows: int) -> dict[str, float]:
     import pandera.pandas as pa
 
     from loaders import contract as c
-    from loaders.validate import _check_columns, _RowChecks, _text
+    from loaders.rowchecks import RowChecks, check_columns
+    from loaders.rowchecks import text as _text
 
     raw = pd.read_csv(
         folder / "transactions.csv", dtype="str", keep_default_na=False, na_filter=False, nrows=rows
     )
     start = time.perf_counter()
-    checks = _RowChecks(len(raw))
-    _check_columns(raw, c.TRANSACTIONS, checks, "USD")
+    checks = RowChecks(len(raw))
+    check_columns(raw, c.TRANSACTIONS, checks, "USD")
     reasons = checks.reasons()
     pandas_s = time.perf_counter() - start
 

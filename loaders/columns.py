@@ -52,6 +52,12 @@ THIN_FILE_DAYS: Final = 90
 #: Default outcome horizon after a score date, in days.
 HORIZON_DAYS: Final = 365
 
+#: Kinds of dated credit events (the ``event`` column of ``credit_events``, contract v2).
+CREDIT_EVENT_KINDS: Final = ["credit_opened", "credit_closed", "defaulted", "fraud_confirmed"]
+#: Businesses frames carry this column right after BUSINESS_COLUMNS: when the row's version
+#: became true (``updated_at``, default ``registered_at``); one row per (business_id, version).
+BUSINESS_VERSION: Final = "updated_at"
+
 
 def as_utc(value: pd.Timestamp | str) -> pd.Timestamp:
     """A timestamp in UTC: naive values are read as UTC (the contract's rule), aware ones

@@ -5,21 +5,28 @@ the run before anything is written): file present, readable, valid UTF-8 (CSV; a
 are accepted), a header without duplicate names, every required column present, Parquet column
 types compatible with the column's kind. Messages name the file and column, never a value.
 
-Chunks are DataFrames of at most ``chunk_rows`` rows plus the source line of each row. CSV
-values stay strings (the validator parses them); Parquet values keep their types. Line numbers:
-for CSV the record number counting the header as line 1 (the physical line unless an earlier
-quoted value spans lines); for Parquet the 1-based row number. A CSV record with more fields
+Chunks are DataFrames of at most ``chunk_rows`` rows plus the source line of each row and the
+number of physical lines it covers. CSV values stay strings (the validator parses them);
+Parquet values keep their types. Line numbers: for CSV the physical line where the record
+starts (the header is line 1); for Parquet the 1-based row number. A CSV record with more fields
 than the header cannot be split into columns: it is reported in ``bad_lines`` instead; a record
 with fewer fields reads as if the missing trailing fields were empty.
+
+Physical lines are accounted for exactly, so a stray quote cannot hide rows: a record whose
+quoted value holds a line break covers several physical lines (``spans``); the validator rejects
+every line of it. The span of a record the parser skipped (too many fields: typically a stray
+quote that swallowed the following records) is found by re-reading just that record with the
+``csv`` module from its first line (:class:`_LineCursor`).
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
+import io
 import re
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -61,12 +68,21 @@ class TableFile:
 
 @dataclass
 class RawChunk:
-    """Up to ``chunk_rows`` parsed rows, each row's source line, and lines that had too many
-    fields to be split into columns (CSV only)."""
+    """Up to ``chunk_rows`` parsed rows, each row's first source line and how many physical
+    lines it covers (``spans``; 1 unless a quoted value holds a line break), and the records
+    that had too many fields to be split into columns (CSV only: first line and span)."""
 
     frame: pd.DataFrame
     lines: np.ndarray
     bad_lines: np.ndarray
+    spans: np.ndarray | None = None
+    bad_spans: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.spans is None:
+            self.spans = np.ones(len(self.lines), dtype=np.int64)
+        if self.bad_spans is None:
+            self.bad_spans = np.ones(len(self.bad_lines), dtype=np.int64)
 
 
 def discover_tables(export_dir: Path) -> tuple[dict[str, TableFile], list[str]]:
@@ -233,10 +249,100 @@ def iter_chunks(table: TableFile, chunk_rows: int) -> Iterator[RawChunk]:
         yield from _iter_parquet(table, chunk_rows)
 
 
+class _LineCursor:
+    """Reads a CSV file forward by physical lines (``\\n``, ``\\r\\n`` or ``\\r``, as the
+    parser splits them) to find how many lines one record starting at a given line covers."""
+
+    def __init__(self, path: Path) -> None:
+        self._handle = io.TextIOWrapper(path.open("rb"), encoding="utf-8-sig", newline="")
+        self._next = 1  # physical line number of the next line to read
+
+    def close(self) -> None:
+        self._handle.close()
+
+    def _lines(self) -> Iterator[str]:
+        while line := self._handle.readline():
+            self._next += 1
+            yield line
+
+    def record_span(self, start: int) -> int:
+        """Physical lines covered by the record that starts on line ``start`` (>= the lines
+        already read)."""
+        while self._next < start and self._handle.readline():
+            self._next += 1
+        first = self._next
+        limit = csv.field_size_limit()
+        csv.field_size_limit(max(limit, 1 << 30))  # a swallowing value can be large
+        try:
+            next(csv.reader(self._lines()), None)
+        except csv.Error:
+            pass  # the parser already reported the record; the lines read are its span
+        finally:
+            csv.field_size_limit(limit)
+        return max(self._next - first, 1)
+
+
+def _line_breaks(frame: pd.DataFrame) -> np.ndarray:
+    """Per row, the line breaks inside its values (a record's span is that plus one)."""
+    breaks = np.zeros(len(frame), dtype=np.int64)
+    for column in frame.columns:
+        values = frame[column]
+        has = values.str.contains("\n", regex=False) | values.str.contains("\r", regex=False)
+        if has.any():
+            counts = values[has].str.count(r"\r\n|\r|\n").to_numpy(dtype=np.int64)
+            breaks[has.to_numpy(dtype=bool)] += counts
+    return breaks
+
+
+def _place_records(
+    records: np.ndarray,
+    spans: np.ndarray,
+    bad: np.ndarray,
+    first_line: int,
+    cursor: Callable[[], _LineCursor],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Physical first lines of the frame's rows and the skipped records, in record order.
+
+    ``records``/``spans``: record numbers and spans of the parsed rows; ``bad``: record numbers
+    of skipped records (spans unknown: measured with the cursor). Returns (row lines, bad
+    lines, bad spans, next physical line)."""
+    merged = np.concatenate([records, bad])
+    order = np.argsort(merged, kind="stable")
+    all_spans = np.concatenate([spans, np.zeros(len(bad), dtype=np.int64)])[order]
+    is_bad = np.concatenate([np.zeros(len(records), bool), np.ones(len(bad), bool)])[order]
+    starts = np.empty(len(merged), dtype=np.int64)
+    position, done = first_line, 0
+    for index in np.flatnonzero(is_bad):
+        segment = all_spans[done:index]
+        starts[done:index] = position + np.cumsum(segment) - segment
+        position += int(segment.sum())
+        starts[index] = position
+        all_spans[index] = cursor().record_span(position)
+        position += int(all_spans[index])
+        done = index + 1
+    segment = all_spans[done:]
+    starts[done:] = position + np.cumsum(segment) - segment
+    position += int(segment.sum())
+    unsorted = np.empty_like(starts)
+    unsorted[order] = starts
+    spans_back = np.empty_like(all_spans)
+    spans_back[order] = all_spans
+    n = len(records)
+    return unsorted[:n], unsorted[n:], spans_back[n:], position
+
+
 def _iter_csv(table: TableFile, chunk_rows: int) -> Iterator[RawChunk]:
     skipped: list[int] = []  # record numbers of too-long records, in increasing order
-    next_line = 2
+    next_record = 2  # record number (header = 1) of the next parsed row
+    next_line = 2  # physical line where the next record starts
     emitted_bad = 0
+    cursors: list[_LineCursor] = []
+
+    def cursor() -> _LineCursor:
+        if not cursors:
+            cursors.append(_LineCursor(table.path))
+        return cursors[0]
+
     reader = pd.read_csv(
         table.path,
         dtype="str",
@@ -249,38 +355,58 @@ def _iter_csv(table: TableFile, chunk_rows: int) -> Iterator[RawChunk]:
         names=table.columns,
         header=0,
     )
-    with reader:
-        while True:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always", pd.errors.ParserWarning)
-                try:
-                    frame = next(reader)
-                except StopIteration:
-                    frame = None
-                except (pd.errors.ParserError, UnicodeDecodeError) as error:
-                    raise ExportStructureError(
-                        f"{table.path.name} cannot be parsed as CSV near record {next_line} "
-                        f"({type(error).__name__}): check its quoting.",
-                        file=table.path.name,
-                    ) from None
-            for warning in caught:
-                skipped += [int(n) for n in _SKIPPED_LINE.findall(str(warning.message))]
-            if frame is None:
-                break
-            lines = np.arange(next_line, next_line + len(frame), dtype=np.int64)
-            for line in skipped[emitted_bad:]:
-                lines[lines >= line] += 1
-            new_bad = np.array(
-                [n for n in skipped[emitted_bad:] if not len(lines) or n <= lines[-1]],
-                dtype=np.int64,
-            )
-            emitted_bad += len(new_bad)
-            next_line = int(lines[-1]) + 1 if len(lines) else next_line
-            frame.index = pd.RangeIndex(len(frame))
-            yield RawChunk(frame, lines, new_bad)
-    rest = np.array(skipped[emitted_bad:], dtype=np.int64)
-    if len(rest):
-        yield RawChunk(pd.DataFrame(columns=table.columns, dtype="str"), rest[:0], rest)
+    try:
+        with reader:
+            while True:
+                frame = _next_frame(reader, skipped, table.path.name, next_line)
+                if frame is None:
+                    break
+                records = np.arange(next_record, next_record + len(frame), dtype=np.int64)
+                for record in skipped[emitted_bad:]:
+                    records[records >= record] += 1
+                new_bad = np.array(
+                    [n for n in skipped[emitted_bad:] if not len(records) or n <= records[-1]],
+                    dtype=np.int64,
+                )
+                emitted_bad += len(new_bad)
+                next_record = int(records[-1]) + 1 if len(records) else next_record
+                frame.index = pd.RangeIndex(len(frame))
+                spans = 1 + _line_breaks(frame)
+                lines, bad_lines, bad_spans, next_line = _place_records(
+                    records, spans, new_bad, next_line, cursor
+                )
+                yield RawChunk(frame, lines, bad_lines, spans, bad_spans)
+        rest = np.array(skipped[emitted_bad:], dtype=np.int64)
+        if len(rest):
+            none = np.zeros(0, dtype=np.int64)
+            _, bad_lines, bad_spans, _ = _place_records(none, none, rest, next_line, cursor)
+            empty = pd.DataFrame(columns=table.columns, dtype="str")
+            yield RawChunk(empty, none, bad_lines, none, bad_spans)
+    finally:
+        for open_cursor in cursors:
+            open_cursor.close()
+
+
+def _next_frame(
+    reader: Iterator[pd.DataFrame], skipped: list[int], file: str, next_line: int
+) -> pd.DataFrame | None:
+    """The parser's next chunk (``None`` at the end); adds the record numbers it skipped."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", pd.errors.ParserWarning)
+        try:
+            frame = next(reader)
+        except StopIteration:
+            frame = None
+        except (pd.errors.ParserError, UnicodeDecodeError) as error:
+            raise ExportStructureError(
+                f"{file} cannot be parsed as CSV after line {next_line - 1} "
+                f"({type(error).__name__}): a quoted value is probably never closed; check "
+                "its quoting (a quote inside a quoted value is written as two quotes).",
+                file=file,
+            ) from None
+    for warning in caught:
+        skipped += [int(n) for n in _SKIPPED_LINE.findall(str(warning.message))]
+    return frame
 
 
 def _iter_parquet(table: TableFile, chunk_rows: int) -> Iterator[RawChunk]:

@@ -1,7 +1,8 @@
 """Rejects files, written to a private temporary folder and moved into place only at the end.
 
 One CSV per table that had rejects (``<table>.rejects.csv``: ``line, reason`` then the source
-columns, identifier columns already hashed) plus ``report.json``. A run that stops on a
+columns, identifier columns already hashed, cells a spreadsheet would run as formulas escaped
+by :mod:`loaders.safe_csv`) plus ``report.json``. A run that stops on a
 structural error discards the temporary folder, so it leaves nothing behind.
 """
 
@@ -15,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from loaders.safe_csv import write_csv
 
 
 class RejectsWriter:
@@ -42,7 +45,7 @@ class RejectsWriter:
             return
         path = self._tmp_dir() / self.file_name(table)
         first = table not in self._started
-        rows.to_csv(path, mode="w" if first else "a", header=first, index=False)
+        write_csv(rows, path, mode="w" if first else "a", header=first, index=False)
         self._started.add(table)
 
     def reset(self, table: str) -> None:

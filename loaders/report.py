@@ -24,6 +24,10 @@ class TableReport:
     rejected: int = 0
     rejected_by_reason: Counter[str] = field(default_factory=Counter)
     extra_columns: list[str] = field(default_factory=list)
+    #: Extra columns whose names look like personal data: carried hashed, never raw.
+    hashed_columns: list[str] = field(default_factory=list)
+    #: Kept rows counted for a closer look (``mixed_script_<id column>``), not rejected.
+    flagged: Counter[str] = field(default_factory=Counter)
 
     def reconciles(self) -> bool:
         return self.read == self.kept + self.rejected
@@ -31,6 +35,7 @@ class TableReport:
     def reset(self) -> None:
         self.read = self.kept = self.rejected = 0
         self.rejected_by_reason = Counter()
+        self.flagged = Counter()
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -41,6 +46,8 @@ class TableReport:
             "rejected": self.rejected,
             "rejected_by_reason": dict(sorted(self.rejected_by_reason.items())),
             "extra_columns": list(self.extra_columns),
+            "hashed_columns": list(self.hashed_columns),
+            "flagged": dict(sorted(self.flagged.items())),
         }
 
 
@@ -92,6 +99,8 @@ class ValidationReport:
             )
             for reason, count in sorted(report.rejected_by_reason.items()):
                 table.add_row("", f"  {reason}", "", "", f"{count:,}", "")
+            for flag, count in sorted(report.flagged.items()):
+                table.add_row("", f"  flagged {flag}", "", f"{count:,}", "", "")
         return table
 
     def render(self) -> str:
@@ -104,8 +113,15 @@ class ValidationReport:
             )
             for reason, count in sorted(report.rejected_by_reason.items()):
                 lines.append(f"      {reason:<28} {count:>10,}")
+            for flag, count in sorted(report.flagged.items()):
+                lines.append(f"      flagged {flag:<20} {count:>10,} (kept)")
             if report.extra_columns:
                 lines.append(f"      extra columns carried: {', '.join(report.extra_columns)}")
+            if report.hashed_columns:
+                lines.append(
+                    "      extra columns hashed as personal data: "
+                    + ", ".join(report.hashed_columns)
+                )
         if self.ignored_files:
             lines.append(f"  ignored files: {', '.join(self.ignored_files)}")
         if self.rejects_dir:

@@ -4,8 +4,11 @@
 before anything is written), then validates lazily, table by table, in chunks, so memory stays
 bounded: what is held across chunks is the kept business ids, the fx rates and 8 bytes per
 txn_id (a 64-bit hash, for duplicate detection). Each row gets at most one reason, the first
-failing check in the order of :func:`loaders.contract.all_reasons`. Rejected rows are written
-(identifier columns hashed) to ``<rejects_dir>/<table>.rejects.csv`` when the reader is closed.
+failing check in the order of :func:`loaders.contract.all_reasons` (per-column checks live in
+:mod:`loaders.rowchecks`). Counts are of physical lines, so ``read = kept + rejected`` holds
+even when a stray quote makes one record swallow others. Rejected rows are written (identifier
+and personal-looking columns hashed, formula cells escaped) to
+``<rejects_dir>/<table>.rejects.csv`` when the reader is closed.
 
 Checks are vectorised pandas. Pandera's built-in checks ran the per-column rules at about the
 same speed (~300k rows/s per 200k-row chunk on 2 cores, benchmarks/validate_benchmark.py; parsing
@@ -16,30 +19,32 @@ and cross-table checks (duplicates, unknown businesses, fx); pandera schemas
     with ExportReader(path, key, rejects_dir=out) as reader:
         businesses, identifiers = reader.businesses()
         for orders in reader.iter_orders(): ...
+        events = reader.credit_events()
     print(reader.report.render())
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from pandas.api import types as ptypes
 
 from loaders import contract as c
 from loaders.columns import (
     BUSINESS_COLUMNS,
+    BUSINESS_VERSION,
+    CREDIT_EVENT_COLUMNS,
     IDENTIFIER_COLUMNS,
     IDENTIFIER_TYPES,
     ORDER_COLUMNS,
     OUTCOME_COLUMNS,
 )
-from loaders.identifiers import hash_identifiers, key_fingerprint
+from loaders.identifiers import hash_identifiers, hash_personal_column, key_fingerprint
 from loaders.reader import (
     ExportStructureError,
     RawChunk,
@@ -50,6 +55,7 @@ from loaders.reader import (
 )
 from loaders.rejects import RejectsWriter
 from loaders.report import TableReport, ValidationReport
+from loaders.rowchecks import TS_DTYPE, RowChecks, check_columns
 
 __all__ = [
     "ExportReader",
@@ -59,7 +65,6 @@ __all__ = [
     "validate_export",
 ]
 
-TS_DTYPE = "datetime64[us, UTC]"
 ProgressCallback = Callable[[str, int], None]
 
 
@@ -94,126 +99,26 @@ def _hash64(frame: pd.DataFrame | pd.Series) -> np.ndarray:
     return pd.util.hash_pandas_object(frame, index=False).to_numpy()
 
 
-@dataclass
-class _Checked:
-    """A chunk after per-row checks: parsed columns, each row's reason (``""`` = kept)."""
-
-    parsed: dict[str, pd.Series]
-    reasons: np.ndarray
+def _personal_columns(table: TableFile) -> list[str]:
+    """The table's extra columns whose names look like personal data (hashed, never raw)."""
+    return [name for name in table.extra_columns if c.looks_personal(name)]
 
 
-class _RowChecks:
-    """Collects (reason, bad-mask) pairs in priority order and picks each row's first reason."""
-
-    def __init__(self, rows: int) -> None:
-        self.rows = rows
-        self._codes = np.zeros(rows, dtype=np.int16)
-        self._names: list[str] = [""]
-
-    def add(self, reason: str, bad: np.ndarray | pd.Series) -> None:
-        mask = np.asarray(bad, dtype=bool)
-        self._names.append(reason)
-        self._codes[(self._codes == 0) & mask] = len(self._names) - 1
-
-    @property
-    def ok(self) -> np.ndarray:
-        return self._codes == 0
-
-    def reasons(self) -> np.ndarray:
-        return np.asarray(self._names, dtype=object)[self._codes]
+def _extras(table: TableFile, frame: pd.DataFrame, key: bytes) -> pd.DataFrame:
+    """The table's extra columns of ``frame`` (as strings), personal-looking ones hashed."""
+    out = frame[table.extra_columns].astype("str").fillna("")
+    for name in _personal_columns(table):
+        out[name] = hash_personal_column(frame[name], name, key)
+    return out
 
 
-def _text(values: pd.Series | None, rows: int) -> pd.Series:
-    """Stripped str values; missing and absent columns read as ``""``."""
-    if values is None:
-        return pd.Series([""] * rows, dtype="str")
-    if not isinstance(values.dtype, pd.StringDtype):
-        values = values.astype("str")
-    return values.fillna("").str.strip()
-
-
-def _parse_timestamp(values: pd.Series | None, text: pd.Series) -> pd.Series:
-    if values is not None and ptypes.is_datetime64_any_dtype(values.dtype):
-        stamps = values if values.dt.tz is not None else values.dt.tz_localize("UTC")
-        return stamps.dt.tz_convert("UTC").astype(TS_DTYPE)
-    if values is not None and values.dtype == object:  # Parquet dates arrive as datetime.date
-        return pd.to_datetime(values, utc=True, errors="coerce").astype(TS_DTYPE)
-    parsed = pd.to_datetime(text.where(text != ""), utc=True, errors="coerce", format="ISO8601")
-    return parsed.astype(TS_DTYPE)
-
-
-def _parse_number(values: pd.Series | None, text: pd.Series) -> np.ndarray:
-    if values is not None and (
-        ptypes.is_numeric_dtype(values.dtype) and not ptypes.is_bool_dtype(values.dtype)
-    ):
-        return values.astype("float64").to_numpy(na_value=np.nan)
-    if values is not None and ptypes.is_bool_dtype(values.dtype):
-        return values.astype("float64").to_numpy(na_value=np.nan)
-    source = values if values is not None and values.dtype == object else text
-    numbers = pd.to_numeric(source, errors="coerce")
-    return np.asarray(numbers, dtype="float64")
-
-
-def _check_columns(
-    frame: pd.DataFrame, spec: c.TableSpec, checks: _RowChecks, base_currency: str
-) -> dict[str, pd.Series]:
-    """Parse each contract column and add its checks; returns the parsed columns."""
-    rows = len(frame)
-    parsed: dict[str, pd.Series] = {}
-    for column in spec.columns:
-        if column.kind == "identifier":
-            continue
-        values = frame[column.name] if column.name in frame.columns else None
-        text = _text(values, rows)
-        blank = (text == "").to_numpy()
-        name = column.name
-        if column.kind == "id":
-            checks.add(f"empty_{name}", blank)
-            checks.add(f"too_long_{name}", (text.str.len() > c.ID_MAX_LENGTH).to_numpy())
-            parsed[name] = text
-        elif column.kind == "text":
-            if column.required:
-                checks.add(f"empty_{name}", blank)
-            parsed[name] = text.where(~blank)
-        elif column.kind == "choice":
-            lowered = text.str.lower()
-            if column.default is not None:
-                lowered = lowered.where(~blank, column.default)
-            else:
-                checks.add(f"empty_{name}", blank)
-            checks.add(f"unknown_{name}", ~lowered.isin(column.choices).to_numpy())
-            parsed[name] = lowered
-        elif column.kind in ("timestamp", "date"):
-            stamps = _parse_timestamp(values, text)
-            if column.kind == "date":
-                stamps = stamps.dt.floor("D")
-            if column.required:
-                checks.add(f"empty_{name}", blank)
-            checks.add(f"bad_{name}", ~blank & stamps.isna().to_numpy())
-            parsed[name] = stamps
-        elif column.kind in ("amount", "number", "count", "label"):
-            numbers = _parse_number(values, text)
-            bad = ~blank & ~np.isfinite(numbers)
-            if column.kind == "amount":
-                checks.add(f"empty_{name}", blank)
-                checks.add(f"bad_{name}", bad)
-                checks.add(f"not_positive_{name}", ~blank & ~bad & (numbers <= 0))
-            elif column.kind == "label":
-                checks.add(f"bad_{name}", bad | (~blank & ~np.isin(numbers, (0.0, 1.0))))
-            else:
-                if column.kind == "count":
-                    bad |= ~blank & np.isfinite(numbers) & (numbers != np.floor(numbers))
-                checks.add(f"bad_{name}", bad)
-                checks.add(f"negative_{name}", ~blank & ~bad & (numbers < 0))
-            parsed[name] = pd.Series(numbers, index=frame.index)
-        elif column.kind == "currency":
-            upper = text.str.upper()
-            if column.required:
-                checks.add(f"empty_{name}", blank)
-            else:
-                upper = upper.where(~blank, base_currency)
-            parsed[name] = upper
-    return parsed
+def _expand_lines(lines: np.ndarray, spans: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(every physical line covered, whether it is the first line of its record)."""
+    if not len(lines):
+        return lines, np.zeros(0, dtype=bool)
+    repeated = np.repeat(lines, spans)
+    offsets = np.arange(len(repeated)) - np.repeat(np.cumsum(spans) - spans, spans)
+    return repeated + offsets, offsets == 0
 
 
 def _rejected_rows(
@@ -223,22 +128,40 @@ def _rejected_rows(
     key: bytes,
     phone_country_code: str | None = None,
 ) -> pd.DataFrame:
-    """The chunk's rejected rows as strings, identifier columns hashed, plus too-long records."""
+    """One row per rejected physical line: ``line, reason`` then the source columns as strings
+    (identifier and personal-looking columns hashed) on a record's first line, blank on the
+    lines a multi-line record goes on over; then the records with too many fields."""
     bad = reasons != ""
     rows = chunk.frame.loc[bad, table.columns]
-    out = rows.astype("str").fillna("") if len(rows) else rows.astype("str")
+    out = rows.astype("str").fillna("")
     for id_type in IDENTIFIER_TYPES:
         if table.spec.name == "businesses" and id_type in out.columns and len(out):
             hashed = hash_identifiers(
                 rows[id_type], id_type, key, default_country_code=phone_country_code
             )
             out[id_type] = hashed.fillna("")
+    for name in _personal_columns(table):
+        out[name] = hash_personal_column(rows[name], name, key)
     out.insert(0, "reason", reasons[bad])
     out.insert(0, "line", chunk.lines[bad])
+    spans = chunk.spans[bad]
+    if (spans > 1).any():
+        lines, first = _expand_lines(chunk.lines[bad], spans)
+        expanded = out.iloc[np.repeat(np.arange(len(out)), spans)].reset_index(drop=True)
+        expanded.loc[~first, table.columns] = ""
+        expanded["line"] = lines
+        out = expanded
     if len(chunk.bad_lines):
-        ragged = pd.DataFrame({"line": chunk.bad_lines, "reason": c.BAD_FIELD_COUNT})
+        lines, _ = _expand_lines(chunk.bad_lines, chunk.bad_spans)
+        reason = np.repeat(_bad_record_reasons(chunk.bad_spans), chunk.bad_spans)
+        ragged = pd.DataFrame({"line": lines, "reason": reason})
         out = pd.concat([out, ragged.reindex(columns=out.columns, fill_value="")])
     return out.sort_values("line", kind="stable")
+
+
+def _bad_record_reasons(spans: np.ndarray) -> np.ndarray:
+    """Reason of a record with too many fields: a stray quote if it covers several lines."""
+    return np.where(spans > 1, c.QUOTED_LINE_BREAK, c.BAD_FIELD_COUNT).astype(object)
 
 
 class ExportReader:
@@ -284,7 +207,10 @@ class ExportReader:
             if name in self._files:
                 table = self._files[name]
                 self.report.tables[name] = TableReport(
-                    name, table.path.name, extra_columns=table.extra_columns
+                    name,
+                    table.path.name,
+                    extra_columns=table.extra_columns,
+                    hashed_columns=_personal_columns(table),
                 )
         self._rejects = RejectsWriter(rejects_dir)
         self._rates: dict[str, float] | None = None
@@ -321,22 +247,42 @@ class ExportReader:
         tally.reset()
         self._rejects.reset(name)
         for chunk in iter_chunks(table, self.chunk_rows):
-            tally.read += len(chunk.frame) + len(chunk.bad_lines)
+            tally.read += int(chunk.spans.sum() + chunk.bad_spans.sum())
             yield table, chunk, tally
             if self._on_progress is not None:
                 self._on_progress(name, tally.read)
 
+    def _checks(self, chunk: RawChunk) -> RowChecks:
+        """A chunk's checks, starting with the one every table shares: a record whose quoted
+        value holds a line break (every physical line of it is rejected)."""
+        checks = RowChecks(len(chunk.frame))
+        checks.add(c.QUOTED_LINE_BREAK, chunk.spans > 1)
+        return checks
+
     def _finish_chunk(
-        self, table: TableFile, chunk: RawChunk, tally: TableReport, reasons: np.ndarray
+        self,
+        table: TableFile,
+        chunk: RawChunk,
+        tally: TableReport,
+        reasons: np.ndarray,
+        flags: dict[str, np.ndarray] | None = None,
     ) -> np.ndarray:
-        """Count and write the chunk's rejects; returns the kept-row mask."""
+        """Count (by physical line) and write the chunk's rejects; count the flags of kept
+        rows; returns the kept-row mask."""
         kept = reasons == ""
         tally.kept += int(kept.sum())
-        tally.rejected += int((~kept).sum()) + len(chunk.bad_lines)
-        tally.rejected_by_reason.update(reasons[~kept].tolist())
-        if len(chunk.bad_lines):
-            tally.rejected_by_reason[c.BAD_FIELD_COUNT] += len(chunk.bad_lines)
-        if (~kept).any() or len(chunk.bad_lines):
+        weights = Counter[str]()
+        for reason, span in zip(reasons[~kept].tolist(), chunk.spans[~kept].tolist(), strict=True):
+            weights[reason] += span
+        bad_reasons = _bad_record_reasons(chunk.bad_spans)
+        for reason, span in zip(bad_reasons.tolist(), chunk.bad_spans.tolist(), strict=True):
+            weights[reason] += span
+        tally.rejected += sum(weights.values())
+        tally.rejected_by_reason.update(weights)
+        for flag, mask in (flags or {}).items():
+            if count := int((mask & kept).sum()):
+                tally.flagged[flag] += count
+        if weights:
             rejected = _rejected_rows(table, chunk, reasons, self._key, self.phone_country_code)
             self._rejects.write(table.spec.name, rejected)
         return kept
@@ -349,8 +295,8 @@ class ExportReader:
         if "fx_rates" in self._files:
             seen: set[str] = set()
             for table, chunk, tally in self._chunks("fx_rates"):
-                checks = _RowChecks(len(chunk.frame))
-                parsed = _check_columns(chunk.frame, c.FX_RATES, checks, self.base_currency)
+                checks = self._checks(chunk)
+                parsed = check_columns(chunk.frame, c.FX_RATES, checks, self.base_currency)
                 currency, rate = parsed["currency"], parsed["rate_to_base"].to_numpy()
                 checks.add(
                     c.DUPLICATE_CURRENCY, currency.duplicated().to_numpy() | currency.isin(seen)
@@ -365,53 +311,55 @@ class ExportReader:
         return rates
 
     def businesses(self) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """(businesses: BUSINESS_COLUMNS + extra columns, identifiers: IDENTIFIER_COLUMNS) of the
-        kept rows; identifiers are hashed, one row per (business, non-blank identifier)."""
+        """(businesses: BUSINESS_COLUMNS + ``updated_at`` + extra columns, identifiers:
+        IDENTIFIER_COLUMNS) of the kept rows. One row per (business_id, updated_at) version, in
+        file order; identifiers are hashed, one row per (business, identifier) over all its
+        versions."""
         if self._businesses is not None:
             return self._businesses
         seen = SeenHashes()
         kept_frames: list[pd.DataFrame] = []
         identifier_frames: list[pd.DataFrame] = []
         for table, chunk, tally in self._chunks("businesses"):
-            frame = chunk.frame
-            checks = _RowChecks(len(frame))
-            parsed = _check_columns(frame, c.BUSINESSES, checks, self.base_currency)
+            frame, flags = chunk.frame, {}
+            checks = self._checks(chunk)
+            parsed = check_columns(frame, c.BUSINESSES, checks, self.base_currency, flags)
+            version = parsed[BUSINESS_VERSION].fillna(parsed["registered_at"])
+            parsed[BUSINESS_VERSION] = version
             ids = parsed["business_id"]
-            usable = (ids != "").to_numpy() & (ids.str.len() <= c.ID_MAX_LENGTH).to_numpy()
-            hashes = _hash64(ids)
-            duplicate = ids.duplicated().to_numpy() | seen.contains(hashes)
+            usable = checks.ok
+            pair = pd.DataFrame({"b": ids, "v": version})
+            hashes = _hash64(pair)
+            duplicate = pair.duplicated().to_numpy() | seen.contains(hashes)
             checks.add(c.DUPLICATE_BUSINESS_ID, usable & duplicate)
             seen.add(hashes[usable])
-            kept = self._finish_chunk(table, chunk, tally, checks.reasons())
-            out = pd.DataFrame({name: parsed[name][kept] for name in BUSINESS_COLUMNS})
+            kept = self._finish_chunk(table, chunk, tally, checks.reasons(), flags)
+            columns = [*BUSINESS_COLUMNS, BUSINESS_VERSION]
+            out = pd.DataFrame({name: parsed[name][kept] for name in columns})
             out["employees"] = out["employees"].astype("Int64")
             out["declared_revenue"] = out["declared_revenue"].astype("float64")
-            for extra in table.extra_columns:
-                out[extra] = frame.loc[kept, extra]
+            out = pd.concat([out, _extras(table, frame.loc[kept], self._key)], axis=1)
             kept_frames.append(out)
-            for id_type in IDENTIFIER_TYPES:
-                if id_type in frame.columns:
-                    hashed = hash_identifiers(
-                        frame.loc[kept, id_type],
-                        id_type,
-                        self._key,
-                        default_country_code=self.phone_country_code,
-                    )
-                    present = hashed.notna()
-                    identifier_frames.append(
-                        pd.DataFrame(
-                            {
-                                "business_id": out["business_id"][present],
-                                "id_type": id_type,
-                                "id_hash": hashed[present],
-                            }
-                        )
-                    )
-        businesses = _concat(kept_frames, BUSINESS_COLUMNS)
+            identifier_frames += self._identifiers(frame.loc[kept], out["business_id"])
+        businesses = _concat(kept_frames, [*BUSINESS_COLUMNS, BUSINESS_VERSION])
         identifiers = _concat(identifier_frames, IDENTIFIER_COLUMNS).astype("str")
+        identifiers = identifiers.drop_duplicates(ignore_index=True)
         self._businesses = (businesses, identifiers)
-        self._known_ids = pd.Index(businesses["business_id"])
+        self._known_ids = pd.Index(businesses["business_id"].unique())
         return self._businesses
+
+    def _identifiers(self, kept: pd.DataFrame, ids: pd.Series) -> list[pd.DataFrame]:
+        """Hashed identifier rows of kept businesses, one frame per identifier type present."""
+        frames: list[pd.DataFrame] = []
+        for id_type in IDENTIFIER_TYPES:
+            if id_type in kept.columns:
+                hashed = hash_identifiers(
+                    kept[id_type], id_type, self._key, default_country_code=self.phone_country_code
+                )
+                present = hashed.notna()
+                rows = {"business_id": ids[present], "id_type": id_type, "id_hash": hashed[present]}
+                frames.append(pd.DataFrame(rows))
+        return frames
 
     def _known(self) -> pd.Index:
         if self._known_ids is None:
@@ -421,27 +369,35 @@ class ExportReader:
 
     def iter_orders(self) -> Iterator[pd.DataFrame]:
         """Kept orders in chunks of at most ``chunk_rows``: ORDER_COLUMNS, then extra columns.
-        Iterating again re-reads the file and resets the transactions counts and rejects."""
+        Iterating again re-reads the file and resets the transactions counts and rejects.
+
+        Each kept row's ``amount``, ``currency``, ``ts``, ``buyer_id`` and ``seller_id`` are
+        what a graph loader compares with a stored order of the same ``txn_id``: the contract
+        lets a re-sent order change only ``status``/``status_at`` (an amended order is rejected
+        there, as only the store knows the original)."""
         known, rates = self._known(), self.fx_rates()
         rate_index = pd.Series(rates, dtype="float64")
         seen = SeenHashes()
         for table, chunk, tally in self._chunks("transactions"):
-            frame = chunk.frame
-            checks = _RowChecks(len(frame))
-            parsed = _check_columns(frame, c.TRANSACTIONS, checks, self.base_currency)
+            frame, flags = chunk.frame, {}
+            checks = self._checks(chunk)
+            parsed = check_columns(frame, c.TRANSACTIONS, checks, self.base_currency, flags)
             txn = parsed["txn_id"]
-            usable = (txn != "").to_numpy() & (txn.str.len() <= c.ID_MAX_LENGTH).to_numpy()
+            usable = checks.ok
             hashes = _hash64(txn)
             duplicate = txn.duplicated().to_numpy() | seen.contains(hashes)
             seen.add(hashes[usable])
             rate = parsed["currency"].map(rate_index).to_numpy(dtype="float64", na_value=np.nan)
+            with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+                amount_base = parsed["amount"].to_numpy() * rate
             seller, buyer = parsed["seller_id"], parsed["buyer_id"]
             checks.add(c.DUPLICATE_TXN_ID, usable & duplicate)
             checks.add(c.NO_FX_RATE, np.isnan(rate))
+            checks.add(c.BAD_AMOUNT_BASE, ~(np.isfinite(amount_base) & (amount_base > 0)))
             checks.add(c.UNKNOWN_SELLER, known.get_indexer(seller) < 0)
             checks.add(c.UNKNOWN_BUYER, known.get_indexer(buyer) < 0)
             checks.add(c.BUYER_IS_SELLER, (buyer == seller).to_numpy())
-            kept = self._finish_chunk(table, chunk, tally, checks.reasons())
+            kept = self._finish_chunk(table, chunk, tally, checks.reasons(), flags)
             ts = parsed["ts"]
             orders = pd.DataFrame(
                 {
@@ -451,14 +407,13 @@ class ExportReader:
                     "ts": ts,
                     "amount": parsed["amount"],
                     "currency": parsed["currency"],
-                    "amount_base": parsed["amount"] * rate,
+                    "amount_base": amount_base,
                     "status": parsed["status"],
                     "status_at": parsed["status_at"].fillna(ts),
                     "category": parsed["category"],
                 }
             ).loc[kept, ORDER_COLUMNS]
-            for extra in table.extra_columns:
-                orders[extra] = frame.loc[kept, extra]
+            orders = pd.concat([orders, _extras(table, frame.loc[kept], self._key)], axis=1)
             yield orders.reset_index(drop=True)
 
     def outcomes(self) -> pd.DataFrame:
@@ -470,9 +425,9 @@ class ExportReader:
         seen = SeenHashes()
         frames: list[pd.DataFrame] = []
         for table, chunk, tally in self._chunks("outcomes"):
-            frame = chunk.frame
-            checks = _RowChecks(len(frame))
-            parsed = _check_columns(frame, c.OUTCOMES, checks, self.base_currency)
+            frame, flags = chunk.frame, {}
+            checks = self._checks(chunk)
+            parsed = check_columns(frame, c.OUTCOMES, checks, self.base_currency, flags)
             no_label = parsed["defaulted"].isna() & parsed["fraud"].isna()
             checks.add(c.NO_LABEL, no_label.to_numpy())
             pair = pd.DataFrame({"b": parsed["business_id"], "d": parsed["as_of"]})
@@ -484,14 +439,36 @@ class ExportReader:
             )
             seen.add(hashes[valid_so_far])
             checks.add(c.UNKNOWN_BUSINESS, known.get_indexer(parsed["business_id"]) < 0)
-            kept = self._finish_chunk(table, chunk, tally, checks.reasons())
+            kept = self._finish_chunk(table, chunk, tally, checks.reasons(), flags)
             out = pd.DataFrame({name: parsed[name][kept] for name in OUTCOME_COLUMNS})
             for label in c.OUTCOMES.column_names[2:]:
                 out[label] = out[label].astype("Int8")
-            for extra in table.extra_columns:
-                out[extra] = frame.loc[kept, extra]
-            frames.append(out)
+            frames.append(pd.concat([out, _extras(table, frame.loc[kept], self._key)], axis=1))
         return _concat(frames, OUTCOME_COLUMNS)
+
+    def credit_events(self) -> pd.DataFrame:
+        """Kept credit events (contract v2): CREDIT_EVENT_COLUMNS (``at`` UTC) + extra columns,
+        in file order. Empty (with those columns) when the export has no credit_events table."""
+        if "credit_events" not in self._files:
+            return _concat([], CREDIT_EVENT_COLUMNS)
+        known = self._known()
+        seen = SeenHashes()
+        frames: list[pd.DataFrame] = []
+        for table, chunk, tally in self._chunks("credit_events"):
+            frame, flags = chunk.frame, {}
+            checks = self._checks(chunk)
+            parsed = check_columns(frame, c.CREDIT_EVENTS, checks, self.base_currency, flags)
+            triple = pd.DataFrame({name: parsed[name] for name in CREDIT_EVENT_COLUMNS})
+            hashes = _hash64(triple)
+            valid_so_far = checks.ok
+            duplicate = triple.duplicated().to_numpy() | seen.contains(hashes)
+            checks.add(c.DUPLICATE_CREDIT_EVENT, valid_so_far & duplicate)
+            seen.add(hashes[valid_so_far])
+            checks.add(c.UNKNOWN_BUSINESS, known.get_indexer(parsed["business_id"]) < 0)
+            kept = self._finish_chunk(table, chunk, tally, checks.reasons(), flags)
+            out = triple.loc[kept]
+            frames.append(pd.concat([out, _extras(table, frame.loc[kept], self._key)], axis=1))
+        return _concat(frames, CREDIT_EVENT_COLUMNS)
 
     def validate_all(self) -> ValidationReport:
         """Read every table once (orders discarded) and return the report."""
@@ -500,12 +477,15 @@ class ExportReader:
         for _ in self.iter_orders():
             pass
         self.outcomes()
+        self.credit_events()
         return self.report
 
 
 _EMPTY_DTYPES: dict[str, Any] = {
     "registered_at": TS_DTYPE,
+    BUSINESS_VERSION: TS_DTYPE,
     "as_of": TS_DTYPE,
+    "at": TS_DTYPE,
     "employees": "Int64",
     "declared_revenue": "float64",
     "defaulted": "Int8",

@@ -22,6 +22,7 @@ from pathlib import Path
 import neo4j
 import pandas as pd
 
+from loaders.safe_csv import write_csv
 from tradegraph.settings import Settings
 
 TRAIN_AS_OF = pd.Timestamp("2024-01-01", tz="UTC")
@@ -178,7 +179,7 @@ def run_demo(
     with timed("score + write back"):
         scores = score(artefact, score_snap, SCORE_AS_OF)
         write_scores(driver, scores, SCORE_AS_OF, artefact.model_version)
-        scores.drop(columns=["reasons"]).to_csv(work_dir / "scores.csv", index=False)
+        write_csv(scores.drop(columns=["reasons"]), work_dir / "scores.csv", index=False)
         result.top_risky = scores.head(10)
 
     with timed("clusters"):

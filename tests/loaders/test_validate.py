@@ -16,7 +16,7 @@ from export_fixture import (
     write_export,
 )
 
-from loaders.columns import BUSINESS_COLUMNS, ORDER_COLUMNS, OUTCOME_COLUMNS
+from loaders.columns import BUSINESS_COLUMNS, BUSINESS_VERSION, ORDER_COLUMNS, OUTCOME_COLUMNS
 from loaders.contract import (
     BUSINESS_SCHEMA,
     IDENTIFIER_SCHEMA,
@@ -74,13 +74,21 @@ def _corrupt(frame: pd.DataFrame, corruptions: list[tuple[int, str, str, str]]) 
     return frame
 
 
+def _corrupt_businesses() -> pd.DataFrame:
+    """Businesses with BUSINESS_CORRUPTIONS; the duplicate (row 41) repeats row 40's
+    registered_at, so it is the same version (updated_at defaults to registered_at)."""
+    frame = _corrupt(raw_businesses(), BUSINESS_CORRUPTIONS)
+    frame.loc[41, "registered_at"] = frame.loc[40, "registered_at"]
+    return frame
+
+
 def _corrupted_export(folder: Path) -> Path:
     outcomes = _corrupt(raw_outcomes(), OUTCOME_CORRUPTIONS)
     outcomes.loc[2, "fraud"] = ""
     return write_export(
         folder,
         {
-            "businesses": _corrupt(raw_businesses(), BUSINESS_CORRUPTIONS),
+            "businesses": _corrupt_businesses(),
             "transactions": _corrupt(raw_transactions(), ORDER_CORRUPTIONS),
             "outcomes": outcomes,
             "fx_rates": raw_fx(),
@@ -108,7 +116,7 @@ def test_valid_export_round_trips_with_zero_rejects(tmp_path: Path) -> None:
     IDENTIFIER_SCHEMA.validate(identifiers)
     ORDER_SCHEMA.validate(orders)
     OUTCOME_SCHEMA.validate(outcomes)
-    assert list(businesses.columns) == BUSINESS_COLUMNS
+    assert list(businesses.columns) == [*BUSINESS_COLUMNS, BUSINESS_VERSION]
     assert list(orders.columns) == ORDER_COLUMNS
     assert list(outcomes.columns) == OUTCOME_COLUMNS
     assert len(orders) == len(raw_transactions())
@@ -186,7 +194,7 @@ def test_row_with_too_many_fields_is_rejected_by_line(tmp_path: Path) -> None:
 
 
 def test_raw_identifiers_never_reach_an_output(tmp_path: Path) -> None:
-    raw = _corrupt(raw_businesses(), BUSINESS_CORRUPTIONS)
+    raw = _corrupt_businesses()
     export = write_export(
         tmp_path / "export", {"businesses": raw, "transactions": raw_transactions()}
     )
@@ -216,7 +224,7 @@ def test_extra_columns_carried_and_other_files_ignored(tmp_path: Path) -> None:
         orders = next(reader.iter_orders())
         outcomes = reader.outcomes()
     assert list(orders.columns) == [*ORDER_COLUMNS, "channel"]
-    assert list(businesses.columns) == [*BUSINESS_COLUMNS, "tier"]
+    assert list(businesses.columns) == [*BUSINESS_COLUMNS, BUSINESS_VERSION, "tier"]
     assert outcomes.empty and list(outcomes.columns) == OUTCOME_COLUMNS
     assert reader.report.tables["transactions"].extra_columns == ["channel"]
     assert reader.report.ignored_files == ["ground_truth.csv"]

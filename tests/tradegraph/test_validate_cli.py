@@ -7,6 +7,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import typer
 from typer.testing import CliRunner
@@ -86,3 +87,26 @@ def test_missing_key_exits_2_unless_demo(app: typer.Typer, export: Path) -> None
     result = CliRunner().invoke(app, ["validate", str(export)])
     assert result.exit_code == 2
     assert "TRADEGRAPH_HASH_KEY" in result.output
+
+
+def test_stray_quote_is_reported_by_line_and_counts_every_line(
+    app: typer.Typer, export: Path, tmp_path: Path
+) -> None:
+    path = export / "transactions.csv"
+    text = (
+        path.read_text()
+        .replace(",,furniture", ',,"furniture')
+        .replace(",upholstery\nT0005", ',uphol"stery\nT0005')
+    )
+    path.write_text(text)
+    rejects = tmp_path / "r"
+    result = CliRunner().invoke(app, ["validate", str(export), "--demo", "--rejects", str(rejects)])
+    assert result.exit_code == 0, result.output
+    assert "quoted_line_break" in result.output
+    report = json.loads((rejects / "report.json").read_text())
+    tally = report["tables"]["transactions"]
+    assert (tally["read"], tally["kept"], tally["rejected"]) == (7, 4, 3)
+    assert report["reconciles"] and tally["rejected_by_reason"] == {"quoted_line_break": 3}
+    written = pd.read_csv(rejects / "transactions.rejects.csv", dtype="str")
+    assert written["line"].tolist() == ["3", "4", "5"]
+    assert written["txn_id"].tolist()[0] == "T0002"  # the record's values on its first line

@@ -33,6 +33,7 @@ from graph.query_library import (
     load_library,
     run_query,
 )
+from loaders.safe_csv import escape_cell
 
 FORMATS = ("table", "csv", "json")
 _err = Console(stderr=True)
@@ -124,7 +125,7 @@ def render(result: QueryResult, fmt: str) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(result.keys)
     for row in result.rows:
-        writer.writerow([_cell(row[k]) for k in result.keys])
+        writer.writerow([escape_cell(_cell(row[k])) for k in result.keys])
     return buffer.getvalue()
 
 

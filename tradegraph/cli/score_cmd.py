@@ -155,11 +155,20 @@ def score_command(
     finally:
         driver.close()
     if out is not None:
-        frame = scores[["business_id", "pd", "score", "grade"]].copy()
-        frame["reasons"] = [json.dumps(r) for r in scores["reasons"]]
-        frame.to_csv(out, index=False)
-        console.print(f"wrote {len(frame)} scores to {out}")
+        written = write_scores_csv(scores, out)
+        console.print(f"wrote {written} scores to {out}")
     console.print(f"scored {len(scores)} SMEs as of {d.date()} with {artefact.model_version}")
+
+
+def write_scores_csv(scores: pd.DataFrame, out: Path) -> int:
+    """Write ``business_id, pd, score, grade, reasons`` (reasons as JSON) to ``out`` for people
+    to open: cells a spreadsheet would run as formulas are escaped (loaders.safe_csv)."""
+    from loaders.safe_csv import write_csv
+
+    frame = scores[["business_id", "pd", "score", "grade"]].copy()
+    frame["reasons"] = [json.dumps(r) for r in scores["reasons"]]
+    write_csv(frame, out, index=False)
+    return len(frame)
 
 
 def register(app: typer.Typer) -> None:

@@ -84,6 +84,11 @@ def validate(
             out.print(
                 f"{table.table}: extra columns carried through: {', '.join(table.extra_columns)}"
             )
+        if table.hashed_columns:
+            out.print(
+                f"{table.table}: extra columns that look like personal data, carried hashed: "
+                f"{', '.join(table.hashed_columns)}"
+            )
     out.print(f"key fingerprint {report.key_fingerprint}; report and rejects in {rejects}")
     if not report.reconciles():  # pragma: no cover - a bug, not an input problem
         _console.print("[red]error:[/red] counts do not reconcile; please report this bug.")
