@@ -74,7 +74,7 @@ def _ids_of(snapshot: Snapshot, business_id: str) -> set[tuple[str, str]]:
 
 
 def test_later_version_changes_no_earlier_snapshot(neo4j_driver) -> None:
-    f = make_frames()
+    f = make_frames(n_orders=100)
     businesses, identifiers = _versioned(f)
     _load(neo4j_driver, businesses, identifiers, f.orders, f.outcomes)
     early, late = read_snapshot(neo4j_driver, EARLY), read_snapshot(neo4j_driver, LATE)
