@@ -48,16 +48,27 @@ def checked_name(kind: str, name: str) -> str:
 
 
 def _dt(expr: str) -> str:
-    """Cypher turning integer epoch microseconds (or null) into a UTC DATETIME."""
+    """Cypher turning integer epoch microseconds (or null) into a UTC DATETIME.
+
+    Floor division: Cypher's ``/`` and ``%`` truncate towards zero, so before 1970 a
+    fractional second gives a negative remainder (``-500000`` µs for 23:59:59.5) that
+    ``datetime()`` refuses. Seconds are rounded down and the remainder made non-negative.
+    """
     return (
-        f"CASE WHEN {expr} IS NULL THEN null ELSE datetime({{epochSeconds: {expr} / 1000000, "
-        f"nanosecond: ({expr} % 1000000) * 1000}}) END"
+        f"CASE WHEN {expr} IS NULL THEN null ELSE datetime({{"
+        f"epochSeconds: ({expr} - (({expr} % 1000000) + 1000000) % 1000000) / 1000000, "
+        f"nanosecond: ((({expr} % 1000000) + 1000000) % 1000000) * 1000}}) END"
     )
 
 
 def _us(expr: str) -> str:
-    """Cypher turning a DATETIME (or null) into integer epoch microseconds."""
-    return f"{expr}.epochSeconds * 1000000 + {expr}.nanosecond / 1000"
+    """Cypher turning a DATETIME (or null) into integer epoch microseconds.
+
+    ``epochMillis`` rounds down, like :func:`_dt`; ``epochSeconds`` rounds towards zero
+    (``0`` for 23:59:59.5 on 1969-12-31), so it cannot be combined with ``nanosecond``
+    (which counts from the start of the second) before 1970.
+    """
+    return f"{expr}.epochMillis * 1000 + ({expr}.nanosecond / 1000) % 1000"
 
 
 # --- schema -------------------------------------------------------------------------------
