@@ -367,6 +367,9 @@ def count_label(label: str) -> str:
 
 
 # --- clusters and analyst verdicts (owned by the analysts' toolkit, graph/clusters.py) -----
+# Every statement touches only clusters tradegraph created, marked ``created_by:
+# 'tradegraph'``: another application's ``:Cluster`` nodes in the same database are never
+# listed, decided, labelled from or deleted.
 
 CLUSTER_MEMBER_FACTS: Final = """
 UNWIND $ids AS id
@@ -377,12 +380,12 @@ RETURN b.business_id AS business_id, b.risk_pd AS risk_pd, b.risk_score AS risk_
 """
 
 DECIDED_CLUSTER_IDS: Final = """
-MATCH (c:Cluster) WHERE c.verdict IS NOT NULL
+MATCH (c:Cluster {created_by: 'tradegraph'}) WHERE c.verdict IS NOT NULL
 RETURN c.cluster_id AS cluster_id, c.verdict AS verdict
 """
 
 DELETE_UNDECIDED_CLUSTERS: Final = """
-MATCH (c:Cluster) WHERE c.verdict IS NULL
+MATCH (c:Cluster {created_by: 'tradegraph'}) WHERE c.verdict IS NULL
 DETACH DELETE c
 RETURN count(*) AS deleted
 """
@@ -391,7 +394,7 @@ CREATE_CLUSTERS: Final = """
 UNWIND $clusters AS row
 CREATE (c:Cluster {cluster_id: row.cluster_id, kind: row.kind, size: size(row.members),
                    suspicion: row.suspicion, reasons: row.reasons, member_ids: row.members,
-                   found_at: $found_at})
+                   found_at: $found_at, created_by: 'tradegraph'})
 WITH c, row
 UNWIND row.members AS id
 MATCH (b:Business {business_id: id})
@@ -400,7 +403,7 @@ RETURN count(DISTINCT c) AS clusters, count(*) AS memberships
 """
 
 LIST_CLUSTERS: Final = """
-MATCH (c:Cluster)
+MATCH (c:Cluster {created_by: 'tradegraph'})
 WHERE ($kind IS NULL OR c.kind = $kind) AND ($include_decided OR c.verdict IS NULL)
 RETURN c.cluster_id AS cluster_id, c.kind AS kind, c.size AS size, c.suspicion AS suspicion,
        c.reasons AS reasons, c.found_at AS found_at, c.verdict AS verdict,
@@ -411,13 +414,13 @@ LIMIT $limit
 """
 
 GET_CLUSTER: Final = """
-MATCH (c:Cluster {cluster_id: $cluster_id})
+MATCH (c:Cluster {cluster_id: $cluster_id, created_by: 'tradegraph'})
 RETURN c.verdict AS verdict, c.verdict_by AS verdict_by, c.verdict_at AS verdict_at,
        COLLECT { MATCH (b:Business)-[:IN_CLUSTER]->(c) RETURN b.business_id } AS members
 """
 
 SET_CLUSTER_VERDICT: Final = """
-MATCH (c:Cluster {cluster_id: $cluster_id})
+MATCH (c:Cluster {cluster_id: $cluster_id, created_by: 'tradegraph'})
 WHERE c.verdict IS NULL
 SET c.verdict = $verdict, c.verdict_note = $note, c.verdict_by = $analyst,
     c.verdict_at = $at
@@ -425,7 +428,7 @@ RETURN c.cluster_id AS cluster_id
 """
 
 FRAUD_OUTCOMES_FROM_CLUSTER: Final = """
-MATCH (c:Cluster {cluster_id: $cluster_id})<-[:IN_CLUSTER]-(b:Business)
+MATCH (c:Cluster {cluster_id: $cluster_id, created_by: 'tradegraph'})<-[:IN_CLUSTER]-(b:Business)
 MERGE (o:Outcome {business_id: b.business_id, as_of: $as_of})
 SET o.fraud = 1, o.source = 'analyst', o.cluster_id = $cluster_id
 MERGE (b)-[:HAS_OUTCOME]->(o)
