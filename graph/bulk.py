@@ -6,15 +6,25 @@ online path builds, including ``TRADES_WITH`` summed in pandas, hub flags and th
 ``(:SchemaInfo)`` record; constraints and indexes are created by ``ensure_schema`` on the
 first online use (``load_frames`` does it), after which an online load of the same export
 finds everything unchanged.
+
+Every import goes through :func:`guard_bulk_target` (``bulk_import`` calls it; callers may
+call it earlier to fail before writing CSVs). It never touches a data folder tradegraph did
+not create (no ``VERSION`` marker), and it replaces a database only when it is empty or the
+caller passes ``overwrite=True``. Emptiness is checked whether or not the server runs: over
+Bolt when it runs, from the store files when it is stopped (``neo4j-admin database info``
+for an unclean shutdown or a server tradegraph does not know of, then the node store's
+in-use flags).
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from graph.schema import SCHEMA_VERSION
@@ -22,6 +32,11 @@ from graph.server import local
 from graph.server.errors import Neo4jSetupError
 
 _ISO = "%Y-%m-%dT%H:%M:%S.%fZ"
+#: Node records of Neo4j 5's ``record-aligned`` store format: 15 bytes, bit 0 of the first
+#: byte is "in use", and records never straddle an 8 KiB page (the page's tail is padding).
+_ALIGNED_FORMAT = "record-aligned"
+_NODE_RECORD_BYTES = 15
+_PAGE_BYTES = 8192
 
 
 @dataclass(frozen=True)
@@ -267,18 +282,125 @@ def write_import_csvs(
     return {"nodes": nodes, "relationships": rels}
 
 
+def guard_bulk_target(
+    config: local.LocalServerConfig, *, database: str = "neo4j", overwrite: bool = False
+) -> None:
+    """Raise :class:`Neo4jSetupError` unless a bulk import may replace ``database`` of
+    ``config.data_dir``: the folder is new, empty or tradegraph's own, and the database is
+    empty (checked over Bolt if the server runs, from the store files if not) or
+    ``overwrite`` is true. A new or empty folder is claimed for tradegraph (its ``VERSION``
+    marker is written), so import CSVs may be staged inside it; a folder it refuses is never
+    written to."""
+    data_dir = Path(config.data_dir)
+    if not data_dir.exists() or not any(data_dir.iterdir()):
+        data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        local.write_private(data_dir / "VERSION", config.version + "\n")
+        return
+    if not (data_dir / "VERSION").is_file():
+        raise Neo4jSetupError(
+            f"{data_dir} was not created by tradegraph (it has no VERSION file), so a bulk "
+            "import will not touch it, --overwrite or not. Point TRADEGRAPH_NEO4J_DATA_DIR at "
+            "a new folder, or load online into that server with NEO4J_URI."
+        )
+    local._check_store_version(config)
+    if local.status(config).get("running"):
+        if not overwrite and _running_database_holds_data(config, database):
+            raise _holds_data(database, "it holds nodes")
+        return
+    store = data_dir / "data" / "databases" / database
+    if not (store / "neostore").exists():
+        return
+    info = _store_info(config, database)
+    if str(info.get("inUse")).lower() == "true":
+        raise Neo4jSetupError(
+            f"A Neo4j server tradegraph does not know of is using {store}. Stop it before a "
+            "bulk import (`tradegraph neo4j stop` for the local one)."
+        )
+    if overwrite:
+        return
+    if str(info.get("recoveryRequired")).lower() == "true":
+        raise _holds_data(database, "it was not shut down cleanly and may hold unrecovered data")
+    if not str(info.get("storeFormat", "")).startswith(_ALIGNED_FORMAT):
+        raise _holds_data(database, f"its store format {info.get('storeFormat')!r} is unknown")
+    if node_store_has_nodes(store):
+        raise _holds_data(database, "it holds nodes")
+
+
+def _holds_data(database: str, why: str) -> Neo4jSetupError:
+    return Neo4jSetupError(
+        f"The database {database!r} is not known to be empty ({why}), and a bulk import "
+        "replaces it. Load online instead (drop --bulk), or pass --overwrite to replace it "
+        "(its data is lost)."
+    )
+
+
+def _running_database_holds_data(config: local.LocalServerConfig, database: str) -> bool:
+    import neo4j
+    from neo4j.exceptions import DriverError, Neo4jError
+
+    password = local.read_password(config.data_dir) or ""
+    try:
+        with neo4j.GraphDatabase.driver(config.uri, auth=(local.NEO4J_USER, password)) as driver:
+            records = driver.execute_query(
+                "RETURN EXISTS { MATCH (n) } AS has_data", database_=database
+            ).records
+    except (DriverError, Neo4jError) as err:
+        raise Neo4jSetupError(
+            f"Could not ask the running server of {config.data_dir} whether {database!r} is "
+            f"empty ({type(err).__name__}), so a bulk import will not replace it."
+        ) from None
+    return bool(records[0]["has_data"])
+
+
+def _store_info(config: local.LocalServerConfig, database: str) -> dict:
+    completed = local.admin_command(config, "database", "info", database, "--format=json")
+    lines = [ln for ln in completed.stdout.splitlines() if ln.strip().startswith("{")]
+    if completed.returncode != 0 or not lines:
+        raise Neo4jSetupError(
+            f"Could not read the store of {database!r} with neo4j-admin database info, so a "
+            f"bulk import will not replace it:\n{completed.stderr[-1500:]}"
+        )
+    return json.loads(lines[0])
+
+
+def node_store_has_nodes(store: Path) -> bool:
+    """True when the node store of a cleanly shut down ``record-aligned`` database has a
+    record in use (deleted nodes leave their records, marked unused)."""
+    path = Path(store) / "neostore.nodestore.db"
+    size = path.stat().st_size if path.exists() else 0
+    if size == 0:
+        return False
+    data = np.memmap(path, dtype=np.uint8, mode="r")
+    per_page = _PAGE_BYTES // _NODE_RECORD_BYTES
+    used = per_page * _NODE_RECORD_BYTES
+    full = size // _PAGE_BYTES
+    pages = np.asarray(data[: full * _PAGE_BYTES]).reshape(full, _PAGE_BYTES)[:, :used]
+    if (pages.reshape(-1, _NODE_RECORD_BYTES)[:, 0] & 1).any():
+        return True
+    tail = np.asarray(data[full * _PAGE_BYTES :])
+    tail = tail[: len(tail) // _NODE_RECORD_BYTES * _NODE_RECORD_BYTES]
+    return bool((tail.reshape(-1, _NODE_RECORD_BYTES)[:, 0] & 1).any())
+
+
 def bulk_import(
-    config: local.LocalServerConfig, csv_dir: Path, *, database: str = "neo4j"
+    config: local.LocalServerConfig,
+    csv_dir: Path,
+    *,
+    database: str = "neo4j",
+    overwrite: bool = False,
 ) -> BulkResult:
     """Run ``neo4j-admin database import full`` on the CSVs of :func:`write_import_csvs`.
 
-    The server of ``config.data_dir`` must be stopped; the database is replaced.
+    The server of ``config.data_dir`` must be stopped. The database is replaced only after
+    :func:`guard_bulk_target` passes (an empty database, or ``overwrite``).
     """
     if local.status(config).get("running"):
         raise Neo4jSetupError(
             f"The server of {config.data_dir} is running; stop it first "
             "(`tradegraph neo4j stop`): a bulk import replaces the whole database."
         )
+    guard_bulk_target(config, database=database, overwrite=overwrite)
+    local.make_private(config.data_dir)
     files = sorted(Path(csv_dir).glob("*.csv"))
     node_files = [
         f for f in files if f.stem in {"businesses", "identifiers", "schema_info", "outcomes"}
@@ -303,9 +425,6 @@ def bulk_import(
             "neo4j-admin import failed; its output follows. Fix the CSVs or start from an "
             f"empty data folder.\n{completed.stdout[-3000:]}\n{completed.stderr[-3000:]}"
         )
-    marker = config.data_dir / "VERSION"
-    if not marker.exists():  # lets graph.server.local accept the store it did not create
-        marker.write_text(config.version + "\n")
     counts = {f.stem: sum(1 for _ in f.open()) - 1 for f in files}
     return BulkResult(
         nodes=sum(counts[f.stem] for f in node_files),

@@ -7,6 +7,9 @@ evidence: the kind's own signal, members also caught by the other queries (pass-
 bust-out, other kinds), the members' mean GNN ``risk_pd`` when scores exist, and earlier
 default/fraud outcomes. :func:`write_clusters` replaces every undecided
 ``(:Cluster)<-[:IN_CLUSTER]-(:Business)`` in one transaction; clusters with a verdict stay.
+Every cluster it writes carries ``created_by: 'tradegraph'``, and every cluster statement
+matches on it: a ``:Cluster`` node another application keeps in the same database is never
+listed, decided or deleted.
 
 A cluster's id is its kind plus a hash of its sorted members, so a dismissed cluster is not
 raised again until its membership changes. :func:`mark` records a verdict; a confirmed
@@ -132,8 +135,9 @@ def write_clusters(
     found_at: dt.datetime | None = None,
     database: str | None = None,
 ) -> ClusterRun:
-    """Replace every undecided cluster with ``clusters`` (one transaction); clusters whose id
-    already carries a verdict are skipped."""
+    """Replace every undecided cluster tradegraph wrote with ``clusters`` (one transaction);
+    clusters whose id already carries a verdict are skipped, other applications' ``:Cluster``
+    nodes are left alone."""
     found_at = found_at or dt.datetime.now(dt.UTC)
     decided = {r["cluster_id"] for r in _read(driver, cypher.DECIDED_CLUSTER_IDS, database)}
     fresh = [c for c in clusters if c.cluster_id not in decided]

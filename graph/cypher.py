@@ -60,16 +60,27 @@ def checked_name(kind: str, name: str) -> str:
 
 
 def _dt(expr: str) -> str:
-    """Cypher turning integer epoch microseconds (or null) into a UTC DATETIME."""
+    """Cypher turning integer epoch microseconds (or null) into a UTC DATETIME.
+
+    Floor division: Cypher's ``/`` and ``%`` truncate towards zero, so before 1970 a
+    fractional second gives a negative remainder (``-500000`` µs for 23:59:59.5) that
+    ``datetime()`` refuses. Seconds are rounded down and the remainder made non-negative.
+    """
     return (
-        f"CASE WHEN {expr} IS NULL THEN null ELSE datetime({{epochSeconds: {expr} / 1000000, "
-        f"nanosecond: ({expr} % 1000000) * 1000}}) END"
+        f"CASE WHEN {expr} IS NULL THEN null ELSE datetime({{"
+        f"epochSeconds: ({expr} - (({expr} % 1000000) + 1000000) % 1000000) / 1000000, "
+        f"nanosecond: ((({expr} % 1000000) + 1000000) % 1000000) * 1000}}) END"
     )
 
 
 def _us(expr: str) -> str:
-    """Cypher turning a DATETIME (or null) into integer epoch microseconds."""
-    return f"{expr}.epochSeconds * 1000000 + {expr}.nanosecond / 1000"
+    """Cypher turning a DATETIME (or null) into integer epoch microseconds.
+
+    ``epochMillis`` rounds down, like :func:`_dt`; ``epochSeconds`` rounds towards zero
+    (``0`` for 23:59:59.5 on 1969-12-31), so it cannot be combined with ``nanosecond``
+    (which counts from the start of the second) before 1970.
+    """
+    return f"{expr}.epochMillis * 1000 + ({expr}.nanosecond / 1000) % 1000"
 
 
 # --- schema -------------------------------------------------------------------------------
@@ -368,6 +379,9 @@ def count_label(label: str) -> str:
 
 
 # --- clusters and analyst verdicts (owned by the analysts' toolkit, graph/clusters.py) -----
+# Every statement touches only clusters tradegraph created, marked ``created_by:
+# 'tradegraph'``: another application's ``:Cluster`` nodes in the same database are never
+# listed, decided, labelled from or deleted.
 
 CLUSTER_MEMBER_FACTS: Final = """
 UNWIND $ids AS id
@@ -378,12 +392,12 @@ RETURN b.business_id AS business_id, b.risk_pd AS risk_pd, b.risk_score AS risk_
 """
 
 DECIDED_CLUSTER_IDS: Final = """
-MATCH (c:Cluster) WHERE c.verdict IS NOT NULL
+MATCH (c:Cluster {created_by: 'tradegraph'}) WHERE c.verdict IS NOT NULL
 RETURN c.cluster_id AS cluster_id, c.verdict AS verdict
 """
 
 DELETE_UNDECIDED_CLUSTERS: Final = """
-MATCH (c:Cluster) WHERE c.verdict IS NULL
+MATCH (c:Cluster {created_by: 'tradegraph'}) WHERE c.verdict IS NULL
 DETACH DELETE c
 RETURN count(*) AS deleted
 """
@@ -392,7 +406,7 @@ CREATE_CLUSTERS: Final = """
 UNWIND $clusters AS row
 CREATE (c:Cluster {cluster_id: row.cluster_id, kind: row.kind, size: size(row.members),
                    suspicion: row.suspicion, reasons: row.reasons, member_ids: row.members,
-                   found_at: $found_at})
+                   found_at: $found_at, created_by: 'tradegraph'})
 WITH c, row
 UNWIND row.members AS id
 MATCH (b:Business {business_id: id})
@@ -401,7 +415,7 @@ RETURN count(DISTINCT c) AS clusters, count(*) AS memberships
 """
 
 LIST_CLUSTERS: Final = """
-MATCH (c:Cluster)
+MATCH (c:Cluster {created_by: 'tradegraph'})
 WHERE ($kind IS NULL OR c.kind = $kind) AND ($include_decided OR c.verdict IS NULL)
 RETURN c.cluster_id AS cluster_id, c.kind AS kind, c.size AS size, c.suspicion AS suspicion,
        c.reasons AS reasons, c.found_at AS found_at, c.verdict AS verdict,
@@ -412,13 +426,13 @@ LIMIT $limit
 """
 
 GET_CLUSTER: Final = """
-MATCH (c:Cluster {cluster_id: $cluster_id})
+MATCH (c:Cluster {cluster_id: $cluster_id, created_by: 'tradegraph'})
 RETURN c.verdict AS verdict, c.verdict_by AS verdict_by, c.verdict_at AS verdict_at,
        COLLECT { MATCH (b:Business)-[:IN_CLUSTER]->(c) RETURN b.business_id } AS members
 """
 
 SET_CLUSTER_VERDICT: Final = """
-MATCH (c:Cluster {cluster_id: $cluster_id})
+MATCH (c:Cluster {cluster_id: $cluster_id, created_by: 'tradegraph'})
 WHERE c.verdict IS NULL
 SET c.verdict = $verdict, c.verdict_note = $note, c.verdict_by = $analyst,
     c.verdict_at = $at
@@ -426,7 +440,7 @@ RETURN c.cluster_id AS cluster_id
 """
 
 FRAUD_OUTCOMES_FROM_CLUSTER: Final = """
-MATCH (c:Cluster {cluster_id: $cluster_id})<-[:IN_CLUSTER]-(b:Business)
+MATCH (c:Cluster {cluster_id: $cluster_id, created_by: 'tradegraph'})<-[:IN_CLUSTER]-(b:Business)
 MERGE (o:Outcome {business_id: b.business_id, as_of: $as_of})
 SET o.fraud = 1, o.source = 'analyst', o.cluster_id = $cluster_id
 MERGE (b)-[:HAS_OUTCOME]->(o)

@@ -51,6 +51,12 @@ _ORDER_VALUE_COLUMNS = [
 ]
 _BUSINESS_VALUE_COLUMNS = BUSINESS_COLUMNS[1:]
 _PAIR_KEYS = ["seller_id", "buyer_id"]
+#: What a re-sent order may not change (contract v2): such a row is an amended order.
+_FIXED_ORDER_COLUMNS = ["seller_id", "buyer_id", "ts", "amount", "currency"]
+#: Reject reason of a re-sent order that changes one of :data:`_FIXED_ORDER_COLUMNS`.
+AMENDED_ORDER = "amended_order"
+#: The load's own rejects file (beside the validator's), for rows only the graph can judge.
+AMENDED_REJECTS_FILE = "transactions.amended.rejects.csv"
 
 
 class LoadError(RuntimeError):
@@ -90,6 +96,16 @@ class LoadResult:
     seconds: float = 0.0
     order_seconds: float = 0.0
     problems: list[str] = field(default_factory=list)
+    #: Re-sent orders refused as :data:`AMENDED_ORDER` (the stored order stays), with a
+    #: ``changed`` column naming what they tried to change.
+    amended: list[pd.DataFrame] = field(default_factory=list)
+
+    @property
+    def amended_orders(self) -> pd.DataFrame:
+        """Every amended order of the run in one frame (empty with the order columns)."""
+        if not self.amended:
+            return pd.DataFrame(columns=[*ORDER_COLUMNS, "changed"])
+        return pd.concat(self.amended, ignore_index=True)
 
     @property
     def total(self) -> TableCounts:
@@ -114,6 +130,7 @@ class LoadResult:
             prefix = f"{name}_" if name else ""
             for key in ("read", "inserted", "updated", "unchanged", "rejected"):
                 props[prefix + key] = getattr(counts, key)
+        props["orders_amended"] = sum(len(frame) for frame in self.amended)
         return props
 
 
@@ -281,12 +298,23 @@ def _pair_deltas(orders: pd.DataFrame) -> list[dict[str, Any]]:
 class _OrderBatchOutcome:
     counts: TableCounts
     problems: list[str]
+    amended: pd.DataFrame | None = None
+
+
+def _amendments(old: pd.DataFrame, stored_rows: pd.DataFrame) -> pd.Series:
+    """Per re-sent order, the fixed columns it changes (``"amount;ts"``), ``""`` if none."""
+    changed = pd.Series("", index=old.index, dtype=object)
+    for column in _FIXED_ORDER_COLUMNS:
+        differs = _changed(old, stored_rows, [column])
+        changed[differs] = changed[differs].map(lambda s, c=column: f"{s};{c}" if s else c)
+    return changed
 
 
 def _order_batch(tx: neo4j.ManagedTransaction, batch: pd.DataFrame) -> _OrderBatchOutcome:
     stored = _fetch(tx, cypher.EXISTING_ORDERS, ids=batch["txn_id"].tolist())
     counts = TableCounts(read=len(batch))
     problems: list[str] = []
+    amended_rows: pd.DataFrame | None = None
     if len(stored):
         stored = stored.set_index("txn_id")
         exists = batch["txn_id"].isin(stored.index)
@@ -300,15 +328,22 @@ def _order_batch(tx: neo4j.ManagedTransaction, batch: pd.DataFrame) -> _OrderBat
         stored_rows.index = old.index
         for column in ("ts", "status_at"):
             stored_rows[column] = pd.to_datetime(stored_rows[column], unit="us", utc=True)
-        moved = _changed(old, stored_rows, _PAIR_KEYS)
-        if moved.any():
-            counts.rejected += int(moved.sum())
+        changes = _amendments(old, stored_rows)
+        amended = changes != ""
+        if amended.any():
+            counts.rejected += int(amended.sum())
+            amended_rows = old[amended].assign(changed=changes[amended])
             problems.extend(
-                f"order {t}: re-sent with other seller/buyer than stored; not applied"
-                for t in old.loc[moved, "txn_id"].tolist()[:20]
+                f"order {t}: re-sent with another {c.replace(';', ', ')} than stored; "
+                f"rejected as {AMENDED_ORDER} (the stored order stays)"
+                for t, c in zip(
+                    amended_rows["txn_id"].tolist()[:20],
+                    amended_rows["changed"].tolist()[:20],
+                    strict=True,
+                )
             )
-        kept = old[~moved]
-        changed = _changed(kept, stored_rows[~moved], _ORDER_VALUE_COLUMNS)
+        kept = old[~amended]
+        changed = _changed(kept, stored_rows[~amended], _ORDER_VALUE_COLUMNS)
         update = kept[changed]
         counts.updated = len(update)
         counts.unchanged = int((~changed).sum())
@@ -334,7 +369,7 @@ def _order_batch(tx: neo4j.ManagedTransaction, batch: pd.DataFrame) -> _OrderBat
     if recompute:
         rows = [{"seller_id": s, "buyer_id": b} for s, b in sorted(recompute)]
         tx.run(cypher.RECOMPUTE_PAIRS, pairs=rows).consume()
-    return _OrderBatchOutcome(counts=counts, problems=problems)
+    return _OrderBatchOutcome(counts=counts, problems=problems, amended=amended_rows)
 
 
 def _outcome_batch(tx: neo4j.ManagedTransaction, batch: pd.DataFrame, source: str) -> TableCounts:
@@ -535,6 +570,8 @@ def _load_tables(
             raise LoadError("an order batch repeats a txn_id; validate the export first")
         outcome: _OrderBatchOutcome = _write(driver, database, _order_batch, batch)
         result.problems.extend(outcome.problems)
+        if outcome.amended is not None:
+            result.amended.append(outcome.amended)
         report("orders", outcome.counts)
     result.order_seconds = time.perf_counter() - order_started
     if outcomes is not None and len(outcomes):
@@ -594,7 +631,39 @@ def load_export(
             rejected=lambda: _rejected_counts(reader),
             credit_events=events,
         )
+    if rejects_dir is not None:  # after the reader published (and cleared) its own files
+        write_amended_rejects(Path(rejects_dir), result.amended_orders)
     return result
+
+
+def write_amended_rejects(rejects_dir: Path, amended: pd.DataFrame) -> Path | None:
+    """Write the run's amended orders to ``rejects_dir/transactions.amended.rejects.csv``.
+
+    Columns: ``reason`` (:data:`AMENDED_ORDER`), ``changed`` (what the row tried to change),
+    then the order as sent. Cells that a spreadsheet would run as a formula are quoted with
+    a leading ``'``. Returns the path, or None when there is nothing to write.
+    """
+    path = Path(rejects_dir) / AMENDED_REJECTS_FILE
+    if amended.empty:
+        path.unlink(missing_ok=True)
+        return None
+    columns = [c for c in amended.columns if c not in ("changed", "amount_base")]
+    out = pd.DataFrame({"reason": AMENDED_ORDER, "changed": amended["changed"].to_numpy()})
+    for column in columns:
+        values = amended[column]
+        if pd.api.types.is_datetime64_any_dtype(values):
+            text = values.dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ").where(values.notna(), "")
+        else:
+            text = values.astype(object).where(values.notna(), "").astype(str)
+        out[column] = text.map(_spreadsheet_safe).to_numpy()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    out.to_csv(path, index=False)
+    return path
+
+
+def _spreadsheet_safe(text: str) -> str:
+    """Quote a cell a spreadsheet would evaluate (``=``, ``+``, ``-``, ``@``, tab, CR)."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 #: The validator reports by export file; the load by graph table.

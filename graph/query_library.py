@@ -14,6 +14,16 @@ Parameter types: ``int``, ``float``, ``str``, ``bool``, ``date``, ``datetime``, 
 a default is a JSON literal (``null`` = no value, the query handles it) or ``required``. An optional
 ``[lo..hi]`` bounds a number. Everything runs under ``execute_read`` in a session opened with
 ``READ`` access, so a query that tries to write is refused by the server itself.
+
+READ access alone does not make a query harmless: administration commands (``SHOW USERS``,
+``TERMINATE TRANSACTIONS``), procedures declared read-only that still change the server
+(``gds.graph.project`` fills memory, ``db.clearQueryCaches`` drops every plan) and ``LOAD CSV``
+all run under it. :func:`check_read_only` therefore refuses, before anything runs, every
+administration command, ``LOAD CSV`` and every procedure call outside
+:data:`READ_ONLY_PROCEDURES`; :func:`run_query` then asks the server to plan the query
+(``EXPLAIN``) and runs it only when the server classifies it as a read (query type ``r``).
+The detectors' own GDS projections never come through here: ``graph.analytics`` runs them on
+its write-capable session (:mod:`graph.session`).
 """
 
 from __future__ import annotations
@@ -40,8 +50,45 @@ _PARAM = re.compile(
 )
 
 
+#: Procedures an analyst's query may ``CALL``: they only read the schema or the server's
+#: identity. Anything else (GDS, APOC, ``db.*`` maintenance, ``dbms.*`` administration) is
+#: refused by :func:`check_read_only`. Compared case-insensitively.
+READ_ONLY_PROCEDURES: frozenset[str] = frozenset(
+    {
+        "db.labels",
+        "db.relationshiptypes",
+        "db.propertykeys",
+        "db.schema.visualization",
+        "db.schema.nodetypeproperties",
+        "db.schema.reltypeproperties",
+        "db.info",
+        "db.ping",
+        "dbms.components",
+    }
+)
+
+#: Statement keywords of administration and server commands (SHOW ..., TERMINATE ...,
+#: privileges) and of clauses that reach outside the graph (LOAD CSV).
+_ADMIN_COMMAND = re.compile(
+    r"(?<![.$:\w])(?:SHOW|TERMINATE|GRANT|DENY|REVOKE|ALTER|RENAME|DEALLOCATE|REALLOCATE"
+    r"|(?:CREATE|DROP)(?:\s+OR\s+REPLACE)?\s+(?:USER|ROLE|DATABASE|COMPOSITE|ALIAS|SERVER)"
+    r"|(?:START|STOP)\s+DATABASE|ENABLE\s+SERVER|LOAD\s+CSV)\b(?!\s*:)",
+    re.IGNORECASE,
+)
+#: ``CALL name.space.proc`` (not ``CALL {`` or ``CALL (x) {``, which are subqueries).
+_PROCEDURE_CALL = re.compile(r"(?<![.$\w])CALL\s+([A-Za-z_]\w*(?:\s*\.\s*[A-Za-z_]\w*)*)", re.I)
+_COMMENT_OR_LITERAL = re.compile(
+    r"//[^\n]*|/\*.*?\*/|'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|`(?:[^`]|``)*`", re.S
+)
+
+
 class QueryLibraryError(ValueError):
     """A problem the user can fix: unknown query or parameter, bad value, malformed header."""
+
+
+class QueryRefusedError(QueryLibraryError):
+    """The query is not a plain read: an administration command, a procedure outside the
+    read-only allow-list, ``LOAD CSV``, or something the server does not plan as a read."""
 
 
 @dataclass(frozen=True)
@@ -224,10 +271,12 @@ def run_query(
     import time
 
     bound = query.bind(params)
+    check_read_only(query.text, name=query.name)
     timeout = timeout_s if timeout_s is not None else max(query.seconds * 3, 10.0)
 
     @neo4j.unit_of_work(timeout=timeout)
     def work(tx: neo4j.ManagedTransaction) -> tuple[list[str], list[dict[str, Any]]]:
+        _check_planned_as_read(tx, query, bound)
         result = tx.run(query.text, bound)
         keys = list(result.keys())
         return keys, [{k: to_plain(record[k]) for k in keys} for record in result]
@@ -240,6 +289,55 @@ def run_query(
     ) as session:
         keys, rows = session.execute_read(work)
     return QueryResult(query.name, keys, rows, time.perf_counter() - started)
+
+
+def check_read_only(text: str, *, name: str = "query") -> None:
+    """Refuse (:class:`QueryRefusedError`) administration commands, ``LOAD CSV`` and
+    procedure calls outside :data:`READ_ONLY_PROCEDURES`, before the text reaches the server.
+
+    Comments and string literals are ignored; a backquoted name counts as one word, so
+    ``CALL `gds.graph.project`(...)`` is refused like ``CALL gds.graph.project(...)``.
+    """
+    code = _COMMENT_OR_LITERAL.sub(_blank_out, text)
+    if admin := _ADMIN_COMMAND.search(code):
+        command = " ".join(admin.group(0).split()).upper()
+        raise QueryRefusedError(
+            f"{name}: {command} is an administration or server command; the query library runs "
+            "read-only graph queries only. Ask the database administrator to run it."
+        )
+    for call in _PROCEDURE_CALL.finditer(code):
+        procedure = re.sub(r"\s+", "", call.group(1))
+        if procedure.lower() not in READ_ONLY_PROCEDURES:
+            raise QueryRefusedError(
+                f"{name}: CALL {procedure} is not one of the read-only procedures the query "
+                f"library allows ({', '.join(sorted(READ_ONLY_PROCEDURES))}). Graph algorithms "
+                "run through `tradegraph analytics` instead."
+            )
+
+
+def _blank_out(match: re.Match[str]) -> str:
+    """Comments and string literals become blanks; a backquoted name becomes one word."""
+    token = match.group(0)
+    if token.startswith("`"):
+        return "q" + re.sub(r"\W", "_", token[1:-1])
+    return " " if token.startswith("/") else "''"
+
+
+def _check_planned_as_read(
+    tx: neo4j.ManagedTransaction, query: LibraryQuery, bound: dict[str, Any]
+) -> None:
+    """Plan the query (``EXPLAIN``, nothing runs) and refuse it unless the server says it only
+    reads (query type ``r``)."""
+    text = re.sub(r"^\s*(?:EXPLAIN|PROFILE)\b", "", query.text, flags=re.IGNORECASE)
+    summary = tx.run("EXPLAIN " + text, bound).consume()
+    if summary.query_type != "r":
+        kind = {"rw": "reads and writes", "w": "writes", "s": "changes the schema"}.get(
+            str(summary.query_type), f"is of type {summary.query_type!r}"
+        )
+        raise QueryRefusedError(
+            f"{query.name}: the server plans this query as one that {kind}; the query "
+            "library runs read-only queries only. Load data with `tradegraph load`."
+        )
 
 
 def to_plain(value: Any) -> Any:

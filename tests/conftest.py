@@ -4,8 +4,11 @@ The ``neo4j`` tests run against a server this suite starts in a temporary data f
 free port, and wipe it before each test. They never touch the server named by the user's
 ``NEO4J_URI``: only a server named by the test-only ``TRADEGRAPH_TEST_NEO4J_URI`` (with
 ``TRADEGRAPH_TEST_NEO4J_PASSWORD``) is used instead, and then it is wiped too — so point that
-variable only at a throwaway server. Under CI (``CI=true``) a server that will not start fails
-the run instead of skipping the tests.
+variable only at a throwaway server. Before touching it the suite checks that it is one: its
+database must be empty, or hold the marker node a previous run of this suite left at its end
+(``(:TradegraphTestSuiteMarker)``), or ``TRADEGRAPH_TEST_NEO4J_WIPE=yes`` must be set;
+otherwise the ``neo4j`` tests fail with that message and nothing is deleted. Under CI
+(``CI=true``) a server that will not start fails the run instead of skipping the tests.
 """
 
 from __future__ import annotations
@@ -23,6 +26,9 @@ os.environ.pop("TRADEGRAPH_HASH_KEY", None)
 
 
 _RAN_AGAINST: list[str] = []
+#: Left by the suite at the end of a session on a server named by TRADEGRAPH_TEST_NEO4J_URI,
+#: so the next session knows the data it finds there is the suite's own.
+TEST_MARKER_LABEL = "TradegraphTestSuiteMarker"
 
 
 @dataclass(frozen=True)
@@ -43,13 +49,16 @@ def _free_port() -> int:
 def neo4j_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestServer]:
     """A real Neo4j for the session: the suite's own local server, stopped at the end."""
     if uri := os.environ.get("TRADEGRAPH_TEST_NEO4J_URI"):
-        _RAN_AGAINST.append(f"test server named by TRADEGRAPH_TEST_NEO4J_URI={uri}")
-        yield TestServer(
+        server = TestServer(
             uri=uri,
             user=os.environ.get("TRADEGRAPH_TEST_NEO4J_USER", "neo4j"),
             password=os.environ.get("TRADEGRAPH_TEST_NEO4J_PASSWORD", ""),
             data_dir=None,
         )
+        require_test_database(server)
+        _RAN_AGAINST.append(f"test server named by TRADEGRAPH_TEST_NEO4J_URI={uri}")
+        yield server
+        _mark_test_database(server)
         return
     from graph.server import local
     from graph.server.errors import Neo4jSetupError
@@ -72,6 +81,36 @@ def neo4j_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestServe
         yield TestServer(uri=info.uri, user=info.user, password=info.password, data_dir=data_dir)
     finally:
         local.stop(config)
+
+
+def require_test_database(server: TestServer) -> None:
+    """Fail (deleting nothing) unless the server named by TRADEGRAPH_TEST_NEO4J_URI is a
+    test database: empty, marked by an earlier run of this suite, or explicitly given up
+    with TRADEGRAPH_TEST_NEO4J_WIPE=yes."""
+    if os.environ.get("TRADEGRAPH_TEST_NEO4J_WIPE", "").strip().lower() == "yes":
+        return
+    from neo4j import GraphDatabase
+
+    with GraphDatabase.driver(server.uri, auth=(server.user, server.password)) as driver:
+        row = driver.execute_query(
+            f"RETURN EXISTS {{ MATCH (n) }} AS has_data, "
+            f"EXISTS {{ MATCH (m:{TEST_MARKER_LABEL}) }} AS marked"
+        ).records[0]
+    if row["has_data"] and not row["marked"]:
+        pytest.fail(
+            f"TRADEGRAPH_TEST_NEO4J_URI={server.uri} holds data and no marker of this test "
+            "suite, and the neo4j tests delete everything in it. Point it at an empty, "
+            "throwaway server, or set TRADEGRAPH_TEST_NEO4J_WIPE=yes if its data may be lost.",
+            pytrace=False,
+        )
+
+
+def _mark_test_database(server: TestServer) -> None:
+    """Leave the marker that lets the next session wipe this server without asking."""
+    from neo4j import GraphDatabase
+
+    with GraphDatabase.driver(server.uri, auth=(server.user, server.password)) as driver:
+        driver.execute_query(f"MERGE (:{TEST_MARKER_LABEL} {{created_by: 'tradegraph-tests'}})")
 
 
 @pytest.fixture(scope="session")

@@ -15,9 +15,14 @@ Layout of a server's data folder (default ``.tradegraph/neo4j``)::
     VERSION           the Neo4j version that created the store
 
 Authentication is on: the first start generates a random password, sets it with
-``neo4j-admin dbms set-initial-password`` and keeps it in ``auth.json``. Bolt listens on
-127.0.0.1 only. Both matter on a shared machine, where any local user could otherwise read
-or wipe the graph.
+``neo4j-admin dbms set-initial-password`` (reading it from a private file, never from the
+command line, where ``ps`` would show it to every local user) and keeps it in ``auth.json``.
+Bolt listens on 127.0.0.1 only. The data folder is the owner's only: folders 0700, files 0600,
+and the server and ``neo4j-admin`` run under umask 077, so the store, transaction logs,
+``auth.ini`` and the logs they write stay private too. ``stop`` signals a pid only after
+checking that it is this folder's Neo4j (its command line and start time), never whatever
+process reuses a stale pid. All of this matters on a shared machine, where any local user
+could otherwise read or wipe the graph.
 """
 
 from __future__ import annotations
@@ -67,6 +72,14 @@ _START_TIMEOUT_S = 180.0
 #: Marks a fully resolved jar folder; the suffix changes when the folder's layout does.
 _COMPLETE = ".complete-v2"
 _STOP_TIMEOUT_S = 120.0
+#: Everything in the data folder is the owner's only.
+_PRIVATE_UMASK = 0o077
+_PRIVATE_DIR = 0o700
+_PRIVATE_FILE = 0o600
+#: What tradegraph keeps in a data folder; only these are made private recursively, so a data
+#: folder pointed at by mistake (a home folder) never has its other files' modes changed.
+_OWNED_DIRS = ("conf", "data", "logs", "run", "import", "plugins")
+_OWNED_FILES = ("auth.json", "server.json", "VERSION")
 
 
 @dataclass(frozen=True)
@@ -247,6 +260,38 @@ def _read_json(path: Path) -> dict | None:
         return None
 
 
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to a file only its owner can read: created 0600 (never briefly wider),
+    and an existing file is narrowed to 0600 too."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, _PRIVATE_FILE)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    os.chmod(path, _PRIVATE_FILE)
+
+
+def make_private(data_dir: Path) -> None:
+    """Narrow the data folder and what tradegraph keeps in it to its owner: folders 0700,
+    files 0600 (an owner's execute bit is kept). Folders written before this rule existed
+    (a store created 0644 by an older tradegraph) are fixed on the next start."""
+    data_dir = Path(data_dir)
+    data_dir.chmod(_PRIVATE_DIR)
+    for name in _OWNED_FILES:
+        path = data_dir / name
+        if path.is_file() and not path.is_symlink():
+            path.chmod(_PRIVATE_FILE)
+    for name in _OWNED_DIRS:
+        top = data_dir / name
+        if not top.is_dir() or top.is_symlink():
+            continue
+        for root, _dirs, files in os.walk(top):
+            os.chmod(root, _PRIVATE_DIR)
+            for file in files:
+                path = Path(root) / file
+                if not path.is_symlink():
+                    mode = path.stat().st_mode
+                    path.chmod(_PRIVATE_FILE | (mode & 0o100))
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -259,6 +304,51 @@ def _pid_alive(pid: int) -> bool:
         return status != "Z"
     except OSError:
         return True
+
+
+def _process_start_ticks(pid: int) -> int | None:
+    """When ``pid`` started, in clock ticks since boot (Linux ``/proc``); None elsewhere."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    try:  # the command name (field 2) may hold spaces and parentheses: split after the last ")"
+        return int(stat.rsplit(")", 1)[1].split()[19])
+    except (IndexError, ValueError):
+        return None
+
+
+def _command_line(pid: int) -> list[str] | None:
+    """The argv of ``pid`` (``/proc`` on Linux, ``ps`` elsewhere), or None if unreadable."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+        return [a.decode(errors="replace") for a in raw.split(b"\0") if a]
+    except FileNotFoundError:
+        if Path("/proc/self").exists():
+            return None  # Linux, and the process is gone
+    except OSError:
+        return None
+    try:
+        proc = subprocess.run(
+            ["ps", "-o", "args=", "-p", str(pid)], capture_output=True, text=True, timeout=10
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return proc.stdout.split() if proc.returncode == 0 and proc.stdout.strip() else None
+
+
+def _is_our_server(pid: int, config: LocalServerConfig, state: dict) -> bool:
+    """Is ``pid`` the Neo4j of this data folder? Its command line must run Neo4j's entry point
+    with this folder as ``--home-dir``, and (where ``/proc`` tells) it must have started when
+    ``server.json`` says: a pid reused by another process after a crash is never ours."""
+    argv = _command_line(pid)
+    if not argv or _ENTRY_POINT not in argv:
+        return False
+    homes = [a.split("=", 1)[1] for a in argv if a.startswith("--home-dir=")]
+    if not any(Path(h).resolve() == Path(config.data_dir).resolve() for h in homes):
+        return False
+    recorded = state.get("process_start")
+    return recorded is None or _process_start_ticks(pid) in (None, recorded)
 
 
 def _port_in_use(port: int) -> bool:
@@ -276,9 +366,9 @@ def read_password(data_dir: Path) -> str | None:
 def _write_conf(config: LocalServerConfig) -> Path:
     d = config.data_dir
     conf_dir = d / "conf"
-    conf_dir.mkdir(parents=True, exist_ok=True)
+    conf_dir.mkdir(parents=True, exist_ok=True, mode=_PRIVATE_DIR)
     for sub in ("data", "logs", "run", "import", "plugins"):
-        (d / sub).mkdir(exist_ok=True)
+        (d / sub).mkdir(exist_ok=True, mode=_PRIVATE_DIR)
     lines = [
         "# Written by tradegraph on every start; edit the settings, not this file.",
         "server.default_listen_address=127.0.0.1",
@@ -307,8 +397,7 @@ def _write_conf(config: LocalServerConfig) -> Path:
         "dbms.security.procedures.unrestricted=apoc.*,gds.*",
         "dbms.security.procedures.allowlist=apoc.*,gds.*,db.*,dbms.*,tx.*",
     ]
-    conf = conf_dir / "neo4j.conf"
-    conf.write_text("\n".join(lines) + "\n")
+    write_private(conf_dir / "neo4j.conf", "\n".join(lines) + "\n")
     return conf_dir
 
 
@@ -354,17 +443,21 @@ def _check_store_version(config: LocalServerConfig) -> None:
 
 
 def _set_initial_password(java: JavaRuntime, config: LocalServerConfig) -> str:
+    """Generate the password, have ``neo4j-admin`` write it to ``data/dbms/auth.ini`` and keep
+    it in ``auth.json``. The tool reads it from a 0600 file (picocli's ``@file`` argument), so
+    it never appears in a process's arguments."""
     auth_file = config.data_dir / "auth.json"
     if (password := read_password(config.data_dir)) is not None:
         return password
-    password = "tg" + secrets.token_hex(
-        16
-    )  # never starts with "-", which neo4j-admin would read as an option
+    # Hex after a letter: never read as an option, nothing for @file parsing to unquote.
+    password = "tg" + secrets.token_hex(16)
     env = {
         **os.environ,
         "NEO4J_HOME": str(config.data_dir),
         "NEO4J_CONF": str(config.data_dir / "conf"),
     }
+    argument_file = config.data_dir / "run" / "initial-password.args"
+    write_private(argument_file, password + "\n")
     cmd = [
         str(java.executable),
         *JVM_FLAGS,
@@ -373,16 +466,25 @@ def _set_initial_password(java: JavaRuntime, config: LocalServerConfig) -> str:
         _ADMIN_TOOL,
         "dbms",
         "set-initial-password",
-        password,
+        f"@{argument_file}",
     ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=config.data_dir)
+    try:
+        proc = subprocess.run(
+            cmd,
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=config.data_dir,
+            umask=_PRIVATE_UMASK,
+        )
+    finally:
+        argument_file.unlink(missing_ok=True)
     if proc.returncode != 0:
         raise Neo4jSetupError(
             "Could not set the local server's initial password: "
-            + (proc.stderr or proc.stdout).strip()[-500:]
+            + (proc.stderr or proc.stdout).replace(password, "***").strip()[-500:]
         )
-    auth_file.write_text(json.dumps({"user": NEO4J_USER, "password": password}))
-    auth_file.chmod(0o600)
+    write_private(auth_file, json.dumps({"user": NEO4J_USER, "password": password}))
     return password
 
 
@@ -434,7 +536,7 @@ def status(config: LocalServerConfig) -> dict:
     """What runs in this data folder: ``{"running": bool, "pid", "uri", ...}``."""
     state = _read_json(config.data_dir / "server.json") or {}
     pid = state.get("pid")
-    running = bool(pid) and _pid_alive(int(pid))
+    running = bool(pid) and _pid_alive(int(pid)) and _is_our_server(int(pid), config, state)
     return {
         "running": running,
         "pid": pid if running else None,
@@ -494,18 +596,20 @@ def start(config: LocalServerConfig, say: Say = _quiet) -> ServerInfo:
         if browser is None:
             raise Neo4jSetupError("Neo4j Browser could not be downloaded; start without --browser.")
         extras.append(browser)
+    config.data_dir.chmod(_PRIVATE_DIR)  # before anything private is written into it
     conf_dir = _write_conf(config)
     _install_plugins(config, say)
     password = _set_initial_password(java, config)
-    (config.data_dir / "VERSION").write_text(config.version)
+    write_private(config.data_dir / "VERSION", config.version)
+    make_private(config.data_dir)
 
-    config.log_file.parent.mkdir(parents=True, exist_ok=True)
     cmd = [
         *_java_cmd(java, config, _ENTRY_POINT, extras),
-        f"--home-dir={config.data_dir}",
-        f"--config-dir={conf_dir}",
+        f"--home-dir={config.data_dir.resolve()}",
+        f"--config-dir={conf_dir.resolve()}",
     ]
-    with open(config.log_file, "ab") as log:
+    log_fd = os.open(config.log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, _PRIVATE_FILE)
+    with os.fdopen(log_fd, "ab") as log:
         proc = subprocess.Popen(
             cmd,
             stdout=log,
@@ -513,19 +617,22 @@ def start(config: LocalServerConfig, say: Say = _quiet) -> ServerInfo:
             stdin=subprocess.DEVNULL,
             cwd=config.data_dir,
             start_new_session=True,  # outlives the CLI, and Ctrl-C in the shell doesn't kill it
+            umask=_PRIVATE_UMASK,  # the store, transaction logs and logs it writes stay private
         )
     browser_url = f"http://127.0.0.1:{config.http_port}/browser/" if config.browser else None
-    (config.data_dir / "server.json").write_text(
+    write_private(
+        config.data_dir / "server.json",
         json.dumps(
             {
                 "pid": proc.pid,
+                "process_start": _process_start_ticks(proc.pid),
                 "uri": config.uri,
                 "version": config.version,
                 "java": str(java.executable),
                 "started_at": time.time(),
                 "browser_url": browser_url,
             }
-        )
+        ),
     )
     deadline = time.monotonic() + _START_TIMEOUT_S
     while time.monotonic() < deadline:
@@ -623,4 +730,11 @@ def admin_command(config: LocalServerConfig, *args: str) -> subprocess.Completed
         _ADMIN_TOOL,
         *args,
     ]
-    return subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=config.data_dir)
+    return subprocess.run(
+        cmd,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=config.data_dir,
+        umask=_PRIVATE_UMASK,
+    )

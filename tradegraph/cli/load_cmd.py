@@ -41,6 +41,9 @@ def load(
     rejects: Path | None = typer.Option(
         None, help="Folder for rejected rows (default: EXPORT/rejects)."
     ),
+    overwrite: bool = typer.Option(
+        False, help="With --bulk: replace a local database that holds data (its data is lost)."
+    ),
 ) -> None:
     """Validate EXPORT and load it into Neo4j: exact, idempotent, safe to re-run after a crash."""
     from graph.load import load_export
@@ -57,7 +60,12 @@ def load(
         _exit(str(error), 2)
     rejects_dir = rejects or export / "rejects"
     if bulk:
-        _bulk_load(settings, export, key, rejects_dir)
+        from graph.server.errors import Neo4jSetupError
+
+        try:
+            _bulk_load(settings, export, key, rejects_dir, overwrite=overwrite)
+        except Neo4jSetupError as error:
+            _exit(str(error), 2)
         return
     driver = open_driver(settings)
     try:
@@ -109,12 +117,12 @@ def load(
         _exit("The counts do not reconcile; re-run the load (it is safe) and report this.", 1)
 
 
-def _bulk_load(settings, export: Path, key: bytes, rejects_dir: Path) -> None:
-    """Validate, write import CSVs, stop the local server, import, start it again."""
+def _bulk_load(settings, export: Path, key: bytes, rejects_dir: Path, *, overwrite: bool) -> None:
+    """Check the target, validate, write import CSVs, stop the local server, import (which
+    checks again), start it again."""
     import neo4j
 
-    from graph.bulk import bulk_import, write_import_csvs
-    from graph.load import graph_counts
+    from graph.bulk import bulk_import, guard_bulk_target, write_import_csvs
     from graph.schema import ensure_schema, key_fingerprint
     from graph.server import local
     from loaders.validate import ExportReader
@@ -122,15 +130,7 @@ def _bulk_load(settings, export: Path, key: bytes, rejects_dir: Path) -> None:
     if settings.neo4j_uri:
         _exit("--bulk works only on the local server: unset NEO4J_URI, or load online.", 2)
     config = local_server_config(settings)
-    if local.status(config).get("running"):
-        password = local.read_password(config.data_dir)
-        with neo4j.GraphDatabase.driver(config.uri, auth=("neo4j", password or "")) as driver:
-            if graph_counts(driver)["businesses"]:
-                _exit(
-                    "--bulk needs an empty database (it replaces the store); this one holds "
-                    "data. Load online instead (drop --bulk).",
-                    2,
-                )
+    guard_bulk_target(config, overwrite=overwrite)  # fail before minutes of CSV writing
     csv_dir = config.data_dir / "import" / "tradegraph-bulk"
     fingerprint = key_fingerprint(key)
     console.print("writing import CSVs ...")
@@ -155,7 +155,7 @@ def _bulk_load(settings, export: Path, key: bytes, rejects_dir: Path) -> None:
     console.print(reader.report.render())
     local.stop(config)
     console.print("running neo4j-admin database import full ...")
-    result = bulk_import(config, csv_dir)
+    result = bulk_import(config, csv_dir, overwrite=overwrite)
     console.print(
         f"imported {result.nodes:,} nodes and {result.relationships:,} relationships "
         f"({result.orders:,} orders, {result.orders / max(result.seconds, 1e-9):,.0f} orders/s)"
