@@ -10,6 +10,7 @@ use and known limits.
 from __future__ import annotations
 
 import math
+import re
 
 from gnn.artefact import Artefact
 from gnn.evaluate import MODEL_LABELS
@@ -24,6 +25,16 @@ _COHORT_COUNTS = (
     "thin_file",
     "thin_file_positives",
 )
+#: Characters with a meaning in Markdown (or HTML inside it), escaped in data values.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+!|~&])")
+_LINE_BREAKS = re.compile(r"[\r\n\u2028\u2029]+")
+
+
+def md_text(value: object) -> str:
+    """A data value (a region or industry name from the export) as literal Markdown text:
+    special characters backslash-escaped and line breaks folded, so it can neither add a
+    link, markup nor a table cell."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", _LINE_BREAKS.sub(" ", str(value)))
 
 
 def _num(value: object, fmt: str = ".3f") -> str:
@@ -159,13 +170,13 @@ def render(artefact: Artefact) -> str:
                 [column, "n", "defaults", "observed", "predicted", "AUC", "flag"],
                 [
                     [
-                        str(r[column]),
+                        md_text(r[column]),
                         str(r["n"]),
                         str(r["defaults"]),
                         _num(r["observed"], ".2%"),
                         _num(r["predicted"], ".2%"),
                         _num(r["auc"]),
-                        r["flag"] or "",
+                        md_text(r["flag"] or ""),
                     ]
                     for r in rows
                 ],

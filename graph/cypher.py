@@ -451,8 +451,9 @@ RETURN count(o) AS labels
 # --- scoring API reads (tradegraph.api): stored scores for a batch of ids in one round trip,
 # telling unknown ids from known businesses without a score.
 
-#: Latest stored score of each id (the ``risk_*`` values on the business). ``known`` is false
-#: for an id that is not in the graph. Parameters: ``ids`` (list of str).
+#: Latest stored score of each id (the ``risk_*`` values on the business) with its score date
+#: (``risk_as_of``; for values written without it, the newest ``:Score`` of the same model).
+#: ``known`` is false for an id that is not in the graph. Parameters: ``ids`` (list of str).
 API_LATEST_SCORES: Final = """
 UNWIND $ids AS id
 OPTIONAL MATCH (b:Business {business_id: id})
@@ -460,7 +461,9 @@ RETURN id AS business_id, b IS NOT NULL AS known, b.kind AS kind,
        b.registered_at AS registered_at,
        b.risk_pd AS pd, b.risk_score AS score, b.risk_grade AS grade,
        b.risk_reasons AS reasons, b.model_version AS model_version, b.scored_at AS scored_at,
-       null AS as_of
+       coalesce(b.risk_as_of, head(COLLECT {
+         MATCH (b)-[:SCORED]->(s:Score) WHERE s.model_version = b.model_version
+         RETURN s.as_of ORDER BY s.as_of DESC LIMIT 1 })) AS as_of
 """
 
 #: The stored score of each id for one score date (the newest ``:Score`` of that date, any
@@ -505,6 +508,46 @@ SET b.risk_pd = s.pd, b.risk_score = s.score, b.risk_grade = s.grade,
     b.risk_reasons = s.reasons, b.model_version = s.model_version, b.scored_at = s.scored_at,
     b.risk_as_of = s.as_of
 RETURN count(*) AS latest
+"""
+
+# --- score runs (graph.score_runs): every write-back records itself, so a run that stopped
+# part-way is visible and a re-run of the same (as_of, model_version) completes the same node.
+
+SCORE_RUN_CONSTRAINT: Final = (
+    "CREATE CONSTRAINT score_run_id IF NOT EXISTS FOR (r:ScoreRun) REQUIRE r.run_id IS UNIQUE"
+)
+
+#: $run_id, $as_of and $started_at (µs), $model_version, $total (scores the run will write).
+START_SCORE_RUN: Final = f"""
+MERGE (r:ScoreRun {{run_id: $run_id}})
+ON CREATE SET r.attempts = 0
+SET r.as_of = {_dt("$as_of")}, r.model_version = $model_version, r.status = 'running',
+    r.started_at = {_dt("$started_at")}, r.finished_at = null, r.written = 0,
+    r.total = $total, r.attempts = r.attempts + 1
+"""
+
+#: Counts the businesses of one written batch ($ids) into the run; runs in the batch's
+#: transaction, so ``written`` never counts a batch that did not commit.
+ADVANCE_SCORE_RUN: Final = """
+MATCH (r:ScoreRun {run_id: $run_id})
+SET r.written = r.written + COUNT { MATCH (b:Business) WHERE b.business_id IN $ids }
+"""
+
+#: $run_id, $status ('complete' or 'failed').
+FINISH_SCORE_RUN: Final = """
+MATCH (r:ScoreRun {run_id: $run_id})
+SET r.status = $status, r.finished_at = datetime()
+"""
+
+#: Runs (only $run_id unless it is null), the newest score date (the one that sets businesses'
+#: latest values) first, newest attempt first within a date; at most $limit.
+SCORE_RUNS: Final = f"""
+MATCH (r:ScoreRun) WHERE $run_id IS NULL OR r.run_id = $run_id
+RETURN r.run_id AS run_id, {_us("r.as_of")} AS as_of, r.model_version AS model_version,
+       r.status AS status, r.written AS written, r.total AS total, r.attempts AS attempts,
+       {_us("r.started_at")} AS started_at, {_us("r.finished_at")} AS finished_at
+ORDER BY r.as_of DESC, r.started_at DESC
+LIMIT $limit
 """
 
 COUNT_UNKNOWN: Final = """

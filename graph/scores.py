@@ -4,7 +4,8 @@ Each scoring run adds ``(:Business)-[:SCORED]->(:Score {business_id, as_of, mode
 score, grade, reasons, scored_at})`` and sets the latest values on the business
 (``risk_pd, risk_score, risk_grade, risk_reasons, model_version, scored_at, risk_as_of``).
 Writes go in batches and are idempotent per (business, as_of, model_version): rerunning a run
-updates its ``Score`` nodes in place instead of adding more.
+updates its ``Score`` nodes in place instead of adding more. Each write-back records a
+``(:ScoreRun)`` (:mod:`graph.score_runs`), so a run that stopped part-way is visible.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from typing import Any
 import neo4j
 import pandas as pd
 
-from graph import cypher
-from graph.session import read_frame, run, write
+from graph import cypher, score_runs
+from graph.session import read_frame, run, session
 from loaders.columns import as_utc
 
 SCORE_FRAME_COLUMNS = ["business_id", "pd", "score", "grade", "reasons"]
@@ -29,6 +30,7 @@ class WriteResult:
 
     written: int
     unknown: int
+    run_id: str = ""
 
 
 def _micros(stamp: pd.Timestamp) -> int:
@@ -68,7 +70,9 @@ def write_scores(
     """Write ``scores`` (columns ``business_id, pd, score, grade, reasons``) for one run.
 
     Businesses missing from Neo4j are counted in ``unknown`` and skipped. ``progress(n)`` is
-    called after each batch with the rows it held.
+    called after each batch with the rows it held. The run is recorded as a ``(:ScoreRun)``
+    (see :mod:`graph.score_runs`); when a batch fails, the run is left incomplete and
+    :class:`~graph.score_runs.ScoreRunIncompleteError` says so.
     """
     missing = [c for c in SCORE_FRAME_COLUMNS if c not in scores.columns]
     if missing:
@@ -80,20 +84,50 @@ def write_scores(
     unknown = read_frame(driver, cypher.COUNT_UNKNOWN, database, ids=ids)
     n_unknown = int(unknown["unknown"].iloc[0]) if not unknown.empty else 0
     rows = _rows(scores)
-    for start in range(0, len(rows), batch_size):
-        batch = rows[start : start + batch_size]
-        write(
-            driver,
-            cypher.WRITE_SCORES,
-            database,
-            rows=batch,
-            as_of=stamp,
-            scored_at=at,
-            model_version=model_version,
-        )
-        if progress is not None:
-            progress(len(batch))
-    return WriteResult(written=len(rows) - n_unknown, unknown=n_unknown)
+    run_id = score_runs.start_run(
+        driver, as_of=as_utc(as_of), model_version=model_version,
+        total=len(rows) - n_unknown, database=database,
+    )  # fmt: skip
+    params = {"as_of": stamp, "scored_at": at, "model_version": model_version}
+    done = 0
+    try:
+        for start in range(0, len(rows), batch_size):
+            batch = rows[start : start + batch_size]
+            _write_batch(driver, batch, params, run_id, database)
+            done += len(batch)
+            if progress is not None:
+                progress(len(batch))
+    except BaseException as err:
+        score_runs.fail_run(driver, run_id, database=database)
+        if isinstance(err, Exception):
+            raise score_runs.ScoreRunIncompleteError(run_id, done, len(rows), err) from err
+        raise
+    score_runs.finish_run(driver, run_id, status="complete", database=database)
+    return WriteResult(written=len(rows) - n_unknown, unknown=n_unknown, run_id=run_id)
+
+
+def write_batch(
+    tx: neo4j.ManagedTransaction, batch: list[dict[str, Any]], params: dict[str, Any]
+) -> None:
+    """Write one batch of scores inside ``tx``."""
+    tx.run(cypher.WRITE_SCORES, rows=batch, **params).consume()
+
+
+def _write_batch(
+    driver: neo4j.Driver,
+    batch: list[dict[str, Any]],
+    params: dict[str, Any],
+    run_id: str,
+    database: str | None,
+) -> None:
+    """The batch's scores and its count on the run, in one transaction."""
+
+    def work(tx: neo4j.ManagedTransaction) -> None:
+        write_batch(tx, batch, params)
+        score_runs.advance(tx, run_id, [r["business_id"] for r in batch])
+
+    with session(driver, database) as s:
+        s.execute_write(work)
 
 
 def read_latest_score(

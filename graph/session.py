@@ -9,10 +9,27 @@ import neo4j
 import pandas as pd
 
 
-def session(driver: neo4j.Driver, database: str | None = None) -> neo4j.Session:
-    """A session on ``database`` (the server's default when ``None``) without notifications."""
+def session(
+    driver: neo4j.Driver,
+    database: str | None = None,
+    *,
+    max_retry_s: float | None = None,
+    acquire_timeout_s: float | None = None,
+) -> neo4j.Session:
+    """A session on ``database`` (the server's default when ``None``) without notifications.
+
+    ``max_retry_s`` bounds how long managed transactions retry (the driver's default is 30 s;
+    0 for a best-effort write that must not hang when the server is gone) and
+    ``acquire_timeout_s`` how long getting a connection, connecting included, may take."""
+    config: dict[str, Any] = {}
+    if max_retry_s is not None:
+        config["max_transaction_retry_time"] = max_retry_s
+    if acquire_timeout_s is not None:
+        config["connection_acquisition_timeout"] = acquire_timeout_s
     return driver.session(
-        database=database, notifications_min_severity=neo4j.NotificationMinimumSeverity.OFF
+        database=database,
+        notifications_min_severity=neo4j.NotificationMinimumSeverity.OFF,
+        **config,
     )
 
 

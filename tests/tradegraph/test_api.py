@@ -138,12 +138,32 @@ def test_stored_score_unknown_and_unscored(client: TestClient) -> None:
     assert body["score"] == 780.0 and body["reasons"] == ["steady sales"]
     assert body["model_version"] == "m-test" and body["source"] == "stored"
     assert body["scored_at"].startswith("2024-01-02T08:00:00")
+    assert body["as_of"] == "2024-01-01"  # from its :Score when risk_as_of is not set
 
     unknown = client.get("/businesses/NOPE/score", headers=HEADERS)
     assert unknown.status_code == 404 and "NOPE" in unknown.json()["detail"]
     unscored = client.get("/businesses/C/score", headers=HEADERS)
     assert unscored.status_code == 409
     assert "POST /score" in unscored.json()["detail"]
+
+
+def test_stored_score_answers_its_as_of_not_null(
+    client: TestClient, neo4j_driver: neo4j.Driver
+) -> None:
+    """Issue 14: a score made as of 2026-01-01 answered ``"as_of": null``."""
+    from graph.scores import write_scores
+
+    scores = pd.DataFrame(
+        {"business_id": ["C"], "pd": [0.1], "score": [650], "grade": ["C"], "reasons": [["r"]]}
+    )
+    write_scores(neo4j_driver, scores, "2026-01-01", "m-2026")
+    body = client.get("/businesses/C/score", headers=HEADERS).json()
+    assert (body["as_of"], body["model_version"]) == ("2026-01-01", "m-2026")
+    assert body["source"] == "stored" and body["notice"] is None
+    batch = client.post("/score", headers=HEADERS, json={"business_ids": ["C", "N"]}).json()
+    for score in batch["scores"]:  # stored and on the fly alike
+        assert score["as_of"] and score["model_version"], score
+    assert batch["scores"][0]["as_of"] == "2026-01-01"
 
 
 def test_batch_mixes_stored_on_the_fly_and_errors(client: TestClient) -> None:

@@ -196,7 +196,10 @@ def test_markdown_renderer_covers_the_card_constructs() -> None:
     )
     assert "<h2>Title</h2>" in out
     assert "<strong>bold</strong>" in out and "<em>it</em>" in out
-    assert "<code>x&lt;y</code>" in out and '<a href="http://e.org">a</a>' in out
+    assert (
+        "<code>x&lt;y</code>" in out
+        and '<a href="http://e.org" rel="noopener noreferrer">a</a>' in out
+    )
     assert "<ol><li>one</li><li>two</li></ol>" in out
     assert "<hr>" in out and "<pre><code>code &lt;b&gt;</code></pre>" in out
     assert "<blockquote><p>quoted</p></blockquote>" in out

@@ -4,6 +4,11 @@
 ``TRADEGRAPH_API_KEY`` in the ``X-API-Key`` header; the app refuses to be built without one
 (``tradegraph serve --demo`` makes a random one and prints it). Handlers are plain ``def``
 functions, so FastAPI runs them in its thread pool next to the synchronous Neo4j driver.
+
+Hostile or faulty conditions get fast, plain answers: bodies over 64 KiB are refused unread
+(413), ids and dates are bounded (422, without echoing the input), a stopped Neo4j is a 503
+within a second (:mod:`tradegraph.api.liveness`) without the server's address, and the access
+log never keeps a key sent in the URL (:mod:`tradegraph.api.access_log`).
 """
 
 from __future__ import annotations
@@ -15,16 +20,20 @@ from typing import Annotated, Any
 
 import neo4j
 import pandas as pd
-from fastapi import Depends, FastAPI, HTTPException, Query, Request, status
+from fastapi import Depends, FastAPI, HTTPException, Query, status
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
-from neo4j.exceptions import ServiceUnavailable, SessionExpired
+from pydantic import AfterValidator
 
 import tradegraph
-from graph import cypher
 from graph.clusters import list_clusters
 from graph.query_library import QueryLibraryError, get_query, run_query
+from graph.score_runs import ScoreRun, latest_run
+from tradegraph.api import access_log
+from tradegraph.api.errors import install_handlers
+from tradegraph.api.limits import MAX_BODY_BYTES, MAX_ID_CHARS, BodyLimitMiddleware, check_id
+from tradegraph.api.liveness import Neo4jGate
 from tradegraph.api.models import (
     BatchOut,
     ClusterOut,
@@ -36,11 +45,11 @@ from tradegraph.api.models import (
     ScoreError,
     ScoreOut,
     ScoreRequest,
+    ScoreRunOut,
 )
 from tradegraph.api.scoring import (
     ScoreFunction,
     Scorer,
-    ScoringUnavailableError,
     artefact_score_function,
     as_reasons,
     next_midnight,
@@ -51,8 +60,16 @@ API_KEY_HEADER = "X-API-Key"
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorOut, "description": "Missing or wrong X-API-Key."},
+    413: {"model": ErrorOut, "description": f"Request body over {MAX_BODY_BYTES} bytes."},
     503: {"model": ErrorOut, "description": "Neo4j or the model is not available."},
 }
+
+#: A business id in a URL: 1-64 characters, no control or format characters (NFKC).
+BusinessIdPath = Annotated[
+    str,
+    AfterValidator(check_id),
+    PathParam(description=f"The business id (1-{MAX_ID_CHARS} characters).", examples=["S000123"]),
+]
 
 
 class MissingApiKeyError(RuntimeError):
@@ -69,17 +86,49 @@ def _api_key(settings: Settings, api_key: str | None) -> str:
     return key
 
 
-def _score_out(row: dict[str, Any], source: str) -> ScoreOut:
+def _has_stored(row: dict[str, Any]) -> bool:
+    """A stored score the API can vouch for: with its score date and model."""
+    return all(row.get(k) is not None for k in ("pd", "as_of", "model_version"))
+
+
+def _run_notice(run: ScoreRun | None, row: dict[str, Any]) -> str | None:
+    """What a stored score's reader must know while the latest score run is incomplete."""
+    if run is None or run.complete:
+        return None
+    state = (
+        f"The latest score run (as of {run.as_of.date()}, model {run.model_version}) is "
+        f"incomplete ({run.status}, {run.written} of {run.total} written); re-run "
+        f"`tradegraph score --as-of {run.as_of.date()}` to complete it."
+    )
+    as_of = pd.Timestamp(row["as_of"]).date()
+    if as_of == run.as_of.date() and row.get("model_version") == run.model_version:
+        return state + " This score is from that run."
+    return state + f" It did not reach this business: this score is from an earlier run ({as_of})."
+
+
+def _run_out(run: ScoreRun | None) -> ScoreRunOut | None:
+    if run is None:
+        return None
+    return ScoreRunOut(
+        run_id=run.run_id, as_of=run.as_of.date(), model_version=run.model_version,
+        status=run.status,  # type: ignore[arg-type]
+        written=run.written, total=run.total,
+        started_at=run.started_at, finished_at=run.finished_at,
+    )  # fmt: skip
+
+
+def _score_out(row: dict[str, Any], source: str, notice: str | None = None) -> ScoreOut:
     return ScoreOut(
         business_id=str(row["business_id"]),
         score=float(row["score"]),
         grade=str(row["grade"]),
         pd=float(row["pd"]),
         reasons=as_reasons(row.get("reasons")),
-        model_version=row.get("model_version"),
+        model_version=str(row["model_version"]),
         scored_at=row.get("scored_at"),
-        as_of=pd.Timestamp(row["as_of"]).date() if row.get("as_of") is not None else None,
+        as_of=pd.Timestamp(row["as_of"]).date(),
         source=source,  # type: ignore[arg-type]
+        notice=notice,
     )
 
 
@@ -140,12 +189,15 @@ def create_app(
     score_function: ScoreFunction | None = None,
     max_batch: int | None = None,
     cache_ttl_s: float = 60.0,
+    max_body_bytes: int = MAX_BODY_BYTES,
 ) -> FastAPI:
     """The API app. ``api_key`` overrides the settings' key (demo mode); ``score_function``
     overrides the model (default: ``gnn.scoring.score`` with ``artefact_dir`` or the latest
     model in ``settings.models_dir``); ``max_batch`` defaults to ``settings.api_max_batch``;
-    on-the-fly scores are cached ``cache_ttl_s`` seconds."""
+    on-the-fly scores are cached ``cache_ttl_s`` seconds; bodies over ``max_body_bytes`` are
+    refused."""
     key = _api_key(settings, api_key)
+    access_log.install(secrets=(key,))
     batch_limit = max_batch or settings.api_max_batch
     database = settings.neo4j_database if settings.neo4j_uri else None
     scorer = Scorer(
@@ -171,33 +223,28 @@ def create_app(
             "a GraphSAGE-based model. Every route but `/health` needs the `X-API-Key` header."
         ),
     )
+    gate = Neo4jGate(driver, database)
     app.state.scorer = scorer
-    guarded = [Depends(require_key)]
+    app.state.neo4j = gate
+    app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)
+    install_handlers(app, gate)
+    guarded = [Depends(require_key)]  # then input validation (422), then gate.require (503)
 
-    @app.exception_handler(ServiceUnavailable)
-    @app.exception_handler(SessionExpired)
-    def neo4j_down(_request: Request, exc: Exception) -> JSONResponse:
-        return JSONResponse(
-            {"detail": f"Neo4j is not reachable ({exc}); check `tradegraph neo4j status`."},
-            status_code=503,
-        )
-
-    @app.exception_handler(ScoringUnavailableError)
-    def no_model(_request: Request, exc: ScoringUnavailableError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=503)
+    def score_run() -> ScoreRun | None:
+        return latest_run(driver, database=database)
 
     @app.get("/health", response_model=HealthOut, tags=["service"], summary="Liveness")
     def health() -> JSONResponse:
-        """No key needed. 200 when Neo4j answers, 503 when it does not."""
-        try:
-            driver.execute_query(cypher.PING, database_=database)
-            up = True
-        except Exception:  # any failure to answer is "down" for a health probe
-            up = False
+        """No key needed. 200 when Neo4j answers (with the latest score run), 503 within a
+        second when it does not."""
+        up = gate.is_up()
         body = HealthOut(
-            status="ok" if up else "degraded", neo4j="up" if up else "down", version=app.version
+            status="ok" if up else "degraded",
+            neo4j="up" if up else "down",
+            version=app.version,
+            score_run=_run_out(score_run()) if up else None,
         )
-        return JSONResponse(body.model_dump(), status_code=200 if up else 503)
+        return JSONResponse(body.model_dump(mode="json"), status_code=200 if up else 503)
 
     @app.get(
         "/businesses/{business_id}/score",
@@ -211,24 +258,22 @@ def create_app(
             **_ERRORS,
         },
     )
-    def business_score(
-        business_id: Annotated[
-            str, PathParam(description="The business id.", examples=["S000123"])
-        ],
-    ) -> ScoreOut:
+    def business_score(business_id: BusinessIdPath) -> ScoreOut:
         """The latest score written by `tradegraph score`: score, grade, PD, reasons, model
-        version and when it was scored."""
+        version, score date and when it was scored (with a notice while the latest score run
+        is incomplete)."""
+        gate.require()
         row = scorer.stored([business_id], None)[0]
         if not row["known"]:
             raise HTTPException(404, f"No business {business_id!r} in the graph.")
-        if row["pd"] is None:
+        if not _has_stored(row):
             raise HTTPException(
                 409,
                 f"Business {business_id!r} has no stored score yet: POST /score with "
                 f'{{"business_ids": ["{business_id}"]}} scores it on the fly, or run '
                 "`tradegraph score` to score everyone.",
             )
-        return _score_out(row, "stored")
+        return _score_out(row, "stored", _run_notice(score_run(), row))
 
     @app.post(
         "/score",
@@ -246,6 +291,7 @@ def create_app(
         """Stored scores where they exist; the rest are scored on the fly from the graph
         (also businesses that arrived after the model was trained). Ids that cannot be scored
         are listed in `errors` with the reason."""
+        gate.require()
         ids = list(dict.fromkeys(request.business_ids))
         if len(ids) > batch_limit:
             raise HTTPException(
@@ -255,6 +301,7 @@ def create_app(
             )
         as_of = pd.Timestamp(request.as_of, tz="UTC") if request.as_of else None
         rows = scorer.stored(ids, as_of)
+        run = score_run() if any(_has_stored(r) for r in rows) else None
         scores: list[ScoreOut] = []
         errors: list[ScoreError] = []
         pending: list[dict[str, Any]] = []
@@ -267,10 +314,10 @@ def create_app(
                         detail="No business with this id in the graph.",
                     )
                 )
-            elif row["pd"] is None:
+            elif not _has_stored(row):
                 pending.append(row)
             else:
-                scores.append(_score_out(row, "stored"))
+                scores.append(_score_out(row, "stored", _run_notice(run, row)))
         stored = len(scores)
         if pending:
             date = as_of if as_of is not None else next_midnight()
@@ -292,9 +339,7 @@ def create_app(
         responses={404: {"model": ErrorOut, "description": "No business with this id."}, **_ERRORS},
     )
     def neighbourhood(
-        business_id: Annotated[
-            str, PathParam(description="The business id.", examples=["S000123"])
-        ],
+        business_id: BusinessIdPath,
         hops: Annotated[int, Query(ge=1, le=3, description="Trade hops out.")] = 2,
         orders_per_link: Annotated[
             int, Query(ge=0, le=50, description="Latest orders per link.")
@@ -303,6 +348,7 @@ def create_app(
     ) -> NeighbourhoodOut:
         """The library's `neighbourhood` query: who the business trades with, how risky they
         are, and whether they share identifiers with it (nearest and riskiest first)."""
+        gate.require()
         try:
             result = run_query(
                 driver,
@@ -347,6 +393,7 @@ def create_app(
         ] = False,
     ) -> ClustersOut:
         """Clusters written by `tradegraph clusters`, with their members and reasons."""
+        gate.require()
         rows = list_clusters(
             driver, kind=kind, include_decided=include_decided, limit=limit, database=database
         )

@@ -4,9 +4,11 @@ page shows."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from tradegraph.api.limits import MAX_ID_CHARS, BusinessId, check_as_of
 
 
 class ScoreOut(BaseModel):
@@ -24,18 +26,26 @@ class ScoreOut(BaseModel):
         description="Up to four reasons, most important first.",
         examples=[["38% of sales go to buyers whose risk rose since the last score"]],
     )
-    model_version: str | None = Field(examples=["m20240101-20240105T101500-a1b2c3"])
+    model_version: str = Field(
+        description="The model that made the score.",
+        examples=["m20240101-20240105T101500-a1b2c3"],
+    )
     scored_at: dt.datetime | None = Field(
         description="When the score was computed (UTC).", examples=["2024-01-05T10:15:00Z"]
     )
-    as_of: dt.date | None = Field(
-        default=None,
+    as_of: dt.date = Field(
         description="Score date: only data before it was used.",
         examples=["2024-01-01"],
     )
     source: Literal["stored", "on_the_fly"] = Field(
         description="`stored`: read from Neo4j; `on_the_fly`: computed now from the graph "
         "(not written back)."
+    )
+    notice: str | None = Field(
+        default=None,
+        description="Set on stored scores while the latest score run is incomplete: the "
+        "stored scores may mix that run and an earlier one.",
+        examples=[None],
     )
 
 
@@ -47,14 +57,15 @@ class ScoreRequest(BaseModel):
         json_schema_extra={"examples": [{"business_ids": ["S000123", "B004567"], "as_of": None}]},
     )
 
-    business_ids: list[str] = Field(
-        min_length=1, description="Ids to score (duplicates are scored once)."
+    business_ids: list[BusinessId] = Field(
+        min_length=1,
+        description=f"Ids to score (duplicates are scored once); each 1-{MAX_ID_CHARS} characters.",
     )
-    as_of: dt.date | None = Field(
+    as_of: Annotated[dt.date | None, AfterValidator(check_as_of)] = Field(
         default=None,
-        description="Score date. Without it: the latest stored score, or an on-the-fly score "
-        "on everything known now. With it: the stored score of that date, or an on-the-fly "
-        "score from the graph as it stood before that date.",
+        description="Score date, from 1970-01-01 to 2100-01-01. Without it: the latest stored "
+        "score, or an on-the-fly score on everything known now. With it: the stored score of "
+        "that date, or an on-the-fly score from the graph as it stood before that date.",
     )
 
 
@@ -125,10 +136,29 @@ class ClustersOut(BaseModel):
     clusters: list[ClusterOut]
 
 
+class ScoreRunOut(BaseModel):
+    """The latest recorded `tradegraph score` write-back."""
+
+    run_id: str = Field(examples=["2024-01-01/m20240101-20240105T101500-a1b2c3"])
+    as_of: dt.date
+    model_version: str
+    status: Literal["running", "complete", "failed"] = Field(
+        description="`running` also when the writer died without saying so: anything but "
+        "`complete` means the stored scores may mix this run and an earlier one."
+    )
+    written: int = Field(description="Scores committed so far.")
+    total: int = Field(description="Scores the run set out to write.")
+    started_at: dt.datetime | None = None
+    finished_at: dt.datetime | None = None
+
+
 class HealthOut(BaseModel):
     status: Literal["ok", "degraded"]
     neo4j: Literal["up", "down"]
     version: str
+    score_run: ScoreRunOut | None = Field(
+        default=None, description="The latest score run (absent when Neo4j is down)."
+    )
 
 
 class ErrorOut(BaseModel):

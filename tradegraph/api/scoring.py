@@ -119,7 +119,8 @@ class Scorer:
         def work(tx: neo4j.ManagedTransaction) -> list[dict[str, Any]]:
             return [{k: to_plain(v) for k, v in r.items()} for r in tx.run(query, params)]
 
-        with session(self.driver, self.database) as s:
+        # Few retries: a client waits on this, and a stopped server is the gate's to report.
+        with session(self.driver, self.database, max_retry_s=1.0) as s:
             return s.execute_read(work)
 
     def snapshot(self, as_of: pd.Timestamp) -> Any:

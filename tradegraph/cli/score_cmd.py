@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import pandas as pd
 import typer
+
+if TYPE_CHECKING:
+    from graph.score_runs import ScoreRun
 
 
 def _as_of(value: str) -> pd.Timestamp:
@@ -109,6 +112,7 @@ def score_command(
     the scores with history to Neo4j and optionally to a CSV file."""
     from gnn.artefact import ArtefactError, latest_artefact, load_artefact
     from gnn.scoring import score
+    from graph.score_runs import ScoreRunIncompleteError, latest_run
     from graph.scores import grade_counts, write_scores
     from graph.snapshot import read_snapshot
     from tradegraph.cli.common import configure_torch, console, fail, open_driver, progress
@@ -137,14 +141,21 @@ def score_command(
             except ValueError as error:
                 fail(str(error))
         if write_back:
+            _say_incomplete(latest_run(driver, database=settings.neo4j_database))
             with progress() as bar:
                 task = bar.add_task("writing scores to Neo4j", total=len(scores))
-                result = write_scores(
-                    driver, scores, d, artefact.model_version,
-                    batch_size=settings.batch_size, database=settings.neo4j_database,
-                    progress=lambda n: bar.advance(task, n),
-                )  # fmt: skip
-            console.print(f"wrote {result.written} scores ({result.unknown} unknown businesses)")
+                try:
+                    result = write_scores(
+                        driver, scores, d, artefact.model_version,
+                        batch_size=settings.batch_size, database=settings.neo4j_database,
+                        progress=lambda n: bar.advance(task, n),
+                    )  # fmt: skip
+                except ScoreRunIncompleteError as error:
+                    fail(str(error))
+            console.print(
+                f"wrote {result.written} scores ({result.unknown} unknown businesses); "
+                f"score run {result.run_id} complete"
+            )
             counts = grade_counts(driver, database=settings.neo4j_database)
             console.print(
                 "latest grades: "
@@ -169,6 +180,18 @@ def write_scores_csv(scores: pd.DataFrame, out: Path) -> int:
     frame["reasons"] = [json.dumps(r) for r in scores["reasons"]]
     write_csv(frame, out, index=False)
     return len(frame)
+
+
+def _say_incomplete(run: ScoreRun | None) -> None:
+    """Warn when the latest score run did not finish: the book mixes two score dates."""
+    from tradegraph.cli.common import console
+
+    if run is not None and not run.complete:
+        console.print(
+            f"[yellow]warning:[/] the latest {run.describe()}; stored scores mix it with an "
+            "earlier run until a run for that date completes (re-running the same score "
+            "completes it)."
+        )
 
 
 def register(app: typer.Typer) -> None:

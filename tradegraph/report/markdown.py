@@ -1,7 +1,9 @@
 """A small Markdown-to-HTML renderer for model cards (the ``markdown`` package is not a
 dependency). It covers what the cards use: ATX headings, paragraphs, ``-``/``*``/``1.`` lists,
 pipe tables, fenced code, block quotes, rules, and inline ``code``, **bold**, *italic* and
-[links](url). Everything is HTML-escaped first, so a card cannot inject markup."""
+[links](url), and backslash escapes (``\\[`` is a literal ``[``). Everything is HTML-escaped
+first, so a card cannot inject markup, and only ``http(s)`` links become anchors, so a value
+like ``[x](javascript:...)`` stays text."""
 
 from __future__ import annotations
 
@@ -13,31 +15,55 @@ _BULLET = re.compile(r"^\s*[-*+]\s+(.*)$")
 _NUMBERED = re.compile(r"^\s*\d+[.)]\s+(.*)$")
 _RULE = re.compile(r"^\s*([-*_])(\s*\1){2,}\s*$")
 _TABLE_SEPARATOR = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
+_SAFE_URL = re.compile(r"https?://[^\s<>\"'`]+$", re.IGNORECASE)
+_ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")
+
+
+def _link(match: re.Match[str]) -> str:
+    """An anchor for http(s) targets only; any other target (``javascript:``, ``data:``, a
+    relative path) leaves just the link text."""
+    label, target = match.group(1), html.unescape(match.group(2))
+    if not _SAFE_URL.match(target):
+        return label
+    return f'<a href="{html.escape(target)}" rel="noopener noreferrer">{label}</a>'
+
+
+def _span(text: str) -> str:
+    """Escape a span without code and apply bold, italic and links; ``\\X`` keeps a
+    punctuation character X literal (how the model card escapes data values)."""
+    literals: list[str] = []
+
+    def keep(match: re.Match[str]) -> str:
+        literals.append(match.group(1))
+        return f"\x00{len(literals) - 1}\x00"
+
+    s = _ESCAPED.sub(keep, text.replace("\x00", ""))
+    s = html.escape(s, quote=False)
+    s = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", s)
+    s = re.sub(r"(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])", r"<em>\1</em>", s)
+    s = re.sub(r"(?<!\w)_(?!\s)(.+?)(?<!\s)_(?!\w)", r"<em>\1</em>", s)
+    s = re.sub(r"\[([^\]]+)\]\(([^)\s]+)\)", _link, s)
+    return re.sub(r"\x00(\d+)\x00", lambda m: html.escape(literals[int(m.group(1))]), s)
 
 
 def inline(text: str) -> str:
-    """Escape ``text`` and apply inline code, bold, italic and links."""
-    parts = re.split(r"(`[^`]+`)", text)
+    """Escape ``text`` and apply inline code, bold, italic and links (http(s) only)."""
+    parts = re.split(r"((?<!\\)`[^`]+`)", text)  # an escaped \` opens no code span
     out = []
     for part in parts:
         if len(part) > 1 and part.startswith("`") and part.endswith("`"):
             out.append(f"<code>{html.escape(part[1:-1])}</code>")
-            continue
-        s = html.escape(part, quote=False)
-        s = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", s)
-        s = re.sub(r"(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])", r"<em>\1</em>", s)
-        s = re.sub(r"(?<!\w)_(?!\s)(.+?)(?<!\s)_(?!\w)", r"<em>\1</em>", s)
-        s = re.sub(
-            r"\[([^\]]+)\]\(([^)\s]+)\)",
-            lambda m: f'<a href="{html.escape(m.group(2))}">{m.group(1)}</a>',
-            s,
-        )
-        out.append(s)
+        else:
+            out.append(_span(part))
     return "".join(out)
 
 
 def _cells(line: str) -> list[str]:
-    return [c.strip() for c in line.strip().strip("|").split("|")]
+    """A table row's cells; an escaped ``\\|`` stays inside its cell."""
+    row = line.strip()
+    row = row[1:] if row.startswith("|") else row
+    row = row[:-1] if row.endswith("|") and not row.endswith("\\|") else row
+    return [c.strip() for c in re.split(r"(?<!\\)\|", row)]
 
 
 def _table(lines: list[str]) -> str:
