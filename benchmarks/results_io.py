@@ -3,7 +3,9 @@
 Every benchmark script writes its figures through :func:`write_result`, which adds what a
 reader needs to trust a number: the command that produced it, when, on which machine and how
 busy that machine was, and the commit. ``benchmarks/render.py`` turns these files into
-``benchmarks/README.md``; no figure in the docs is typed by hand.
+``benchmarks/README.md``; no figure in the docs is typed by hand. Figures are plain JSON; an
+interval is written ``{"value": x, "lo": lo, "hi": hi}`` and a spread over seeds
+``{"mean": x, "std": s}``, which the renderer shows as ``x [lo, hi]`` and ``x ± s``.
 
 The scripts import this module by its file name (``from results_io import write_result``):
 ``python benchmarks/<script>.py`` puts ``benchmarks/`` first on ``sys.path``.
@@ -76,7 +78,7 @@ def read_results(folder: Path | None = None) -> list[dict[str, Any]]:
 
 def command_line() -> str:
     """How this script was run, as a command a reader can paste from the repository root;
-    the values of secret options (``--password``) are replaced by ``***``."""
+    the values of secret options (``--password``) are replaced by ``REDACTED``."""
     script = Path(sys.argv[0]).resolve()
     try:
         shown = str(script.relative_to(REPO))
@@ -85,15 +87,16 @@ def command_line() -> str:
     args: list[str] = []
     for arg in sys.argv[1:]:
         if args and args[-1] in SECRET_OPTIONS:
-            arg = "***"
+            arg = "REDACTED"
         elif arg.startswith(tuple(f"{option}=" for option in SECRET_OPTIONS)):
-            arg = arg.split("=", 1)[0] + "=***"
+            arg = arg.split("=", 1)[0] + "=REDACTED"
         args.append(arg)
     return shlex.join(["python", shown, *args])
 
 
 def machine() -> dict[str, Any]:
-    """The machine and its load: cores, memory and the load average at start and now."""
+    """The machine and how busy it was: cores, memory, load average at start and now, and
+    this process's niceness (benchmarks on a shared machine run under ``nice``)."""
     import psutil
 
     return {
@@ -105,6 +108,7 @@ def machine() -> dict[str, Any]:
         "threads_env": {v: os.environ[v] for v in THREAD_VARIABLES if v in os.environ},
         "load_average_start": [round(x, 2) for x in _LOAD_AT_START],
         "load_average_end": [round(x, 2) for x in os.getloadavg()],
+        "nice": os.nice(0),
     }
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -223,6 +224,8 @@ def main() -> None:
     }
     written = write_result("validate_benchmark", figures, command=command_line(), path=args.json)
     print(f"result: {written}")
+    if args.keep is None:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":
