@@ -147,16 +147,17 @@ def render_real_data(figures: list[Mapping[str, Any]]) -> list[str]:
         if run.get("leaky_rating_auc") is not None:
             lines += [
                 "",
-                f"Leaky rating baseline (comparison only): {fmt(run['leaky_rating_auc'])}",
+                f"Leaky rating baseline, same folds (comparison only): "
+                f"AUC {fmt(run['leaky_rating_auc'])}",
             ]
         lines.append("")
     return lines[:-1]
 
 
-#: name (the ``name`` field of a result) -> (section title, renderer).
+#: name (the ``name`` field of a result) -> (section title, renderer), in page order.
 RENDERERS: dict[str, tuple[str, Renderer]] = {
-    "synthetic_auc": ("How hard is the synthetic marketplace", render_synthetic_auc),
     "generate_benchmark": ("Synthetic generator throughput", render_generic),
+    "synthetic_auc": ("How hard is the synthetic marketplace", render_synthetic_auc),
     "validate_benchmark": ("Validation throughput and memory", render_generic),
     "load_benchmark": ("Loading into Neo4j and analytics", render_generic),
     "rings_benchmark": ("Fraud queries against planted rings", render_generic),
@@ -173,7 +174,7 @@ def provenance(result: Mapping[str, Any]) -> list[str]:
     """Command, date, machine and commit of one result."""
     m = result.get("machine", {})
     start, end = m.get("load_average_start"), m.get("load_average_end")
-    load = f"load average {fmt(start[0])} at start, {fmt(end[0])} at end" if start and end else ""
+    load = f"load average {start[0]:.1f} at start, {end[0]:.1f} at end" if start and end else ""
     threads = ", ".join(f"{k}={v}" for k, v in m.get("threads_env", {}).items())
     machine = ", ".join(
         part
@@ -210,10 +211,19 @@ def render_result(result: Mapping[str, Any]) -> list[str]:
     return [heading, "", *provenance(result), "", *renderer(result["figures"]), ""]
 
 
+def page_order(result: Mapping[str, Any]) -> tuple[int, bool, str]:
+    """Sections in the order of :data:`RENDERERS` (unknown names last); within one benchmark
+    its default file (``<name>.json``) first, then the others by file name."""
+    names = list(RENDERERS)
+    name = result["name"]
+    file = result.get("file", "")
+    return (names.index(name) if name in names else len(names), file != f"{name}.json", file)
+
+
 def render(results: Iterable[Mapping[str, Any]]) -> str:
     """The whole page for these results."""
     lines = [HEADER]
-    results = list(results)
+    results = sorted(results, key=page_order)
     if not results:
         lines.append("No stored results yet.\n")
     for result in results:

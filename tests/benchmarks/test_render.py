@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import render
 import results_io
@@ -73,13 +74,16 @@ def test_rendered_page_has_each_results_command_date_and_figures(tmp_path: Path)
     assert "| phases.load_s | 4.250 |" in page
 
 
-def test_each_result_file_gets_one_section_in_file_order(tmp_path: Path) -> None:
+def test_each_result_file_gets_one_section_known_benchmarks_first(tmp_path: Path) -> None:
     _write_fakes(tmp_path)
+    second_run = json.loads((tmp_path / "synthetic_auc.json").read_text())
+    (tmp_path / "synthetic_auc-seed7.json").write_text(json.dumps(second_run))
     page = render.render(results_io.read_results(tmp_path))
     headings = [line for line in page.splitlines() if line.startswith("## ")]
     assert headings == [
-        "## `made_up_bench.json`",
         "## How hard is the synthetic marketplace (`synthetic_auc.json`)",
+        "## How hard is the synthetic marketplace (`synthetic_auc-seed7.json`)",
+        "## `made_up_bench.json`",
     ]
 
 
@@ -119,3 +123,35 @@ def test_benchmarks_readme_is_the_rendering_of_the_stored_results() -> None:
         "benchmarks/README.md is out of date with benchmarks/results/: "
         "run `python benchmarks/render.py` (never edit it by hand)"
     )
+
+
+def test_real_data_tables_read_what_evaluate_writes() -> None:
+    """The real-data renderer reads ``EvaluationResult.to_json()`` itself, not a hand-made copy."""
+    from gnn.evaluate import EvaluationResult
+    from gnn.metrics import METRIC_NAMES
+
+    runs = pd.DataFrame(
+        [
+            {"model": model, "slice": slice_, "seed": seed, **dict.fromkeys(METRIC_NAMES, 0.5)}
+            | ({"auc": auc, "auprc": auc - 0.1} if slice_ == "all" else {"auc": 0.99})
+            for model, aucs in (("lgbm_own", (0.69, 0.71)), ("hybrid", (0.80, 0.84)))
+            for seed, auc in enumerate(aucs)
+            for slice_ in ("all", "thin")
+        ]
+    )
+    result = EvaluationResult(
+        target="fraud", split="cv", train_as_of="", test_as_of="", seeds=2, runs=runs,
+        validation_auc={"lgbm_own": 0.7, "hybrid": 0.812}, champion="hybrid",
+        counts={"test": 10}, peak_rss_mib=512.0, seconds=12.0,
+    )  # fmt: skip
+    stored = [{"dataset": "bitcoin-otc", "split": "cv", "seconds": 12.3,
+               "leaky_rating_auc": 0.997, "result": json.loads(result.to_json())}]  # fmt: skip
+
+    text = "\n".join(render.render_real_data(stored))
+
+    assert "**bitcoin-otc**, split `cv`, 2 seeds" in text
+    assert "champion on validation: `hybrid`" in text
+    assert "| lgbm_own | 0.700 ± 0.014 | 0.600 ± 0.014 | 0.500 ± 0.000 | 0.700 |" in text
+    assert "| hybrid | 0.820 ± 0.028 | 0.720 ± 0.028 | 0.500 ± 0.000 | 0.812 |" in text
+    assert "0.990" not in text  # the thin-file slice is not the headline table
+    assert "AUC 0.997" in text
