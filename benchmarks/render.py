@@ -196,7 +196,9 @@ def provenance(result: Mapping[str, Any]) -> list[str]:
         f"- Machine: {machine or 'not recorded'}",
     ]
     if result.get("git_commit"):
-        lines.append(f"- Commit: `{result['git_commit'][:12]}`")
+        commit = result["git_commit"]
+        dirty = " (with uncommitted changes)" if commit.endswith("-dirty") else ""
+        lines.append(f"- Commit: `{commit[:12]}`{dirty}")
     if result.get("generator_version"):
         lines.append(f"- Generator version: `{result['generator_version']}`")
     return lines

@@ -29,6 +29,7 @@ RESULTS_DIR = REPO / "benchmarks" / "results"
 GENERATOR_DIR = REPO / "loaders" / "synthetic"
 THREAD_VARIABLES = ("TRADEGRAPH_TORCH_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 SECRET_OPTIONS = ("--password", "--api-key")
+CLEAN_ANYWAY = (":(exclude)benchmarks/results", ":(exclude)*.md")
 
 # Taken when a script imports this module, i.e. as it starts: a benchmark's figures depend on
 # how busy the (often shared) machine was while it ran, so the result records both ends.
@@ -113,10 +114,11 @@ def machine() -> dict[str, Any]:
 
 
 def git_commit() -> str | None:
-    """The checked-out commit, with ``-dirty`` when tracked files differ from it."""
+    """The checked-out commit, with ``-dirty`` when tracked files differ from it (stored
+    results and Markdown aside: writing a result must not make the next one look dirty)."""
     try:
         head = _git("rev-parse", "HEAD")
-        dirty = _git("status", "--porcelain", "--untracked-files=no")
+        dirty = _git("status", "--porcelain", "--untracked-files=no", "--", ".", *CLEAN_ANYWAY)
     except (OSError, subprocess.CalledProcessError):
         return None
     return head + ("-dirty" if dirty else "")
