@@ -2,6 +2,9 @@
 #
 #   make demo   set everything up, then run the main job end to end on the local Neo4j
 #   make test   set everything up, then run the whole test suite against a real Neo4j
+#   make lint   ruff check and ruff format --check (CI runs it before the tests)
+#   make format apply ruff's formatting and safe fixes to the whole tree
+#   make benchmarks-readme  render benchmarks/README.md from benchmarks/results/*.json
 #
 # The virtual environment lives outside the clone (PyTorch from PyPI is a CUDA build of
 # several GB), so every clone on the machine and every CI run reuses it. Override with
@@ -13,7 +16,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.tradegraph-deps-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test lint format neo4j-start neo4j-stop benchmarks clean-state
+.PHONY: setup demo test lint format neo4j-start neo4j-stop benchmarks-readme
 
 setup: $(STAMP)
 	@$(BIN)/pip install --quiet --no-deps --no-build-isolation -e . >/dev/null
@@ -45,3 +48,6 @@ neo4j-start: setup
 
 neo4j-stop: setup
 	$(BIN)/tradegraph neo4j stop
+
+benchmarks-readme: setup
+	$(BIN)/python benchmarks/render.py

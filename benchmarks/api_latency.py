@@ -14,7 +14,8 @@ and measures, with one HTTP client:
   Neo4j first (fewer requests: each costs a full snapshot read);
 * **throughput**: ``GET /businesses/{id}/score`` from ``--concurrency`` threads.
 
-Request counts are bounded by the options. It only reads the graph (nothing is written).
+Request counts are bounded by the options. It only reads the graph (nothing is written). The
+result goes to ``benchmarks/results/api_latency.json`` unless ``--json`` names a file.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
 import uvicorn
+from results_io import command_line, write_result
 
 from tradegraph.api import create_app
 from tradegraph.api.scoring import next_midnight
@@ -63,10 +65,15 @@ def _serve(app: object) -> tuple[uvicorn.Server, str]:
     return server, f"http://127.0.0.1:{port}"
 
 
-def _percentiles(seconds: list[float]) -> str:
+def _latency(seconds: list[float]) -> dict[str, float]:
     ms = sorted(s * 1000 for s in seconds)
     p99 = ms[min(len(ms) - 1, round(0.99 * (len(ms) - 1)))]
-    return f"p50 {statistics.median(ms):8.1f} ms   p99 {p99:8.1f} ms   (n={len(ms)})"
+    return {"p50_ms": round(statistics.median(ms), 1), "p99_ms": round(p99, 1), "n": len(ms)}
+
+
+def _percentiles(seconds: list[float]) -> str:
+    stats = _latency(seconds)
+    return f"p50 {stats['p50_ms']:8.1f} ms   p99 {stats['p99_ms']:8.1f} ms   (n={stats['n']})"
 
 
 def _timed(call) -> float:  # type: ignore[no-untyped-def]
@@ -85,7 +92,14 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--load-requests", type=int, default=800, help="requests under load")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--json",
+        type=Path,
+        default=None,
+        help="where to write the result (default: benchmarks/results/api_latency.json)",
+    )
     args = parser.parse_args()
+    figures: dict[str, object] = {"concurrency": args.concurrency}
 
     settings = get_settings()
     key = "bench-" + os.urandom(8).hex()
@@ -113,12 +127,14 @@ def main() -> None:
                     print(
                         f"stored score      GET  /businesses/{{id}}/score  {_percentiles(stored)}"
                     )
+                    figures["stored"] = _latency(stored)
                     first = _timed(
                         lambda: client.post(
                             "/score", json={"business_ids": [ids[0]], "as_of": fly_date}
                         )
                     )
                     print(f"on the fly, first request (reads the snapshot) {first * 1000:.0f} ms")
+                    figures["fly_first_ms"] = round(first * 1000, 1)
                 n = args.fly_requests if label == "warm" else args.cold_requests
                 fly = [
                     _timed(
@@ -129,6 +145,7 @@ def main() -> None:
                     for _ in range(n)
                 ]
                 print(f"on the fly, {label}  POST /score (1 id)          {_percentiles(fly)}")
+                figures[f"fly_{label}"] = _latency(fly)
                 if label == "warm":
 
                     def one(_: int, client: httpx.Client = client) -> float:
@@ -142,11 +159,18 @@ def main() -> None:
                         f"throughput, {args.concurrency} concurrent clients: "
                         f"{len(loaded) / wall:,.0f} requests/s  {_percentiles(loaded)}"
                     )
+                    figures["concurrent"] = {
+                        "requests_per_s": round(len(loaded) / wall, 1),
+                        **_latency(loaded),
+                    }
             server.should_exit = True
             time.sleep(0.3)
     finally:
         driver.close()
     print(f"machine: {os.cpu_count()} CPUs; Neo4j at {settings.neo4j_uri or 'the local server'}")
+    figures["scored_smes_sampled"] = len(ids)
+    written = write_result("api_latency", figures, command=command_line(), path=args.json)
+    print(f"result: {written}")
 
 
 if __name__ == "__main__":

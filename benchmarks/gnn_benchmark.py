@@ -20,7 +20,8 @@ threads spin against other processes and made every kernel 3-6x slower (earlier 
 seconds per epoch came from that).
 
 Run: ``python benchmarks/gnn_benchmark.py [--sizes 10000,100000] [--repeats 15]
-[--sampled-repeats 2] [--threads 1] [--json f]``.
+[--sampled-repeats 2] [--threads 1] [--json f]``; the result goes to
+``benchmarks/results/gnn_benchmark.json`` unless ``--json`` names a file.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from results_io import command_line, generator_version, write_result
 from torch import nn
 from torch_geometric.nn import SAGEConv
 from torch_geometric.utils import to_undirected
@@ -214,7 +216,12 @@ def main() -> None:
         help="torch CPU threads; on a shared 2-core machine 2 threads spin against other "
         "processes (OpenMP) and every kernel gets several times slower",
     )
-    parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument(
+        "--json",
+        type=Path,
+        default=None,
+        help="where to write the result (default: benchmarks/results/gnn_benchmark.json)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
@@ -240,8 +247,14 @@ def main() -> None:
         "torch": torch.__version__,
     }
     print(json.dumps(machine))
-    if args.json:
-        args.json.write_text(json.dumps({"machine": machine, "results": results}, indent=2))
+    written = write_result(
+        "gnn_benchmark",
+        {"torch": machine, "results": results},
+        command=command_line(),
+        generator_version=generator_version(),
+        path=args.json,
+    )
+    print(f"result: {written}")
 
 
 if __name__ == "__main__":

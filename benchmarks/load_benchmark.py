@@ -12,7 +12,8 @@ server, of ``neo4j-admin`` and of this client, and the machine's load average wh
 Defaults finish in a few minutes on a 2-core machine; ``--orders 1000000`` is the issue's
 full size. For 10M orders use ``--bulk-first --skip-rerun`` and leave Louvain out
 (``--analytics degree_strength,pagerank,identifier_wcc``: networkx Louvain took ~2 min at 1M
-and does not scale to 10M pairs). ``--json`` writes the figures after every phase. Data is a
+and does not scale to 10M pairs). The figures are written after every phase, to
+``benchmarks/results/load_benchmark.json`` unless ``--json`` names a file. Data is a
 random power-law marketplace made here with numpy, so the benchmark does not depend on the
 generator's speed.
 """
@@ -36,6 +37,8 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from results_io import command_line, write_result
 
 from loaders.columns import BUSINESS_COLUMNS, IDENTIFIER_COLUMNS, ORDER_COLUMNS
 
@@ -235,7 +238,12 @@ def main() -> None:
         "--skip-online", action="store_true", help="with --bulk-first: bulk and analytics only"
     )
     parser.add_argument("--report-every", type=int, default=500_000, help="progress every N orders")
-    parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument(
+        "--json",
+        type=Path,
+        default=None,
+        help="where to write the result (default: benchmarks/results/load_benchmark.json)",
+    )
     args = parser.parse_args()
 
     figures: dict[str, float | int | str] = {
@@ -255,8 +263,7 @@ def main() -> None:
     figures["load_average_1m_max"] = round(max(sampler.samples), 2)
     figures["client_peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     print(json.dumps(figures, indent=2))
-    if args.json:
-        args.json.write_text(json.dumps(figures, indent=2))
+    write_result("load_benchmark", figures, command=command_line(), path=args.json)
     if args.work_dir is None:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -270,8 +277,7 @@ def _run(args: argparse.Namespace, figures: Figures, work: Path) -> None:
     that is cut short still leaves the bulk and analytics figures."""
 
     def save() -> None:  # after each phase, so a long run that dies late keeps its figures
-        if args.json:
-            args.json.write_text(json.dumps(figures, indent=2))
+        write_result("load_benchmark", figures, command=command_line(), path=args.json)
 
     started = time.perf_counter()
     businesses, identifiers, orders = make_marketplace(args.businesses, args.orders)

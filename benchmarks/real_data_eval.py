@@ -13,7 +13,8 @@ through the validating export reader (Ethereum with base currency ``ETH``), and 
 
 Run: ``python benchmarks/real_data_eval.py [--datasets bitcoin-otc,ethereum-phishing]
 [--splits given,cv] [--seeds 5] [--gnn-bags 4] [--data ../shared/data] [--threads 1]
-[--json out.json]``.
+[--json out.json]``; the result goes to ``benchmarks/results/real_data_eval.json`` unless
+``--json`` names a file (it is rewritten after every dataset and split).
 Prints one markdown table per (dataset, split): test AUC / AUPRC, mean ± std over seeds.
 """
 
@@ -28,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from results_io import command_line, write_result
 from sklearn.metrics import roc_auc_score
 
 from gnn.data import FeatureScaler, SnapshotFrames, build_graph
@@ -120,7 +122,12 @@ def main() -> None:
         "--folds", type=int, default=5, help="cross-validation folds inside the training rows"
     )
     parser.add_argument("--data", type=Path, default=Path("../shared/data"))
-    parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument(
+        "--json",
+        type=Path,
+        default=None,
+        help="where to write the result (default: benchmarks/results/real_data_eval.json)",
+    )
     parser.add_argument(
         "--threads", type=int, default=1, help="torch threads (1 avoids OpenMP spin contention)"
     )
@@ -163,8 +170,7 @@ def main() -> None:
                     "result": json.loads(result.to_json()),
                 }
             )
-            if args.json:
-                args.json.write_text(json.dumps(out, indent=2, default=str))
+            write_result("real_data_eval", out, command=command_line(), path=args.json)
 
 
 if __name__ == "__main__":

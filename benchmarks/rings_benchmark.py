@@ -4,7 +4,7 @@ each library query runs, on the default marketplace and on one ``--scales`` time
 Usage (WIPES the database it is pointed at; use a scratch server)::
 
     python benchmarks/rings_benchmark.py --uri bolt://127.0.0.1:7687 --wipe [--scales 1 10]
-        [--password PW] [--json out.json]
+        [--password PW] [--json out.json]  # default: benchmarks/results/rings_benchmark.json
     python benchmarks/rings_benchmark.py --uri ... --reuse --scales 1   # already loaded + analysed
 
 Per scale: generate the marketplace (``SyntheticConfig(n_businesses=10_000 * scale)``), load it
@@ -35,6 +35,8 @@ import neo4j
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from results_io import command_line, generator_version, write_result
 
 from graph.analytics import run_all
 from graph.clusters import find_clusters
@@ -195,7 +197,12 @@ def main() -> None:
     parser.add_argument("--wipe", action="store_true", help="Confirm the database may be wiped.")
     parser.add_argument("--scales", type=int, nargs="+", default=[1, 10])
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--json", type=Path, default=None, help="Also write results here.")
+    parser.add_argument(
+        "--json",
+        type=Path,
+        default=None,
+        help="Where to write the result (default: benchmarks/results/rings_benchmark.json).",
+    )
     parser.add_argument(
         "--reuse",
         action="store_true",
@@ -214,8 +221,14 @@ def main() -> None:
             results.append(bench_scale(driver, scale, args.seed, args.reuse))
             print(json.dumps(results[-1], indent=2), flush=True)
             print_summary(results[-1])
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2))
+    written = write_result(
+        "rings_benchmark",
+        results,
+        command=command_line(),
+        generator_version=generator_version(),
+        path=args.json,
+    )
+    print(f"result: {written}")
 
 
 if __name__ == "__main__":

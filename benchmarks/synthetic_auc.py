@@ -2,7 +2,8 @@
 counterparty features, and an oracle that knows the latent state (ground truth).
 
 Train on the first as_of cohort, test on the second, target ``defaulted`` (credit SMEs).
-Run: ``python benchmarks/synthetic_auc.py [--businesses N] [--seed S] [--json out.json]``.
+Run: ``python benchmarks/synthetic_auc.py [--businesses N] [--seed S] [--json out.json]``;
+the result goes to ``benchmarks/results/synthetic_auc.json`` unless ``--json`` names a file.
 Target (issue 3): own < own+counterparty < oracle, each by >= 0.03 AUC; ``own+oracle-exposure``
 (own features plus the true receivables exposure) bounds what counterparty features can add.
 """
@@ -10,13 +11,13 @@ Target (issue 3): own < own+counterparty < oracle, each by >= 0.03 AUC; ``own+or
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
+from results_io import command_line, generator_version, write_result
 from sklearn.metrics import roc_auc_score
 
 from loaders.features import COUNTERPARTY_FEATURES, OWN_FEATURES, compute_features
@@ -103,7 +104,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--businesses", type=int, default=SyntheticConfig().n_businesses)
     parser.add_argument("--seed", type=int, default=SyntheticConfig().seed)
-    parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    parser.add_argument(
+        "--json",
+        type=Path,
+        default=None,
+        help="where to write the result (default: benchmarks/results/synthetic_auc.json)",
+    )
     args = parser.parse_args()
     figures = run(args.businesses, args.seed)
     print(f"orders={figures['orders']:,}  train={figures['train']}  test={figures['test']}")
@@ -111,8 +117,14 @@ def main() -> None:
     print(f"{'model':<22}{'AUC':>8}{'AUC thin-file':>16}")
     for name, r in figures["auc"].items():  # type: ignore[union-attr]
         print(f"{name:<22}{r['auc']:>8.3f}{r['auc_thin']:>16.3f}")
-    if args.json:
-        args.json.write_text(json.dumps(figures, indent=2, default=float))
+    written = write_result(
+        "synthetic_auc",
+        figures,
+        command=command_line(),
+        generator_version=generator_version(),
+        path=args.json,
+    )
+    print(f"result: {written}")
 
 
 if __name__ == "__main__":

@@ -6,12 +6,15 @@ with identifiers and N orders (mixed time zones, an fx currency, blank optional 
 Validation runs in a child process so its peak RSS (sampled every 20 ms) is measured alone.
 
     python benchmarks/validate_benchmark.py --orders 1000000 [--keep DIR] [--chunk-rows 200000]
+
+The result goes to ``benchmarks/results/validate_benchmark.json`` unless ``--json`` names a file.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -22,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import psutil
+from results_io import command_line, write_result
 
 
 def generate(folder: Path, orders: int, seed: int = 0) -> None:
@@ -174,6 +178,12 @@ def main() -> None:
     parser.add_argument("--chunk-rows", type=int, default=200_000)
     parser.add_argument("--keep", type=Path, help="generate into (or reuse) this folder")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--json",
+        type=Path,
+        default=None,
+        help="where to write the result (default: benchmarks/results/validate_benchmark.json)",
+    )
     args = parser.parse_args()
     if args.child:
         print(json.dumps(validate_child(args.child, args.chunk_rows)))
@@ -203,6 +213,20 @@ def main() -> None:
         f"{compare['pandas_rows_per_s']:,.0f} rows/s, "
         f"pandera {compare['pandera_rows_per_s']:,.0f} rows/s"
     )
+    figures = {
+        "orders": result["orders"],
+        "businesses": result["businesses"],
+        "csv_mib": round(size),
+        "chunk_rows": args.chunk_rows,
+        "seconds": round(result["seconds"], 1),
+        "orders_per_s": round(result["orders"] / result["seconds"]),
+        "peak_rss_mib": round(result["peak_rss_mib"]),
+        "row_checks": {k: round(v) for k, v in compare.items()},
+    }
+    written = write_result("validate_benchmark", figures, command=command_line(), path=args.json)
+    print(f"result: {written}")
+    if args.keep is None:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":

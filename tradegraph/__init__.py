@@ -4,4 +4,10 @@ The application package: settings, the ``tradegraph`` CLI, the HTTP API and repo
 itself happens in ``loaders`` (exports), ``graph`` (Neo4j) and ``gnn`` (PyTorch Geometric).
 """
 
-__version__ = "0.1.0"
+from importlib.metadata import PackageNotFoundError, version
+
+# pyproject.toml is the one place the version is written; the installed metadata carries it.
+try:
+    __version__ = version("tradegraph")
+except PackageNotFoundError:  # a source tree that was never installed (pip install -e .)
+    __version__ = "0+unknown"
