@@ -75,16 +75,20 @@ class FeatureSet:
     compute: FeatureFn
     own: list[str]
     counterparty: list[str]
+    #: Keyword options passed to ``compute`` (e.g. ``counterparty_days``).
+    options: tuple[tuple[str, object], ...] = ()
 
     @classmethod
-    def default(cls) -> FeatureSet:
-        """``loaders.features.compute_features`` with its OWN/COUNTERPARTY lists."""
+    def default(cls, **options: object) -> FeatureSet:
+        """``loaders.features.compute_features`` with its OWN/COUNTERPARTY lists; ``options``
+        go to it (``counterparty_days=4000`` for a history of many sparse years)."""
         from loaders import features
 
         return cls(
             compute=features.compute_features,
             own=list(features.OWN_FEATURES),
             counterparty=list(features.COUNTERPARTY_FEATURES),
+            options=tuple(sorted(options.items())),
         )
 
     def without(self, drop: tuple[str, ...]) -> FeatureSet:
@@ -93,6 +97,7 @@ class FeatureSet:
             compute=self.compute,
             own=[c for c in self.own if c not in drop],
             counterparty=[c for c in self.counterparty if c not in drop],
+            options=self.options,
         )
 
     def frame(self, frames: Frames, as_of: pd.Timestamp) -> pd.DataFrame:
@@ -103,6 +108,7 @@ class FeatureSet:
             as_of,
             identifiers=frames.identifiers,
             credit_events=getattr(frames, "credit_events", None),
+            **dict(self.options),
         )
         return out[[*self.own, *self.counterparty]]
 

@@ -342,11 +342,15 @@ def compute_features(
     identifiers: pd.DataFrame | None = None,
     credit_events: pd.DataFrame | None = None,
     hub_threshold: int = DEFAULT_HUB_THRESHOLD,
+    counterparty_days: float = 365.0,
 ) -> pd.DataFrame:
     """Features of every business registered strictly before ``as_of``.
 
     ``credit_events`` (``CREDIT_EVENT_COLUMNS``; only those strictly before ``as_of`` are
     read) feed ``KNOWN_EVENT_FEATURES`` and ``EVENT_AGGREGATES``; without them those are 0.
+    ``counterparty_days``: the trade window that decides who counts as a counterparty and with
+    what share (a year for a live marketplace; a sparse history such as a ratings network
+    needs it to cover the whole history, or most labelled rows get no counterparties at all).
 
     Returns a frame indexed by ``business_id`` with float columns
     ``own_feature_names(windows) + COUNTERPARTY_FEATURES`` (``OWN_FEATURES`` for the default
@@ -414,7 +418,7 @@ def compute_features(
 
     own = pd.DataFrame(cols, index=ids)[own_feature_names(windows)]
 
-    year, recent = age < 365, age < 90
+    year, recent = age < counterparty_days, age < 90
     pairs_year = _trade_pairs(n, seller[year], buyer[year], gmv[year])
     pairs_recent = _trade_pairs(n, seller[recent], buyer[recent], gmv[recent])
     pair_s, pair_b, pair_gmv = pairs_year

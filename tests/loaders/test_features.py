@@ -226,3 +226,14 @@ def test_counterparties_known_defaults_weigh_by_trade_share_and_stop_at_as_of() 
     g = compute_features(_businesses(), _orders(), AS_OF, credit_events=older)
     assert g.loc["B", "buyers_share_defaulted_90d"] == 0.0
     assert g.loc["B", "buyers_share_defaulted_365d"] == pytest.approx(share_a)
+
+
+def test_counterparty_window_decides_who_counts_and_with_what_share() -> None:
+    events = pd.DataFrame({"business_id": ["A"], "event": ["defaulted"], "at": [_day(30)]})
+    month = compute_features(
+        _businesses(), _orders(), AS_OF, credit_events=events, counterparty_days=30
+    )
+    # In the last 30 days B sold 100 to A (t1) and 600 to C (t4).
+    assert month.loc["B", "buyers_share_defaulted_365d"] == pytest.approx(100.0 / 700.0)
+    year = compute_features(_businesses(), _orders(), AS_OF, credit_events=events)
+    assert year.loc["B", "buyers_share_defaulted_365d"] == pytest.approx(1300.0 / 1900.0)
