@@ -217,7 +217,7 @@ def create_app(
 
     app = FastAPI(
         title="tradegraph scoring API",
-        version=tradegraph.__version__ if hasattr(tradegraph, "__version__") else "0.1.0",
+        version=tradegraph.__version__,
         description=(
             "Risk scores of small businesses on a marketplace, from a trade graph in Neo4j and "
             "a GraphSAGE-based model. Every route but `/health` needs the `X-API-Key` header."
