@@ -11,7 +11,7 @@ import pytest
 
 from gnn.model_card import md_text
 from gnn.scoring import train_models
-from tests.gnn.scoring_fixtures import FAST, FEATURES, market
+from tests.gnn.scoring_fixtures import FEATURES, fast, market
 from tradegraph.report import ReportData, render_report
 from tradegraph.report.markdown import render as render_markdown
 
@@ -80,9 +80,8 @@ def test_report_model_card_escapes_region_and_industry_values(tmp_path: Path) ->
     frames.businesses["region"] = [HOSTILE_REGION if h else "north" for h in half]
     frames.businesses["industry"] = [HOSTILE_INDUSTRY if h else "retail" for h in half]
     artefact = train_models(
-        frames, frames.as_of, feature_set=FEATURES, champion="trees_own",
-        models_dir=tmp_path, **FAST,
-    )  # fmt: skip
+        frames, frames.as_of, fast("trees_own"), feature_set=FEATURES, models_dir=tmp_path
+    )
     card = artefact.card_path.read_text()
     assert HOSTILE_REGION not in card and HOSTILE_INDUSTRY not in card  # escaped in Markdown
     page = _Page(render_markdown(card))
