@@ -49,3 +49,55 @@ def test_train_then_score_twice(neo4j_driver, neo4j_server, tmp_path: Path, monk
     history = score_history(neo4j_driver, str(both["business_id"].iloc[0]))
     assert history["as_of"].dt.strftime("%Y-%m-%d").tolist() == ["2024-07-01", "2025-01-01"]
     get_settings.cache_clear()
+
+
+def test_score_says_when_the_latest_run_is_incomplete_and_a_rerun_completes_it(
+    neo4j_driver, neo4j_server, tmp_path: Path, monkeypatch
+) -> None:
+    """Issue 13: a score stopped mid-write left a mixed book with nothing saying so."""
+    import graph.scores
+    from graph.score_runs import latest_run
+
+    market = generate_marketplace(SyntheticConfig(n_businesses=2500, seed=5))
+    businesses, identifiers, orders, outcomes = to_contract_frames(market, "test-key")
+    load_frames(neo4j_driver, businesses, identifiers, [orders], outcomes,
+                key_fingerprint="fp", batch_size=5000)  # fmt: skip
+    monkeypatch.setenv("NEO4J_URI", neo4j_server.uri)
+    monkeypatch.setenv("NEO4J_USER", neo4j_server.user)
+    monkeypatch.setenv("NEO4J_PASSWORD", neo4j_server.password)
+    monkeypatch.setenv("TRADEGRAPH_BATCH_SIZE", "200")
+    from tradegraph.settings import get_settings
+
+    get_settings.cache_clear()
+    runner = CliRunner()
+    models = tmp_path / "models"
+    trained = runner.invoke(app, ["train", "--as-of", "2024-01-01", "--models-dir", str(models)])
+    assert trained.exit_code == 0, trained.output
+
+    real = graph.scores.write_batch
+    calls = {"n": 0}
+
+    def dies_in_second_batch(tx, batch, params) -> None:
+        calls["n"] += 1
+        real(tx, batch, params)
+        if calls["n"] == 2:
+            raise ConnectionResetError("connection to Neo4j lost mid-batch")
+
+    score = ["score", "--as-of", "2024-07-01", "--models-dir", str(models)]
+    with monkeypatch.context() as patch:
+        patch.setattr(graph.scores, "write_batch", dies_in_second_batch)
+        failed = runner.invoke(app, score)
+    assert failed.exit_code == 1
+    said = " ".join(failed.output.split())  # rich wraps long lines
+    assert "incomplete (200 of" in said and "re-run the same `tradegraph score`" in said
+    run = latest_run(neo4j_driver)
+    assert run is not None and (run.status, run.written) == ("failed", 200)
+
+    again = runner.invoke(app, score)
+    assert again.exit_code == 0, again.output
+    said = " ".join(again.output.split())
+    assert "the latest score run as of 2024-07-01" in said and "incomplete (failed)" in said
+    assert f"score run {run.run_id} complete" in said
+    done = latest_run(neo4j_driver)
+    assert done is not None and done.complete and done.written == done.total > 200
+    get_settings.cache_clear()

@@ -115,7 +115,14 @@ def score_command(
     from graph.score_runs import ScoreRunIncompleteError, latest_run
     from graph.scores import grade_counts, write_scores
     from graph.snapshot import read_snapshot
-    from tradegraph.cli.common import configure_torch, console, fail, open_driver, progress
+    from tradegraph.cli.common import (
+        EXIT_FAILURE,
+        configure_torch,
+        console,
+        fail,
+        open_driver,
+        progress,
+    )
     from tradegraph.settings import get_settings
 
     settings = get_settings()
@@ -151,7 +158,7 @@ def score_command(
                         progress=lambda n: bar.advance(task, n),
                     )  # fmt: skip
                 except ScoreRunIncompleteError as error:
-                    fail(str(error))
+                    fail(str(error), EXIT_FAILURE)
             console.print(
                 f"wrote {result.written} scores ({result.unknown} unknown businesses); "
                 f"score run {result.run_id} complete"
