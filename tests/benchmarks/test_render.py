@@ -127,6 +127,7 @@ def test_benchmarks_readme_is_the_rendering_of_the_stored_results() -> None:
 
 def test_real_data_tables_read_what_evaluate_writes() -> None:
     """The real-data renderer reads ``EvaluationResult.to_json()`` itself, not a hand-made copy."""
+    from gnn.bootstrap import Interval
     from gnn.evaluate import EvaluationResult
     from gnn.metrics import METRIC_NAMES
 
@@ -134,15 +135,24 @@ def test_real_data_tables_read_what_evaluate_writes() -> None:
         [
             {"model": model, "slice": slice_, "seed": seed, **dict.fromkeys(METRIC_NAMES, 0.5)}
             | ({"auc": auc, "auprc": auc - 0.1} if slice_ == "all" else {"auc": 0.99})
-            for model, aucs in (("lgbm_own", (0.69, 0.71)), ("hybrid", (0.80, 0.84)))
+            for model, aucs in (("trees_own_cp", (0.69, 0.71)), ("hybrid", (0.80, 0.84)))
             for seed, auc in enumerate(aucs)
             for slice_ in ("all", "thin")
         ]
     )
+    intervals = {
+        "all": {
+            "trees_own_cp": {"auc": Interval(0.7, 0.65, 0.75)},
+            "hybrid": {
+                "auc": Interval(0.82, 0.78, 0.86),
+                "auc_minus_trees_own_cp": Interval(0.12, 0.05, 0.19),
+            },
+        }
+    }
     result = EvaluationResult(
         target="fraud", split="cv", train_as_of="", test_as_of="", seeds=2, runs=runs,
-        validation_auc={"lgbm_own": 0.7, "hybrid": 0.812}, champion="hybrid",
-        counts={"test": 10}, peak_rss_mib=512.0, seconds=12.0,
+        cv_auc={"trees_own_cp": 0.7, "hybrid": 0.812}, champion="hybrid",
+        counts={"test": 10}, peak_rss_mib=512.0, seconds=12.0, intervals=intervals,
     )  # fmt: skip
     stored = [{"dataset": "bitcoin-otc", "split": "cv", "seconds": 12.3,
                "leaky_rating_auc": 0.997, "result": json.loads(result.to_json())}]  # fmt: skip
@@ -150,8 +160,8 @@ def test_real_data_tables_read_what_evaluate_writes() -> None:
     text = "\n".join(render.render_real_data(stored))
 
     assert "**bitcoin-otc**, split `cv`, 2 seeds" in text
-    assert "champion on validation: `hybrid`" in text
-    assert "| lgbm_own | 0.700 ± 0.014 | 0.600 ± 0.014 | 0.500 ± 0.000 | 0.700 |" in text
-    assert "| hybrid | 0.820 ± 0.028 | 0.720 ± 0.028 | 0.500 ± 0.000 | 0.812 |" in text
+    assert "champion (cross-validated inside the training rows): `hybrid`" in text
+    assert "| trees_own_cp | 0.700 [0.650, 0.750] | – | – | 0.500 ± 0.000 | 0.700 |" in text
+    assert "| **hybrid** (champion) | 0.820 [0.780, 0.860] | – | +0.120 [+0.050, +0.190]" in text
     assert "0.990" not in text  # the thin-file slice is not the headline table
     assert "AUC 0.997" in text
