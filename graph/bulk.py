@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +30,7 @@ import pandas as pd
 from graph.schema import SCHEMA_VERSION
 from graph.server import local
 from graph.server.errors import Neo4jSetupError
+from loaders.columns import IDENTIFIER_COLUMNS
 
 _ISO = "%Y-%m-%dT%H:%M:%S.%fZ"
 #: Node records of Neo4j 5's ``record-aligned`` store format: 15 bytes, bit 0 of the first
@@ -82,6 +83,46 @@ def _pair_totals(orders: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def _one_version_each(businesses: pd.DataFrame) -> None:
+    """The import writes one node per business: versions need the online load."""
+    if businesses["business_id"].duplicated().any():
+        raise Neo4jSetupError(
+            "The export holds several versions (updated_at) of some businesses; the bulk "
+            "import takes one row per business. Load it online (`tradegraph load` without "
+            "--bulk), or bulk-load the first versions and then load the export online."
+        )
+
+
+def _emit_credit_events(
+    emit: Callable[..., None], events: pd.DataFrame | None, nodes: list[Path], rels: list[Path]
+) -> None:
+    """``(:CreditEvent {business_id, event, at})`` nodes and their ``HAD_EVENT`` links."""
+    if events is None or events.empty:
+        return
+    at = _iso(events["at"])
+    key = events["business_id"].astype(str) + "|" + events["event"].astype(str) + "|" + at
+    emit(
+        "credit_events",
+        pd.DataFrame(
+            {
+                "id": key,
+                "b": events["business_id"],
+                "e": events["event"],
+                "at": at,
+                "l": "CreditEvent",
+            }
+        ),
+        [":ID(CreditEvent)", "business_id", "event", "at:datetime", ":LABEL"],
+        nodes,
+    )
+    emit(
+        "had_event",
+        pd.DataFrame({"s": events["business_id"], "e": key, "t": "HAD_EVENT"}),
+        [":START_ID(Business)", ":END_ID(CreditEvent)", ":TYPE"],
+        rels,
+    )
+
+
 def write_import_csvs(
     csv_dir: Path,
     businesses: pd.DataFrame,
@@ -91,12 +132,16 @@ def write_import_csvs(
     *,
     key_fingerprint: str,
     hub_threshold: int = 20,
+    credit_events: pd.DataFrame | None = None,
 ) -> dict[str, list[Path]]:
     """Write the import CSVs (with typed headers) into ``csv_dir``.
 
     Returns ``{"nodes": [...], "relationships": [...]}`` file lists for :func:`bulk_import`.
-    Orders are streamed chunk by chunk; pair totals are summed over all chunks.
+    Orders are streamed chunk by chunk; pair totals are summed over all chunks. Credit
+    events (``CREDIT_EVENT_COLUMNS``) are imported too; businesses must have one version
+    each (their ``updated_at``, when given, is kept).
     """
+    _one_version_each(businesses)
     csv_dir.mkdir(parents=True, exist_ok=True)
     nodes: list[Path] = []
     rels: list[Path] = []
@@ -122,6 +167,7 @@ def write_import_csvs(
                 "industry": b["industry"],
                 "employees": b["employees"],
                 "declared_revenue": b["declared_revenue"],
+                "updated_at": _iso(b["updated_at"] if "updated_at" in b else b["registered_at"]),
                 "label": "Business",
             }
         ),
@@ -133,11 +179,13 @@ def write_import_csvs(
             "industry",
             "employees:long",
             "declared_revenue:double",
+            "updated_at:datetime",
             ":LABEL",
         ],
         nodes,
     )
-    ids = identifiers.drop_duplicates()
+    _emit_credit_events(emit, credit_events, nodes, rels)
+    ids = identifiers[IDENTIFIER_COLUMNS].drop_duplicates()
     degree = ids.groupby(["id_type", "id_hash"]).size().rename("degree").reset_index()
     emit(
         "identifiers",
@@ -403,7 +451,9 @@ def bulk_import(
     local.make_private(config.data_dir)
     files = sorted(Path(csv_dir).glob("*.csv"))
     node_files = [
-        f for f in files if f.stem in {"businesses", "identifiers", "schema_info", "outcomes"}
+        f
+        for f in files
+        if f.stem in {"businesses", "identifiers", "schema_info", "outcomes", "credit_events"}
     ]
     rel_files = [f for f in files if f not in node_files]
     started = time.perf_counter()

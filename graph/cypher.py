@@ -593,6 +593,11 @@ HISTORY_SCHEMA_STATEMENTS: Final[tuple[str, ...]] = (
     "CREATE CONSTRAINT credit_event_key IF NOT EXISTS "
     "FOR (e:CreditEvent) REQUIRE (e.business_id, e.event, e.at) IS UNIQUE",
     "CREATE INDEX credit_event_at IF NOT EXISTS FOR (e:CreditEvent) ON (e.at)",
+    # Lookups by business alone (EXISTING_OUTCOMES, EXISTING_CREDIT_EVENTS): the composite
+    # keys do not serve them, and without these a load of monthly cohorts scans every
+    # stored row per business.
+    "CREATE INDEX outcome_business IF NOT EXISTS FOR (o:Outcome) ON (o.business_id)",
+    "CREATE INDEX credit_event_business IF NOT EXISTS FOR (e:CreditEvent) ON (e.business_id)",
     "CREATE INDEX business_versioned IF NOT EXISTS FOR (b:Business) ON (b.versioned)",
 )
 

@@ -91,18 +91,35 @@ def known_events_before(events: pd.DataFrame, as_of: pd.Timestamp | str) -> pd.D
     return frame[frame["at"] < as_utc(as_of)].reset_index(drop=True)
 
 
-def _credit_open_at(frame: pd.DataFrame, t: pd.Timestamp) -> pd.Index:
-    """Business ids whose credit is open at ``t`` (see the module docstring)."""
-    before = frame[frame["at"] < t]
-    opened = before[before["event"] == CREDIT_OPENED].groupby("business_id")["at"].max()
-    ended = (
-        before[before["event"].isin((CREDIT_CLOSED, DEFAULTED))]
-        .groupby("business_id")["at"]
-        .max()
-        .reindex(opened.index)
-    )
-    still_open = ended.isna().to_numpy() | (opened.to_numpy() >= ended.to_numpy())
-    return opened.index[still_open]
+@dataclass(frozen=True)
+class _Coded:
+    """Events as arrays: business codes (into ``names``), kinds and epoch-nanosecond times."""
+
+    names: np.ndarray
+    code: np.ndarray
+    event: np.ndarray
+    at: np.ndarray
+
+    @classmethod
+    def of(cls, frame: pd.DataFrame) -> _Coded:
+        code, names = pd.factorize(frame["business_id"], sort=True)
+        at = frame["at"].astype("datetime64[ns, UTC]").array.asi8
+        return cls(np.asarray(names, dtype=object), code, frame["event"].to_numpy(str), at)
+
+    def last(self, kinds: tuple[str, ...], before: int) -> np.ndarray:
+        """Per business, the time of its last event of ``kinds`` before ``before`` (or a
+        value below every time when it has none)."""
+        out = np.full(len(self.names), np.iinfo(np.int64).min, dtype=np.int64)
+        mask = np.isin(self.event, kinds) & (self.at < before)
+        np.maximum.at(out, self.code[mask], self.at[mask])
+        return out
+
+    def any_in(self, kind: str, after: int, until: int) -> np.ndarray:
+        """Per business: has it an event of ``kind`` in ``(after, until]``?"""
+        out = np.zeros(len(self.names), dtype=bool)
+        mask = (self.event == kind) & (self.at > after) & (self.at <= until)
+        out[self.code[mask]] = True
+        return out
 
 
 def labels_from_credit_events(
@@ -116,19 +133,23 @@ def labels_from_credit_events(
 
     Sorted by ``as_of`` then ``business_id``; labels are ``Int8``, ``as_of`` UTC.
     """
-    frame = _events(events)
-    horizon = pd.Timedelta(days=horizon_days)
+    coded = _Coded.of(_events(events))
+    horizon = pd.Timedelta(days=horizon_days).value
     parts: list[pd.DataFrame] = []
+    none = np.iinfo(np.int64).min
     for t in _dates(score_dates):
-        ids = _credit_open_at(frame, t).sort_values()
-        window = frame[(frame["at"] > t) & (frame["at"] <= t + horizon)]
-        defaulted = ids.isin(window.loc[window["event"] == DEFAULTED, "business_id"])
-        fraud = ids.isin(window.loc[window["event"] == FRAUD_CONFIRMED, "business_id"])
+        now = t.value
+        opened = coded.last((CREDIT_OPENED,), now)
+        ended = coded.last((CREDIT_CLOSED, DEFAULTED), now)
+        # Open: opened before t, and not closed or defaulted since (see the module docstring).
+        rows = np.flatnonzero((opened != none) & (opened >= ended))
+        defaulted = coded.any_in(DEFAULTED, now, now + horizon)[rows]
+        fraud = coded.any_in(FRAUD_CONFIRMED, now, now + horizon)[rows]
         parts.append(
             pd.DataFrame(
                 {
-                    "business_id": pd.Series(ids.to_numpy(), dtype="str"),
-                    "as_of": pd.Series([t] * len(ids), dtype=_DATE_UNIT),
+                    "business_id": pd.Series(coded.names[rows], dtype="str"),
+                    "as_of": pd.Series([t] * len(rows), dtype=_DATE_UNIT),
                     "defaulted": pd.array(defaulted.astype(np.int8), dtype="Int8"),
                     "fraud": pd.array(fraud.astype(np.int8), dtype="Int8"),
                 }

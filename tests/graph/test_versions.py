@@ -10,6 +10,8 @@ from graph.history import count_history
 from graph.load import LoadResult, load_frames
 from graph.session import read_frame
 from graph.snapshot import Snapshot, read_snapshot
+from loaders.columns import BUSINESS_COLUMNS, IDENTIFIER_COLUMNS
+from loaders.synthetic import SyntheticConfig, generate_marketplace, to_contract_frames
 from tests.graph.frames import Frames, make_frames
 
 pytestmark = pytest.mark.neo4j
@@ -209,3 +211,21 @@ def test_correcting_a_version_rewrites_it(neo4j_driver) -> None:
         == "R3"
     )
     assert count_history(neo4j_driver)["business_versions"] == 2
+
+
+def test_generated_versions_read_back_as_they_stood(neo4j_driver) -> None:
+    market = generate_marketplace(SyntheticConfig(n_businesses=200, seed=9, version_share=0.3))
+    assert market.business_versions is not None and len(market.business_versions) > 20
+    businesses, identifiers, _, _ = to_contract_frames(market, "k", versions=True)
+    _load(neo4j_driver, businesses, identifiers)
+    for as_of in (pd.Timestamp("2024-01-01", tz="UTC"), pd.Timestamp("2025-06-01", tz="UTC")):
+        live = businesses[businesses["updated_at"] < as_of].sort_values("updated_at")
+        in_force = live.groupby("business_id").tail(1)
+        carried = identifiers.merge(in_force[["business_id", "updated_at"]])
+        snap = read_snapshot(neo4j_driver, as_of)
+        expected = in_force[BUSINESS_COLUMNS].sort_values("business_id", ignore_index=True)
+        pd.testing.assert_frame_equal(snap.businesses, expected, check_dtype=False)
+        expected_ids = carried[IDENTIFIER_COLUMNS].sort_values(
+            IDENTIFIER_COLUMNS, ignore_index=True
+        )
+        pd.testing.assert_frame_equal(snap.identifiers, expected_ids, check_dtype=False)
