@@ -331,12 +331,15 @@ def _check_planned_as_read(
     text = re.sub(r"^\s*(?:EXPLAIN|PROFILE)\b", "", query.text, flags=re.IGNORECASE)
     summary = tx.run("EXPLAIN " + text, bound).consume()
     if summary.query_type != "r":
-        kind = {"rw": "reads and writes", "w": "writes", "s": "changes the schema"}.get(
-            str(summary.query_type), f"is of type {summary.query_type!r}"
-        )
+        what, kind = {
+            "rw": ("a write", "reads and writes"),
+            "w": ("a write", "writes"),
+            "s": ("a schema change", "changes the schema"),
+        }.get(str(summary.query_type), ("a query", f"is of type {summary.query_type!r}"))
         raise QueryRefusedError(
-            f"{query.name}: the server plans this query as one that {kind}; the query "
-            "library runs read-only queries only. Load data with `tradegraph load`."
+            f"{query.name}: refused {what}: the server plans this query as one that {kind}, "
+            "and the query library runs read-only queries only. Use the loading and clusters "
+            "commands to change the graph."
         )
 
 

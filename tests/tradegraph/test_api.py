@@ -69,7 +69,8 @@ def _build(driver: neo4j.Driver) -> None:
     )
     driver.execute_query(
         "CREATE (c:Cluster {cluster_id: 'identifier_ring-x', kind: 'identifier_ring', size: 2, "
-        "suspicion: 0.8, reasons: ['share a device'], member_ids: ['A', 'B'], found_at: $at}) "
+        "suspicion: 0.8, reasons: ['share a device'], member_ids: ['A', 'B'], found_at: $at, "
+        "created_by: 'tradegraph'}) "
         "WITH c MATCH (b:Business) WHERE b.business_id IN ['A', 'B'] CREATE (b)-[:IN_CLUSTER]->(c)",
         at=_at("2024-02-01"),
     )
