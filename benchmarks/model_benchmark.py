@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 import torch
+from results_io import generator_version, write_result
 
 from gnn.data import SnapshotFrames
 from gnn.evaluate import EvaluationConfig, EvaluationResult, evaluate, format_table
@@ -111,15 +112,12 @@ def main() -> None:
 
 def write(args: argparse.Namespace, runs: list[dict[str, object]]) -> None:
     """The figures so far, with the command that made them (rewritten after every seed)."""
-    try:
-        from benchmarks.results_io import write_result
-    except ImportError:  # run as a script from another folder
-        write_result = None
     command = (
         f"python benchmarks/model_benchmark.py --generator-seeds {args.generator_seeds} "
         f"--seeds {args.seeds} --folds {args.folds} --threads {args.threads}"
         + (" --no-events" if args.no_events else "")
         + (f" --stack-months {args.stack_months}" if args.stack_months else "")
+        + ("" if args.out == RESULTS / "model_benchmark.json" else f" --out {args.out}")
     )
     figures = {
         "runs": runs,
@@ -127,11 +125,13 @@ def write(args: argparse.Namespace, runs: list[dict[str, object]]) -> None:
         "credit_events": not args.no_events,
         "stack_months": args.stack_months,
     }
-    if write_result is not None and args.out == RESULTS / "model_benchmark.json":
-        write_result("model_benchmark", figures, command=command)
-        return
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"command": command, "figures": figures}, indent=2))
+    write_result(
+        "model_benchmark",
+        figures,
+        command=command,
+        generator_version=generator_version(),
+        path=args.out,
+    )
 
 
 if __name__ == "__main__":
