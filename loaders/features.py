@@ -333,6 +333,84 @@ def _known_events(
     return out
 
 
+def _profile_features(
+    biz: pd.DataFrame,
+    tenure: np.ndarray,
+    cols: dict[str, np.ndarray],
+    seller: np.ndarray,
+    buyer: np.ndarray,
+    age: np.ndarray,
+    gmv: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """Tenure, kind, declared size and the two distress signals (``activity_to_size``,
+    ``silent``) from the business row and its year of trade; ``cols`` holds the role features.
+    Also ``_sized`` (1 where a size was declared), which the distress score needs."""
+    n = len(biz)
+    out: dict[str, np.ndarray] = {"tenure_days": tenure}
+    out["is_thin_file"] = (tenure < THIN_FILE_DAYS).astype(float)
+    kind = biz["kind"].astype(str).to_numpy()
+    out["is_enterprise"] = (kind == "enterprise").astype(float)
+    out["is_consumer"] = (kind == "consumer").astype(float)
+    employees = pd.to_numeric(biz["employees"], errors="coerce").to_numpy(float, na_value=np.nan)
+    revenue = pd.to_numeric(biz["declared_revenue"], errors="coerce").to_numpy(
+        float, na_value=np.nan
+    )
+    out["log_employees"] = np.nan_to_num(np.log1p(np.maximum(employees, 0)), nan=0.0)
+    out["log_declared_revenue"] = np.nan_to_num(np.log1p(np.maximum(revenue, 0)), nan=0.0)
+    out["declared_missing"] = (np.isnan(employees) | np.isnan(revenue)).astype(float)
+    year = age < 365
+    sales = np.log1p(np.bincount(seller[year], weights=gmv[year], minlength=n))
+    out["sales_to_declared"] = np.where(
+        np.isnan(revenue) | (revenue <= 0), 0.0, sales - out["log_declared_revenue"]
+    )
+    year_gmv = np.bincount(seller[year], weights=gmv[year], minlength=n)
+    year_gmv += np.bincount(buyer[year], weights=gmv[year], minlength=n)
+    annualised = year_gmv * 365.0 / np.clip(tenure, 30.0, 365.0)
+    log_size = _log_size(employees, revenue)
+    sized = np.isfinite(log_size)
+    out["activity_to_size"] = np.where(sized, np.log1p(annualised) - log_size, 0.0)
+    year_orders = cols["seller_orders_365d"] + cols["buyer_orders_365d"]
+    since = np.minimum(cols["seller_days_since_last"], cols["buyer_days_since_last"])
+    usual_gap = 365.0 / np.maximum(year_orders, 1.0)
+    out["silent"] = (
+        (year_orders >= 3) & (since > np.maximum(SILENT_MIN_DAYS, SILENT_GAPS * usual_gap))
+    ).astype(float)
+    out["_sized"] = sized.astype(float)
+    return out
+
+
+def _counterparty_features(
+    own: pd.DataFrame,
+    cols: dict[str, np.ndarray],
+    sized: np.ndarray,
+    pairs_year: tuple[np.ndarray, np.ndarray, np.ndarray],
+    pairs_recent: tuple[np.ndarray, np.ndarray, np.ndarray],
+    recent_default: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """``COUNTERPARTY_FEATURES`` of every business: trade-share weighted means of its
+    buyers' and suppliers' ``COUNTERPARTY_KEYS``, their distress and their known defaults."""
+    n = len(own)
+    pair_s, pair_b, pair_gmv = pairs_year
+    keys = own[COUNTERPARTY_KEYS].to_numpy(float)
+    year_orders = cols["seller_orders_365d"] + cols["buyer_orders_365d"]
+    score = _distress_score(
+        cols["activity_to_size"], sized & (year_orders > 0), cols["silent"], cols["is_consumer"] > 0
+    )
+    out: dict[str, np.ndarray] = {}
+    for side, e, o in (("buyers", pair_s, pair_b), ("suppliers", pair_b, pair_s)):
+        share = _shares(n, e, pair_gmv)
+        means = _weighted_means(n, e, o, share, keys)
+        out |= {f"{side}_wmean_{key}": means[:, j] for j, key in enumerate(COUNTERPARTY_KEYS)}
+        out |= _distress_aggregates(n, pairs_year, pairs_recent, score, cols["silent"], side)
+        out[f"{side}_share_defaulted_90d"] = np.bincount(
+            e, weights=share * recent_default[o], minlength=n
+        )
+        out[f"{side}_share_defaulted_365d"] = np.bincount(
+            e, weights=share * cols["known_default_365d"][o], minlength=n
+        )
+    return out
+
+
 def compute_features(
     businesses: pd.DataFrame,
     orders: pd.DataFrame,
@@ -383,34 +461,7 @@ def compute_features(
     cols |= _role_features(n, buyer, seller, age, gmv, status, ts, windows, "buyer")
 
     tenure = (t0 - _seconds(biz["registered_at"])) / _DAY
-    cols["tenure_days"] = tenure
-    cols["is_thin_file"] = (tenure < THIN_FILE_DAYS).astype(float)
-    kind = biz["kind"].astype(str).to_numpy()
-    cols["is_enterprise"] = (kind == "enterprise").astype(float)
-    cols["is_consumer"] = (kind == "consumer").astype(float)
-    employees = pd.to_numeric(biz["employees"], errors="coerce").to_numpy(float, na_value=np.nan)
-    revenue = pd.to_numeric(biz["declared_revenue"], errors="coerce").to_numpy(
-        float, na_value=np.nan
-    )
-    cols["log_employees"] = np.nan_to_num(np.log1p(np.maximum(employees, 0)), nan=0.0)
-    cols["log_declared_revenue"] = np.nan_to_num(np.log1p(np.maximum(revenue, 0)), nan=0.0)
-    cols["declared_missing"] = (np.isnan(employees) | np.isnan(revenue)).astype(float)
-    sales = np.log1p(np.bincount(seller[age < 365], weights=gmv[age < 365], minlength=n))
-    cols["sales_to_declared"] = np.where(
-        np.isnan(revenue) | (revenue <= 0), 0.0, sales - cols["log_declared_revenue"]
-    )
-    year_gmv = np.bincount(seller[age < 365], weights=gmv[age < 365], minlength=n)
-    year_gmv += np.bincount(buyer[age < 365], weights=gmv[age < 365], minlength=n)
-    annualised = year_gmv * 365.0 / np.clip(tenure, 30.0, 365.0)
-    log_size = _log_size(employees, revenue)
-    sized = np.isfinite(log_size)
-    cols["activity_to_size"] = np.where(sized, np.log1p(annualised) - log_size, 0.0)
-    year_orders = cols["seller_orders_365d"] + cols["buyer_orders_365d"]
-    since = np.minimum(cols["seller_days_since_last"], cols["buyer_days_since_last"])
-    usual_gap = 365.0 / np.maximum(year_orders, 1.0)
-    cols["silent"] = (
-        (year_orders >= 3) & (since > np.maximum(SILENT_MIN_DAYS, SILENT_GAPS * usual_gap))
-    ).astype(float)
+    cols |= _profile_features(biz, tenure, cols, seller, buyer, age, gmv)
     cols |= _identifier_features(ids, identifiers, hub_threshold)
     recent_default = _known_events(ids, credit_events, as_of, "defaulted", 90)
     cols["known_default_365d"] = _known_events(ids, credit_events, as_of, "defaulted", 365)
@@ -421,24 +472,8 @@ def compute_features(
     year, recent = age < counterparty_days, age < 90
     pairs_year = _trade_pairs(n, seller[year], buyer[year], gmv[year])
     pairs_recent = _trade_pairs(n, seller[recent], buyer[recent], gmv[recent])
-    pair_s, pair_b, pair_gmv = pairs_year
-    keys = own[COUNTERPARTY_KEYS].to_numpy(float)
-    cp_cols: dict[str, np.ndarray] = {}
-    for side, e, o in (("buyers", pair_s, pair_b), ("suppliers", pair_b, pair_s)):
-        means = _weighted_means(n, e, o, _shares(n, e, pair_gmv), keys)
-        cp_cols |= {f"{side}_wmean_{key}": means[:, j] for j, key in enumerate(COUNTERPARTY_KEYS)}
-    score = _distress_score(
-        cols["activity_to_size"], sized & (year_orders > 0), cols["silent"], cols["is_consumer"] > 0
-    )
-    for side, e, o in (("buyers", pair_s, pair_b), ("suppliers", pair_b, pair_s)):
-        cp_cols |= _distress_aggregates(n, pairs_year, pairs_recent, score, cols["silent"], side)
-        share = _shares(n, e, pair_gmv)
-        cp_cols[f"{side}_share_defaulted_90d"] = np.bincount(
-            e, weights=share * recent_default[o], minlength=n
-        )
-        cp_cols[f"{side}_share_defaulted_365d"] = np.bincount(
-            e, weights=share * cols["known_default_365d"][o], minlength=n
-        )
+    sized = cols.pop("_sized") > 0
+    cp_cols = _counterparty_features(own, cols, sized, pairs_year, pairs_recent, recent_default)
     cp = pd.DataFrame(cp_cols, index=ids)[COUNTERPARTY_FEATURES]
     out = pd.concat([own, cp], axis=1).astype(float)
     out.index.name = "business_id"
