@@ -71,7 +71,9 @@ def test_score_says_when_the_latest_run_is_incomplete_and_a_rerun_completes_it(
     get_settings.cache_clear()
     runner = CliRunner()
     models = tmp_path / "models"
-    trained = runner.invoke(app, ["train", "--as-of", "2024-01-01", "--models-dir", str(models)])
+    trained = runner.invoke(
+        app, ["train", "--as-of", "2024-01-01", "--models-dir", str(models), "--folds", "2"]
+    )
     assert trained.exit_code == 0, trained.output
 
     real = graph.scores.write_batch
