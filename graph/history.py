@@ -29,7 +29,8 @@ import pandas as pd
 
 from graph import cypher
 from graph.load import LoadError, TableCounts, _fetch, _micros, _plain, _records
-from graph.session import read_frame, session
+from graph.session import read_frame
+from graph.session import write_work as _write
 from loaders.columns import BUSINESS_COLUMNS, CREDIT_EVENT_COLUMNS
 
 #: The contract's version column, on businesses and (which version carried it) identifiers.
@@ -283,11 +284,6 @@ def _by_business(frame: pd.DataFrame, size: int) -> Iterator[list[str]]:
 
 
 Report = Callable[[str, TableCounts], None]
-
-
-def _write(driver: neo4j.Driver, database: str | None, work: Callable[..., Any], *args: Any) -> Any:
-    with session(driver, database) as s:
-        return s.execute_write(work, *args)
 
 
 def load_versions(

@@ -24,7 +24,8 @@ import pandas as pd
 
 from graph import cypher
 from graph.schema import check_key_fingerprint, ensure_schema
-from graph.session import read_frame, run, session, write
+from graph.session import read_frame, run, write
+from graph.session import write_work as _write
 from loaders.columns import (
     BUSINESS_COLUMNS,
     IDENTIFIER_COLUMNS,
@@ -414,11 +415,6 @@ def _outcome_batch(tx: neo4j.ManagedTransaction, batch: pd.DataFrame, source: st
 
 
 # --- public API ---------------------------------------------------------------------------
-
-
-def _write(driver: neo4j.Driver, database: str | None, work: Callable[..., Any], *args: Any) -> Any:
-    with session(driver, database) as s:
-        return s.execute_write(work, *args)
 
 
 def load_frames(

@@ -3,6 +3,7 @@ database and the like) switched off, so logs show only what matters."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import neo4j
@@ -64,3 +65,11 @@ def write(
 
     with session(driver, database) as s:
         return s.execute_write(work)
+
+
+def write_work(
+    driver: neo4j.Driver, database: str | None, work: Callable[..., Any], *args: Any
+) -> Any:
+    """Run ``work(tx, *args)`` in a retried write transaction and return what it returns."""
+    with session(driver, database) as s:
+        return s.execute_write(work, *args)
