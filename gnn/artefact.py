@@ -26,6 +26,7 @@ import pandas as pd
 from gnn.calibration import Calibrator
 from gnn.scale import Grades, ScoreScale
 from gnn.train import TrainedSAGE
+from loaders.features import FeatureReference
 
 META_FILE = "meta.json"
 TREES_FILE = "trees.txt"
@@ -43,7 +44,9 @@ class ArtefactError(RuntimeError):
 class Artefact:
     """A trained, calibrated champion with its scale. ``tree_columns`` are the raw feature
     columns the trees read (the hybrid adds GraphSAGE embeddings after them);
-    ``typical`` holds training medians of every feature, for reason texts."""
+    ``typical`` holds training medians of every feature, for reason texts;
+    ``feature_reference`` the population figures features are read against when scoring
+    (frozen at training, so a business's score never moves because others arrived)."""
 
     model_version: str
     trained_as_of: pd.Timestamp
@@ -60,6 +63,7 @@ class Artefact:
     typical: dict[str, float] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     trained_at: str = ""
+    feature_reference: FeatureReference | None = None
     folder: Path | None = None
 
     def __post_init__(self) -> None:
@@ -109,6 +113,9 @@ def save_artefact(artefact: Artefact, models_dir: Path) -> Path:
         "scale": artefact.scale.to_dict(),
         "grades": artefact.grades.to_dict(),
         "metrics": artefact.metrics,
+        "feature_reference": (
+            None if artefact.feature_reference is None else artefact.feature_reference.to_dict()
+        ),
     }
     (folder / META_FILE).write_text(json.dumps(meta, indent=2, default=str))
     artefact.folder = folder
@@ -127,6 +134,7 @@ def load_artefact(folder: Path, device: str = "cpu") -> Artefact:
     sage = TrainedSAGE.load(folder / SAGE_DIR, device) if (folder / SAGE_DIR).exists() else None
     trees_path = folder / TREES_FILE
     trees = lgb.Booster(model_file=str(trees_path)) if trees_path.exists() else None
+    reference = meta.get("feature_reference")
     return Artefact(
         model_version=meta["model_version"],
         trained_as_of=pd.Timestamp(meta["trained_as_of"]),
@@ -143,6 +151,7 @@ def load_artefact(folder: Path, device: str = "cpu") -> Artefact:
         metrics=meta.get("metrics", {}),
         sage=sage,
         trees=trees,
+        feature_reference=None if reference is None else FeatureReference.from_dict(reference),
         folder=folder,
     )
 

@@ -100,8 +100,13 @@ class FeatureSet:
             options=self.options,
         )
 
-    def frame(self, frames: Frames, as_of: pd.Timestamp) -> pd.DataFrame:
-        """Features of every business in ``frames`` as of ``as_of`` (only this set's columns)."""
+    def frame(
+        self, frames: Frames, as_of: pd.Timestamp, reference: object | None = None
+    ) -> pd.DataFrame:
+        """Features of every business in ``frames`` as of ``as_of`` (only this set's columns);
+        ``reference``: population figures frozen at training
+        (:class:`loaders.features.FeatureReference`), for scoring."""
+        extra = {} if reference is None else {"reference": reference}
         out = self.compute(
             frames.businesses,
             frames.orders,
@@ -109,6 +114,7 @@ class FeatureSet:
             identifiers=frames.identifiers,
             credit_events=getattr(frames, "credit_events", None),
             **dict(self.options),
+            **extra,
         )
         return out[[*self.own, *self.counterparty]]
 

@@ -49,6 +49,9 @@ BUSINESS_KINDS: Final = ["sme", "consumer", "enterprise"]
 
 #: Businesses registered fewer than this many days before the score date are "thin file".
 THIN_FILE_DAYS: Final = 90
+#: An identifier held by more businesses than this is a hub (a warehouse address, a call
+#: centre's phone): loading marks it, features and the GNN ignore it, ring queries skip it.
+HUB_THRESHOLD: Final = 20
 #: Default outcome horizon after a score date, in days.
 HORIZON_DAYS: Final = 365
 

@@ -39,16 +39,17 @@ All columns are finite floats (missing counts and rates are 0, with counts besid
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from loaders.columns import THIN_FILE_DAYS, as_utc
+from loaders.columns import HUB_THRESHOLD, THIN_FILE_DAYS, as_utc
 
 DEFAULT_WINDOWS: tuple[int, ...] = (30, 90, 365)
 ROLES: tuple[str, ...] = ("seller", "buyer")
 DAYS_SINCE_CAP = 730.0
-DEFAULT_HUB_THRESHOLD = 20
+DEFAULT_HUB_THRESHOLD = HUB_THRESHOLD
 SILENT_MIN_DAYS = 45.0
 SILENT_GAPS = 3.0
 DISTRESSED_PERCENTILE = 0.7
@@ -135,6 +136,61 @@ COUNTERPARTY_FEATURES: list[str] = [
     + DISTRESS_AGGREGATES
     + EVENT_AGGREGATES
 ]
+
+
+#: Points of the frozen activity distribution kept in a :class:`FeatureReference`.
+REFERENCE_POINTS = 1001
+
+
+@dataclass(frozen=True)
+class FeatureReference:
+    """The population figures some features are relative to, frozen at training time.
+
+    Two features depend on everyone else: the distress score is a percentile of low activity
+    among sized businesses, and a size declared only as headcount is turned into revenue by the
+    population's median revenue per employee. Computed against the live population, one
+    business's features (and so its score and reasons) would move whenever unrelated
+    businesses arrive. With a reference, they are read against the training population instead.
+
+    ``size_offset``: median ``log1p(revenue) - log1p(employees)`` of businesses declaring both;
+    ``activity_quantiles``: ``REFERENCE_POINTS`` quantiles (ascending) of ``activity_to_size``
+    over the distress pool.
+    """
+
+    size_offset: float
+    activity_quantiles: tuple[float, ...]
+
+    @classmethod
+    def from_features(cls, features: pd.DataFrame) -> FeatureReference:
+        """The reference of the population ``features`` (``compute_features``' output) holds."""
+        log_emp = features["log_employees"].to_numpy(float)
+        log_rev = features["log_declared_revenue"].to_numpy(float)
+        both = (log_emp > 0) & (log_rev > 0)
+        offset = float(np.median(log_rev[both] - log_emp[both])) if both.any() else 0.0
+        year_orders = features["seller_orders_365d"] + features["buyer_orders_365d"]
+        pool = (
+            ((log_emp > 0) | (log_rev > 0))
+            & (year_orders.to_numpy(float) > 0)
+            & (features["is_consumer"].to_numpy(float) == 0)
+        )
+        activity = features["activity_to_size"].to_numpy(float)[pool]
+        if activity.size == 0:
+            activity = np.zeros(1)
+        points = np.quantile(activity, np.linspace(0.0, 1.0, REFERENCE_POINTS))
+        return cls(offset, tuple(float(v) for v in points))
+
+    def low_activity_percentile(self, activity: np.ndarray) -> np.ndarray:
+        """Share of the reference pool with at least this activity (1 = least active)."""
+        points = np.asarray(self.activity_quantiles)
+        below = np.searchsorted(points, activity, side="left")
+        return 1.0 - below / len(points)
+
+    def to_dict(self) -> dict[str, object]:
+        return {"size_offset": self.size_offset, "activity_quantiles": [*self.activity_quantiles]}
+
+    @classmethod
+    def from_dict(cls, payload: dict) -> FeatureReference:
+        return cls(float(payload["size_offset"]), tuple(map(float, payload["activity_quantiles"])))
 
 
 def _seconds(values: pd.Series) -> np.ndarray:
@@ -261,24 +317,37 @@ def _weighted_means(
     return out
 
 
-def _log_size(employees: np.ndarray, revenue: np.ndarray) -> np.ndarray:
+def _log_size(
+    employees: np.ndarray, revenue: np.ndarray, reference: FeatureReference | None
+) -> np.ndarray:
     """Log declared revenue, else log employees scaled to revenue by the businesses that
-    declare both (median ratio); NaN where neither is declared."""
+    declare both (median ratio, the reference's when given); NaN where neither is declared."""
     log_rev = np.where(revenue > 0, np.log1p(np.maximum(revenue, 0)), np.nan)
     log_emp = np.where(employees > 0, np.log1p(np.maximum(employees, 0)), np.nan)
     both = np.isfinite(log_rev) & np.isfinite(log_emp)
-    offset = float(np.median(log_rev[both] - log_emp[both])) if both.any() else 0.0
+    if reference is not None:
+        offset = reference.size_offset
+    else:
+        offset = float(np.median(log_rev[both] - log_emp[both])) if both.any() else 0.0
     return np.where(np.isfinite(log_rev), log_rev, log_emp + offset)
 
 
-def _distress_score(activity_to_size: np.ndarray, pool: np.ndarray, silent: np.ndarray,
-                    consumer: np.ndarray) -> np.ndarray:  # fmt: skip
+def _distress_score(
+    activity_to_size: np.ndarray,
+    pool: np.ndarray,
+    silent: np.ndarray,
+    consumer: np.ndarray,
+    reference: FeatureReference | None,
+) -> np.ndarray:
     """How distressed each business looks, 0..1: its percentile of low activity for its
     declared size among ``pool`` (sized businesses that traded in the year; 0.5 outside it),
-    1 when it went silent, 0 for consumers."""
+    read against the reference's frozen pool when given; 1 when it went silent, 0 for
+    consumers."""
     score = np.full(len(pool), 0.5)
     pool = pool & ~consumer
-    if pool.any():
+    if pool.any() and reference is not None:
+        score[pool] = reference.low_activity_percentile(activity_to_size[pool])
+    elif pool.any():
         ranks = pd.Series(-activity_to_size[pool]).rank(pct=True).to_numpy()
         score[pool] = ranks
     score[silent > 0] = 1.0
@@ -341,6 +410,7 @@ def _profile_features(
     buyer: np.ndarray,
     age: np.ndarray,
     gmv: np.ndarray,
+    reference: FeatureReference | None,
 ) -> dict[str, np.ndarray]:
     """Tenure, kind, declared size and the two distress signals (``activity_to_size``,
     ``silent``) from the business row and its year of trade; ``cols`` holds the role features.
@@ -366,7 +436,7 @@ def _profile_features(
     year_gmv = np.bincount(seller[year], weights=gmv[year], minlength=n)
     year_gmv += np.bincount(buyer[year], weights=gmv[year], minlength=n)
     annualised = year_gmv * 365.0 / np.clip(tenure, 30.0, 365.0)
-    log_size = _log_size(employees, revenue)
+    log_size = _log_size(employees, revenue, reference)
     sized = np.isfinite(log_size)
     out["activity_to_size"] = np.where(sized, np.log1p(annualised) - log_size, 0.0)
     year_orders = cols["seller_orders_365d"] + cols["buyer_orders_365d"]
@@ -386,6 +456,7 @@ def _counterparty_features(
     pairs_year: tuple[np.ndarray, np.ndarray, np.ndarray],
     pairs_recent: tuple[np.ndarray, np.ndarray, np.ndarray],
     recent_default: np.ndarray,
+    reference: FeatureReference | None,
 ) -> dict[str, np.ndarray]:
     """``COUNTERPARTY_FEATURES`` of every business: trade-share weighted means of its
     buyers' and suppliers' ``COUNTERPARTY_KEYS``, their distress and their known defaults."""
@@ -394,7 +465,11 @@ def _counterparty_features(
     keys = own[COUNTERPARTY_KEYS].to_numpy(float)
     year_orders = cols["seller_orders_365d"] + cols["buyer_orders_365d"]
     score = _distress_score(
-        cols["activity_to_size"], sized & (year_orders > 0), cols["silent"], cols["is_consumer"] > 0
+        cols["activity_to_size"],
+        sized & (year_orders > 0),
+        cols["silent"],
+        cols["is_consumer"] > 0,
+        reference,
     )
     out: dict[str, np.ndarray] = {}
     for side, e, o in (("buyers", pair_s, pair_b), ("suppliers", pair_b, pair_s)):
@@ -421,6 +496,7 @@ def compute_features(
     credit_events: pd.DataFrame | None = None,
     hub_threshold: int = DEFAULT_HUB_THRESHOLD,
     counterparty_days: float = 365.0,
+    reference: FeatureReference | None = None,
 ) -> pd.DataFrame:
     """Features of every business registered strictly before ``as_of``.
 
@@ -429,6 +505,8 @@ def compute_features(
     ``counterparty_days``: the trade window that decides who counts as a counterparty and with
     what share (a year for a live marketplace; a sparse history such as a ratings network
     needs it to cover the whole history, or most labelled rows get no counterparties at all).
+    ``reference``: population figures frozen at training (:class:`FeatureReference`); without
+    it they are taken from the businesses passed, as at training.
 
     Returns a frame indexed by ``business_id`` with float columns
     ``own_feature_names(windows) + COUNTERPARTY_FEATURES`` (``OWN_FEATURES`` for the default
@@ -461,7 +539,7 @@ def compute_features(
     cols |= _role_features(n, buyer, seller, age, gmv, status, ts, windows, "buyer")
 
     tenure = (t0 - _seconds(biz["registered_at"])) / _DAY
-    cols |= _profile_features(biz, tenure, cols, seller, buyer, age, gmv)
+    cols |= _profile_features(biz, tenure, cols, seller, buyer, age, gmv, reference)
     cols |= _identifier_features(ids, identifiers, hub_threshold)
     recent_default = _known_events(ids, credit_events, as_of, "defaulted", 90)
     cols["known_default_365d"] = _known_events(ids, credit_events, as_of, "defaulted", 365)
@@ -473,7 +551,9 @@ def compute_features(
     pairs_year = _trade_pairs(n, seller[year], buyer[year], gmv[year])
     pairs_recent = _trade_pairs(n, seller[recent], buyer[recent], gmv[recent])
     sized = cols.pop("_sized") > 0
-    cp_cols = _counterparty_features(own, cols, sized, pairs_year, pairs_recent, recent_default)
+    cp_cols = _counterparty_features(
+        own, cols, sized, pairs_year, pairs_recent, recent_default, reference
+    )
     cp = pd.DataFrame(cp_cols, index=ids)[COUNTERPARTY_FEATURES]
     out = pd.concat([own, cp], axis=1).astype(float)
     out.index.name = "business_id"
