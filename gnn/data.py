@@ -26,6 +26,8 @@ import pandas as pd
 import torch
 from torch_geometric.data import Data
 
+from loaders.columns import HUB_THRESHOLD
+
 EdgeWeighting = Literal["gmv", "log_gmv", "orders", "none"]
 RELATIONS: tuple[str, ...] = ("buys_from", "sells_to", "shares_identifier")
 
@@ -185,7 +187,7 @@ def build_graph(
     as_of: pd.Timestamp,
     target: str | None = None,
     weighting: EdgeWeighting = "gmv",
-    max_identifier_sharing: int = 20,
+    max_identifier_sharing: int = HUB_THRESHOLD,
     thin_file_days: int = 90,
 ) -> GraphData:
     """Build the graph as of ``as_of`` from snapshot frames and ``features`` (indexed by

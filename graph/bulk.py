@@ -30,7 +30,7 @@ import pandas as pd
 from graph.schema import SCHEMA_VERSION
 from graph.server import local
 from graph.server.errors import Neo4jSetupError
-from loaders.columns import IDENTIFIER_COLUMNS
+from loaders.columns import HUB_THRESHOLD, IDENTIFIER_COLUMNS
 
 _ISO = "%Y-%m-%dT%H:%M:%S.%fZ"
 #: Node records of Neo4j 5's ``record-aligned`` store format: 15 bytes, bit 0 of the first
@@ -131,7 +131,7 @@ def write_import_csvs(
     outcomes: pd.DataFrame | None,
     *,
     key_fingerprint: str,
-    hub_threshold: int = 20,
+    hub_threshold: int = HUB_THRESHOLD,
     credit_events: pd.DataFrame | None = None,
 ) -> dict[str, list[Path]]:
     """Write the import CSVs (with typed headers) into ``csv_dir``.

@@ -28,6 +28,7 @@ from graph.session import read_frame, run, write
 from graph.session import write_work as _write
 from loaders.columns import (
     BUSINESS_COLUMNS,
+    HUB_THRESHOLD,
     IDENTIFIER_COLUMNS,
     ORDER_COLUMNS,
     OUTCOME_COLUMNS,
@@ -426,7 +427,7 @@ def load_frames(
     *,
     key_fingerprint: str,
     batch_size: int = 10_000,
-    hub_threshold: int = 20,
+    hub_threshold: int = HUB_THRESHOLD,
     progress: ProgressCallback | None = None,
     database: str | None = None,
     export: str = "",
@@ -582,7 +583,7 @@ def load_export(
     *,
     rejects_dir: Path | None = None,
     batch_size: int = 10_000,
-    hub_threshold: int = 20,
+    hub_threshold: int = HUB_THRESHOLD,
     progress: ProgressCallback | None = None,
     database: str | None = None,
     base_currency: str = "USD",

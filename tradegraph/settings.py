@@ -15,6 +15,8 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from loaders.columns import HUB_THRESHOLD
+
 #: The fixed key that demo and test runs hash identifiers with. It is public (it is in this
 #: file), so hashes made with it protect nothing: never use it on real data.
 DEMO_HASH_KEY = "tradegraph-DEMO-KEY-public-not-for-real-data"
@@ -65,7 +67,7 @@ class Settings(BaseSettings):
     base_currency: str = "USD"
     phone_country_code: str | None = None  # e.g. "44": national numbers "07…" -> "+447…"
     horizon_days: int = 365
-    hub_threshold: int = 20
+    hub_threshold: int = HUB_THRESHOLD
     batch_size: int = 10_000
     api_key: SecretStr | None = None
     api_max_batch: int = 1000
