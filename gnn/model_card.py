@@ -189,8 +189,9 @@ def render(artefact: Artefact) -> str:
         "Ranking and pricing the credit risk of small businesses that trade on the marketplace, "
         "as one input to a lending decision a person makes: limits, pricing, review queues and "
         "monitoring of deterioration between scores. Each score comes with up to four reasons "
-        "from the champion model (TreeSHAP or Integrated Gradients), naming the counterparties "
-        "that weigh most, to explain a decision to a customer.",
+        "from the champion model (TreeSHAP or Integrated Gradients), each with a stable code "
+        "(docs/reason-codes.md), a sentence the applicant may hear (facts about its own trade "
+        "only) and a detail line for the analyst naming the counterparties that weigh most.",
         "",
         "Not intended for: consumers, businesses outside the marketplace, decisions without "
         "human review, or as proof of fraud.",

@@ -1,29 +1,27 @@
-"""Reason codes: up to four ranked, readable reasons per business, derived from the champion.
-
-Attributions come from the model itself, never from a rule list:
+"""Reasons: up to four ranked reasons per business, from the champion's own attributions.
 
 * LightGBM (``trees_own``, ``trees_own_cp`` and the tree part of ``hybrid``): TreeSHAP
-  contributions (``pred_contrib``). A counterparty aggregate such as
-  ``buyers_wmean_seller_refund_rate`` is a trade-share weighted mean of the buyers' own values,
-  so its contribution is split over those buyers by ``share * (value - typical)``, which names
-  the counterparties that weigh most.
+  contributions (``pred_contrib``), for all targets in one call. A counterparty aggregate
+  such as ``buyers_wmean_seller_refund_rate`` is a trade-share weighted mean of the buyers'
+  own values, so its contribution is split over those buyers by ``share * (value - typical)``
+  (the training median), which names the counterparties that weigh most.
 * GraphSAGE (``graphsage``, and the embedding part of ``hybrid``): Integrated Gradients with
   torch autograd, from the all-typical input (0 after scaling) to the real one, on each
-  business's own ``num_layers``-hop neighbourhood. That neighbourhood holds everything the
-  model's output for the business depends on, so the attribution is exact and changes elsewhere
-  in the graph cannot move it. Attributions on a neighbour's features become counterparty
-  reasons (its buyers, suppliers, businesses sharing an identifier, or the wider network).
+  business's own ``num_layers``-hop neighbourhood, many businesses per pass (their
+  neighbourhoods are copied side by side, so overlapping neighbourhoods never mix). That
+  neighbourhood holds everything the model's output for the business depends on, so the
+  attribution is the business's own and changes elsewhere in the graph cannot move it.
 
-Contributions (log-odds of default) are summed into feature groups (:data:`GROUPS`), ranked, and
-the positive ones (those that raise risk) become texts via per-group templates.
+Attributions (log-odds of the target) are summed into the catalogue's units
+(:mod:`gnn.reason_codes`) as one ``[T, U]`` matrix; the units that raise risk most become
+:class:`~gnn.reason_codes.Reason` objects with a stable code, the applicant's sentence and the
+analyst's detail. All of it is vectorised over targets except the sentences themselves.
 """
 
 from __future__ import annotations
 
-import re
-from collections import defaultdict
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -33,151 +31,87 @@ import torch
 
 from gnn.conv import relation_adjacency
 from gnn.data import GraphData
+from gnn.reason_codes import (
+    RELATIONS,
+    UNIT_INDEX,
+    UNITS,
+    Reason,
+    applicant_sentence,
+    code_of,
+    counterparty_fact,
+    unit_of,
+)
 
 MAX_REASONS = 4
-#: Counterparties named per counterparty reason.
+#: Counterparties named per counterparty reason (analyst detail).
 MAX_NAMED = 3
-#: Integrated-Gradients interpolation steps.
-IG_STEPS = 6
-RELATIONS = ("buyers", "suppliers", "shared", "network")
-
-
-@dataclass(frozen=True)
-class Group:
-    """A feature group: its label in texts, the feature whose value a text quotes, its format."""
-
-    name: str
-    label: str
-    lead: str
-    unit: str  # pct | money | growth | days | count | ratio | plain
-    pattern: str
-
-
-GROUPS: tuple[Group, ...] = (
-    Group("sales_volume", "sales volume", "seller_gmv_365d", "money", r"seller_(orders|gmv)_\d+d"),
-    Group("sales_trend", "sales growth", "seller_gmv_growth", "growth", r"seller_gmv_growth"),
-    Group("purchase_volume", "purchase volume", "buyer_gmv_365d", "money",
-          r"buyer_(orders|gmv)_\d+d"),
-    Group("purchase_trend", "purchase growth", "buyer_gmv_growth", "growth", r"buyer_gmv_growth"),
-    Group("refunds", "refund rate on sales", "seller_refund_rate", "pct", r"seller_refund_rate"),
-    Group("sales_disputes", "dispute rate on sales", "seller_dispute_rate", "pct",
-          r"seller_dispute_rate"),
-    Group("sales_cancellations", "cancellation rate on sales", "seller_cancel_rate", "pct",
-          r"seller_cancel_rate"),
-    Group("purchase_disputes", "dispute rate on purchases", "buyer_dispute_rate", "pct",
-          r"buyer_dispute_rate"),
-    Group("purchase_cancellations", "cancellation rate on purchases", "buyer_cancel_rate", "pct",
-          r"buyer_cancel_rate"),
-    Group("customer_concentration", "share of sales to the largest customer", "seller_top_share",
-          "pct", r"seller_(counterparties|hhi|top_share)"),
-    Group("supplier_concentration", "share of purchases from the largest supplier",
-          "buyer_top_share", "pct", r"buyer_(counterparties|hhi|top_share)"),
-    Group("sales_regularity", "days since the last sale", "seller_days_since_last", "days",
-          r"seller_(gap_cv|days_since_last)"),
-    Group("purchase_regularity", "days since the last purchase", "buyer_days_since_last", "days",
-          r"buyer_(gap_cv|days_since_last)"),
-    Group("tenure", "time on the marketplace", "tenure_days", "days",
-          r"tenure_days|is_thin_file"),
-    Group("profile", "declared size", "log_employees", "plain",
-          r"is_enterprise|is_consumer|log_employees|log_declared_revenue|declared_missing"),
-    Group("sales_vs_declared", "sales against declared revenue", "sales_to_declared", "ratio",
-          r"sales_to_declared"),
-    Group("shared_identifiers", "number of businesses sharing its phone, device, address or bank",
-          "shared_id_businesses", "count",
-          r"shared_id_businesses|shared_id_types|max_identifier_degree"),
-)  # fmt: skip
-_CP_PREFIX = re.compile(r"^(buyers|suppliers)_wmean_(.+)$")
-
-
-@lru_cache(maxsize=4096)
-def group_of(feature: str) -> Group:
-    """The group of an own feature (a group of its own when no pattern matches)."""
-    for group in GROUPS:
-        if re.fullmatch(group.pattern, feature):
-            return group
-    return Group(feature, feature.replace("_", " "), feature, "plain", re.escape(feature))
-
-
-def split_counterparty(feature: str) -> tuple[str, str] | None:
-    """``("buyers"|"suppliers", own key)`` for a counterparty aggregate, else ``None``."""
-    match = _CP_PREFIX.match(feature)
-    return (match.group(1), match.group(2)) if match else None
-
-
-def _fmt(value: float, unit: str) -> str:
-    if not np.isfinite(value):
-        return "n/a"
-    if unit == "pct":
-        return f"{value:.1%}"
-    if unit == "money":
-        return f"{np.expm1(value):,.0f}"
-    if unit == "growth":
-        return f"{np.expm1(value):+.0%}"
-    if unit in ("days", "count"):
-        return f"{value:,.0f}"
-    if unit == "ratio":
-        return f"x{np.exp(value):.2f}"
-    return f"{value:.2f}"
+#: Integrated-Gradients interpolation steps (midpoint rule).
+IG_STEPS = 4
+#: Targets explained per Integrated-Gradients pass.
+IG_BATCH = 256
+#: Relation codes of a neighbourhood row (``RELATIONS`` after ``self``).
+_SELF, _BUYERS, _SUPPLIERS, _SHARED, _NETWORK = range(5)
 
 
 @dataclass
-class Unit:
-    """One candidate reason: a feature group of the business itself (``relation`` None) or of
-    its counterparties in one relation, with its contribution and the counterparties' weights."""
+class TradeIndex:
+    """Who trades with whom over the features' year, by graph position: ``sales[s, b]`` is the
+    GMV ``s`` sold to ``b``; ``purchases`` its transpose; ``shared`` marks pairs sharing an
+    identifier."""
 
-    group: Group
-    relation: str | None
-    contribution: float = 0.0
-    by_counterparty: dict[int, float] = field(default_factory=dict)
+    sales: sp.csr_matrix
+    purchases: sp.csr_matrix
+    shared: sp.csr_matrix
 
+    @classmethod
+    def build(cls, ids: pd.Index, pairs: pd.DataFrame, graph: GraphData | None) -> TradeIndex:
+        """From ``pairs`` (``seller_id, buyer_id, gmv``) and the graph's identifier edges."""
+        n = len(ids)
+        seller = ids.get_indexer(pairs["seller_id"].astype(str))
+        buyer = ids.get_indexer(pairs["buyer_id"].astype(str))
+        keep = (seller >= 0) & (buyer >= 0) & (seller != buyer)
+        gmv = pairs["gmv"].to_numpy(dtype=float)[keep]
+        sales = sp.csr_matrix((gmv, (seller[keep], buyer[keep])), shape=(n, n))
+        shared = sp.csr_matrix((n, n))
+        if graph is not None and graph.data.id_edge_index.numel():
+            a, b = graph.data.id_edge_index.numpy()
+            shared = sp.csr_matrix((np.ones(len(a)), (a, b)), shape=(n, n))
+        return cls(sales, sales.T.tocsr(), shared)
 
-@dataclass
-class ReasonContext:
-    """What texts need: raw features (row per graph node), typical values, ids and trade
-    shares. ``sales``/``purchases`` map a business position to ``{counterparty: gmv}``."""
+    def partners(self, relation: str, target: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(positions, gmv)`` of ``target``'s buyers or suppliers."""
+        matrix = self.sales if relation == "buyers" else self.purchases
+        start, end = matrix.indptr[target], matrix.indptr[target + 1]
+        return matrix.indices[start:end], matrix.data[start:end]
 
-    features: pd.DataFrame
-    typical: dict[str, float]
-    business_ids: pd.Index
-    sales: dict[int, dict[int, float]]
-    purchases: dict[int, dict[int, float]]
-    shared: dict[int, set[int]]
-
-    def relation_of(self, target: int, other: int) -> str:
-        if other in self.sales.get(target, {}):
-            return "buyers"
-        if other in self.purchases.get(target, {}):
-            return "suppliers"
-        if other in self.shared.get(target, set()):
-            return "shared"
-        return "network"
-
-
-def reason_context(
-    features: pd.DataFrame,
-    typical: dict[str, float],
-    pairs: pd.DataFrame,
-    graph: GraphData | None = None,
-) -> ReasonContext:
-    """Build the context; ``pairs`` = (seller_id, buyer_id, gmv) over the features' year."""
-    ids = pd.Index(features.index.astype(str))
-    seller = ids.get_indexer(pairs["seller_id"].astype(str))
-    buyer = ids.get_indexer(pairs["buyer_id"].astype(str))
-    gmv = pairs["gmv"].to_numpy(dtype=float)
-    sales: dict[int, dict[int, float]] = defaultdict(dict)
-    purchases: dict[int, dict[int, float]] = defaultdict(dict)
-    for s, b, g in zip(seller, buyer, gmv, strict=True):
-        if s >= 0 and b >= 0 and s != b:
-            sales[int(s)][int(b)] = float(g)
-            purchases[int(b)][int(s)] = float(g)
-    shared: dict[int, set[int]] = defaultdict(set)
-    if graph is not None and graph.data.id_edge_index.numel():
-        for a, b in graph.data.id_edge_index.t().tolist():
-            shared[a].add(b)
-    return ReasonContext(features, typical, ids, sales, purchases, shared)
+    def relation_codes(self, target: np.ndarray, other: np.ndarray) -> np.ndarray:
+        """Relation code per ``(target, other)`` pair: self, buyers, suppliers, shared (the
+        first that holds) or network."""
+        codes = np.full(len(target), _NETWORK, dtype=np.int8)
+        for code, matrix in ((_SHARED, self.shared), (_SUPPLIERS, self.purchases),
+                             (_BUYERS, self.sales)):  # fmt: skip
+            hit = np.asarray(matrix[target, other]).ravel() != 0
+            codes[hit] = code
+        codes[target == other] = _SELF
+        return codes
 
 
-# --- attributions -------------------------------------------------------------------------
+def unit_matrix(columns: list[str], relation: str = "self") -> np.ndarray:
+    """One-hot ``[F, U]``: which catalogue unit each column's attribution counts toward
+    (columns of the hybrid's GraphSAGE input, ``emb_*``, count toward none)."""
+    return _unit_matrix(tuple(columns), relation).copy()
+
+
+@lru_cache(maxsize=64)
+def _unit_matrix(columns: tuple[str, ...], relation: str) -> np.ndarray:
+    matrix = np.zeros((len(columns), len(UNITS)))
+    for f, column in enumerate(columns):
+        if not column.startswith("emb_"):
+            matrix[f, UNIT_INDEX[unit_of(column, relation)]] = 1.0
+    return matrix
+
+
+# --- attributions -----------------------------------------------------------------------------
 
 
 def tree_contributions(booster, matrix: np.ndarray) -> np.ndarray:
@@ -198,7 +132,78 @@ def neighbourhoods(graph: GraphData, hops: int) -> sp.csr_matrix:
     return reach.tocsr()
 
 
-Readout = Callable[[torch.Tensor, torch.Tensor, list[torch.Tensor], np.ndarray], torch.Tensor]
+Readout = Callable[[torch.Tensor, list[torch.Tensor], np.ndarray, np.ndarray], torch.Tensor]
+
+
+@dataclass
+class NodeAttributions:
+    """Integrated-Gradients attributions of many targets, one row per (target, node in its
+    neighbourhood): ``target [R]`` (index into the explained targets), ``node [R]`` (graph
+    position) and ``values [R, F]``."""
+
+    target: np.ndarray
+    node: np.ndarray
+    values: np.ndarray
+
+
+@dataclass
+class _Blocks:
+    """Many targets' neighbourhoods side by side, ``steps`` copies each. Rows are laid out
+    target by target, then step by step, then node by node; ``nodes [K]`` and ``owner [K]``
+    list every target's neighbourhood once (``owner`` indexes ``chunk``)."""
+
+    nodes: np.ndarray
+    owner: np.ndarray
+    first_row: np.ndarray  # [K] row of the node's step-0 copy
+    sizes: np.ndarray  # [B] neighbourhood size per target
+    row_nodes: np.ndarray  # [rows] graph position of every row
+    row_step: np.ndarray  # [rows] step of every row
+    trade: np.ndarray  # [2, E'] block-diagonal trade edges
+    trade_edge: np.ndarray  # [E'] the original edge of each (for its weight)
+    ids: np.ndarray  # [2, P'] block-diagonal identifier edges
+    target_rows: np.ndarray  # [B * steps] each target's own row in each copy
+
+
+def _block_subgraphs(
+    graph: GraphData, reach: sp.csr_matrix, chunk: np.ndarray, steps: int
+) -> _Blocks:
+    sub = reach[chunk].tocsr()
+    sub.sort_indices()
+    sizes = np.diff(sub.indptr).astype(np.int64)
+    nodes = sub.indices.astype(np.int64)
+    owner = np.repeat(np.arange(len(chunk)), sizes)
+    node_start = sub.indptr[:-1].astype(np.int64)
+    block_start = node_start * steps
+    local = np.arange(len(nodes)) - node_start[owner]
+    position = sp.csr_matrix((local + 1, sub.indices, sub.indptr), shape=sub.shape)
+
+    def induced(edge_index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        at_src = position[:, edge_index[0]].tocsr()
+        at_dst = position[:, edge_index[1]].tocsr()
+        src = at_src.multiply(at_dst > 0).tocsr()
+        dst = at_dst.multiply(at_src > 0).tocsr()
+        src.sort_indices()
+        dst.sort_indices()
+        b = np.repeat(np.arange(len(chunk)), np.diff(src.indptr))
+        k, base = sizes[b], block_start[b]
+        step = np.arange(steps)[:, None] * k[None, :]
+        rows_src = base + step + (src.data.astype(np.int64) - 1)
+        rows_dst = base + step + (dst.data.astype(np.int64) - 1)
+        return np.stack([rows_src.ravel(), rows_dst.ravel()]), np.tile(src.indices, steps)
+
+    data = graph.data
+    trade, trade_edge = induced(data.edge_index.numpy())
+    ids, _ = induced(data.id_edge_index.numpy())
+    row_owner = np.repeat(np.arange(len(chunk)), sizes * steps)
+    within = np.arange(len(row_owner)) - block_start[row_owner]
+    row_step = within // sizes[row_owner]
+    row_nodes = nodes[node_start[row_owner] + within % sizes[row_owner]]
+    own = np.asarray(position[np.arange(len(chunk)), chunk]).ravel().astype(np.int64) - 1
+    target_rows = (block_start + own)[:, None] + np.arange(steps)[None, :] * sizes[:, None]
+    return _Blocks(
+        nodes, owner, block_start[owner] + local, sizes, row_nodes, row_step,
+        trade, trade_edge, ids, target_rows.ravel(),
+    )  # fmt: skip
 
 
 def integrated_gradients(
@@ -208,249 +213,179 @@ def integrated_gradients(
     readout: Readout,
     use_identifiers: bool,
     steps: int = IG_STEPS,
-    batch: int = 32,
+    batch: int = IG_BATCH,
     progress: Callable[[int], None] | None = None,
-) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Per target: ``(nodes [k], attributions [k, F])`` over its ``num_layers``-hop
-    neighbourhood (the target itself included), by Integrated Gradients from ``x = 0``.
+) -> NodeAttributions:
+    """Attributions ``x * mean_s grad`` over each target's ``num_layers``-hop neighbourhood
+    (the target included), by Integrated Gradients from ``x = 0`` (midpoint rule, ``steps``).
 
-    Each batch stacks ``steps`` scaled copies of every target's induced subgraph into one
-    block-diagonal graph, so one forward/backward pass serves ``batch * steps`` evaluations.
-    ``readout(x_rows, embed_or_logits_input, adjacencies, target_rows)`` -> one scalar per
-    target copy; see :func:`gnn_readout`.
-    """
+    Each pass lays ``batch`` targets' induced subgraphs side by side, ``steps`` scaled copies
+    each, so one forward/backward serves ``batch * steps`` evaluations and no target's
+    gradient reaches another's copy. ``readout(z, adjacencies, target_rows, target_index)``
+    -> one scalar per target copy (``target_index`` counts from the first target)."""
     data = graph.data
-    hops = len(model.convs)  # type: ignore[arg-type]
-    reach = neighbourhoods(graph, hops)
+    reach = neighbourhoods(graph, len(model.convs))  # type: ignore[arg-type]
     x_all = data.x.numpy()
-    edge_index = data.edge_index.numpy()
     weight = data.edge_weight.numpy()
-    id_edges = data.id_edge_index.numpy()
-    alphas = (np.arange(steps) + 0.5) / steps
+    alphas = ((np.arange(steps) + 0.5) / steps).astype(np.float32)
     model.eval()
-    results: list[tuple[np.ndarray, np.ndarray]] = []
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     for start in range(0, len(targets), batch):
-        chunk = targets[start : start + batch]
-        xs, edges, weights, ids, target_rows, spans = [], [], [], [], [], []
-        offset = 0
-        for t in chunk:
-            nodes = reach.indices[reach.indptr[t] : reach.indptr[t + 1]]
-            local = np.full(data.num_nodes, -1, dtype=np.int64)
-            local[nodes] = np.arange(len(nodes))
-            keep = (local[edge_index[0]] >= 0) & (local[edge_index[1]] >= 0)
-            sub_edges = local[edge_index[:, keep]]
-            keep_id = (local[id_edges[0]] >= 0) & (local[id_edges[1]] >= 0)
-            sub_id = local[id_edges[:, keep_id]]
-            first = offset
-            for alpha in alphas:
-                xs.append((alpha * x_all[nodes]).astype(np.float32))
-                edges.append(sub_edges + offset)
-                weights.append(weight[keep])
-                ids.append(sub_id + offset)
-                target_rows.append(offset + local[t])
-                offset += len(nodes)
-            spans.append((nodes, first))
-        z = torch.from_numpy(np.concatenate(xs)).requires_grad_(True)
+        chunk = np.asarray(targets[start : start + batch], dtype=np.int64)
+        blocks = _block_subgraphs(graph, reach, chunk, steps)
+        z = torch.from_numpy(x_all[blocks.row_nodes] * alphas[blocks.row_step][:, None])
+        z.requires_grad_(True)
         adjs = relation_adjacency(
-            torch.from_numpy(np.concatenate(edges, axis=1)),
-            torch.from_numpy(np.concatenate(weights)),
-            offset,
-            torch.from_numpy(np.concatenate(ids, axis=1)),
+            torch.from_numpy(blocks.trade),
+            torch.from_numpy(weight[blocks.trade_edge]),
+            len(blocks.row_nodes),
+            torch.from_numpy(blocks.ids),
             use_identifiers=use_identifiers,
         )
-        rows = np.asarray(target_rows)
-        readout(z, z, adjs, rows).sum().backward()
+        which = np.repeat(np.arange(start, start + len(chunk)), steps)
+        readout(z, adjs, blocks.target_rows, which).sum().backward()
         grad = z.grad.numpy()  # type: ignore[union-attr]
-        for nodes, first in spans:
-            k = len(nodes)
-            mean_grad = grad[first : first + k * steps].reshape(steps, k, -1).mean(axis=0)
-            results.append((nodes, x_all[nodes] * mean_grad))
+        k = blocks.sizes[blocks.owner]
+        mean_grad = sum(grad[blocks.first_row + s * k] for s in range(steps)) / steps
+        parts.append((blocks.owner + start, blocks.nodes, x_all[blocks.nodes] * mean_grad))
         if progress is not None:
             progress(len(chunk))
-    return results
+    if not parts:
+        empty = np.zeros(0, dtype=np.int64)
+        return NodeAttributions(empty, empty, np.zeros((0, x_all.shape[1])))
+    return NodeAttributions(*(np.concatenate(p) for p in zip(*parts, strict=True)))
 
 
 def gnn_readout(model: torch.nn.Module) -> Readout:
     """Readout for GraphSAGE: the logit of each target copy."""
 
-    def read(_x: torch.Tensor, z: torch.Tensor, adjs: list[torch.Tensor], rows: np.ndarray):
+    def read(z: torch.Tensor, adjs: list[torch.Tensor], rows: np.ndarray, _which: np.ndarray):
         return model(z, adjs)[torch.from_numpy(rows)]
 
     return read
 
 
 def hybrid_readout(
-    model: torch.nn.Module, shap: np.ndarray, embedding: np.ndarray, mean: np.ndarray, steps: int
+    model: torch.nn.Module, shap: np.ndarray, embedding: np.ndarray, mean: np.ndarray
 ) -> Readout:
     """Readout for the hybrid's embedding part: the local linearisation of the trees in the
     embedding, ``sum_d w_d (e_d - mean_d)`` with ``w_d = phi_d / (e_d - mean_d)`` (damped),
     so its attributions add up to about the embedding's TreeSHAP total. ``shap`` and
     ``embedding`` are ``[T, D]`` for the targets in the order they are explained."""
     deviation = embedding - mean
-    w = shap * deviation / (deviation**2 + 1e-3)
-    state = {"next": 0}
+    w = torch.from_numpy((shap * deviation / (deviation**2 + 1e-3)).astype(np.float32))
+    centre = torch.from_numpy(mean.astype(np.float32))
 
-    def read(_x: torch.Tensor, z: torch.Tensor, adjs: list[torch.Tensor], rows: np.ndarray):
-        n_targets = len(rows) // steps
-        first = state["next"]
-        state["next"] += n_targets
-        weights = torch.from_numpy(np.repeat(w[first : first + n_targets], steps, axis=0))
-        centre = torch.from_numpy(mean.astype(np.float32))
+    def read(z: torch.Tensor, adjs: list[torch.Tensor], rows: np.ndarray, which: np.ndarray):
         e = model.embed(z, adjs)[torch.from_numpy(rows)]
-        return ((e - centre) * weights.float()).sum(-1)
+        return ((e - centre) * w[torch.from_numpy(which)]).sum(-1)
 
     return read
 
 
-# --- from attributions to units and texts ---------------------------------------------------
+# --- from attributions to reasons -------------------------------------------------------------
 
 
-def own_units(contrib: np.ndarray, columns: Sequence[str]) -> list[Unit]:
-    """Own-feature units from contributions ``[F]`` over ``columns`` (no counterparty ones)."""
-    units: dict[str, Unit] = {}
-    for value, column in zip(contrib, columns, strict=True):
-        if split_counterparty(column) is not None or column.startswith("emb_"):
+@dataclass
+class _Evidence:
+    """Everything the sentences of one explain call read."""
+
+    targets: np.ndarray
+    values: np.ndarray  # raw features [N, F] in graph order
+    column: dict[str, int]
+    ids: pd.Index
+    typical: dict[str, float]
+    trade: TradeIndex
+    currency: str
+    shap: np.ndarray | None = None  # [T, F_trees]
+    tree_columns: list[str] | None = None
+    ig: NodeAttributions | None = None
+    ig_relation: np.ndarray | None = None  # [R] relation code per IG row
+    gnn_columns: list[str] | None = None
+
+    def value(self, node: int) -> Callable[[str], float]:
+        row = self.values[node]
+        return lambda name: float(row[self.column[name]]) if name in self.column else 0.0
+
+
+def rank_units(contributions: np.ndarray, k: int = MAX_REASONS) -> list[np.ndarray]:
+    """Per row of ``[T, U]``, the indices of up to ``k`` units that raise risk, largest first
+    (ties in catalogue order)."""
+    order = np.argsort(-np.round(contributions, 9), axis=1, kind="stable")[:, :k]
+    top = np.take_along_axis(contributions, order, axis=1)
+    return [row[value > 1e-6] for row, value in zip(order, top, strict=True)]
+
+
+def _named_by_trees(ev: _Evidence, i: int, unit: tuple[str, str]) -> dict[int, float]:
+    """Split the unit's counterparty aggregates over the partners behind them."""
+    relation = unit[0]
+    if ev.shap is None or relation not in ("buyers", "suppliers"):
+        return {}
+    partners, gmv = ev.trade.partners(relation, int(ev.targets[i]))
+    if not len(partners):
+        return {}
+    share = gmv / max(gmv.sum(), 1e-12)
+    out = np.zeros(len(partners))
+    in_unit = _unit_matrix(tuple(ev.tree_columns or []), "self")[:, UNIT_INDEX[unit]]
+    for c in np.flatnonzero(in_unit):
+        column, value = (ev.tree_columns or [])[c], ev.shap[i, c]
+        if value == 0.0:
             continue
-        group = group_of(column)
-        unit = units.setdefault(group.name, Unit(group, None))
-        unit.contribution += float(value)
-    return list(units.values())
+        key = column.split("_wmean_", 1)[1] if "_wmean_" in column else None
+        weights = share
+        if key in ev.column:
+            pull = share * (ev.values[partners, ev.column[key]] - ev.typical.get(key, 0.0))
+            weights = pull / pull.sum() if abs(pull.sum()) > 1e-12 else share
+        out += value * weights
+    return {int(p): float(v) for p, v in zip(partners, out, strict=True)}
 
 
-def counterparty_units_from_trees(
-    target: int, contrib: np.ndarray, columns: Sequence[str], context: ReasonContext
-) -> list[Unit]:
-    """Split each counterparty aggregate's contribution over the counterparties behind it."""
-    units: dict[tuple[str, str], Unit] = {}
-    for value, column in zip(contrib, columns, strict=True):
-        parts = split_counterparty(column)
-        if parts is None or value == 0.0:
-            continue
-        relation, key = parts
-        trade = (context.sales if relation == "buyers" else context.purchases).get(target, {})
-        if not trade or key not in context.features.columns:
-            continue
-        others = np.fromiter(trade.keys(), dtype=np.int64)
-        gmv = np.fromiter(trade.values(), dtype=float)
-        share = gmv / max(gmv.sum(), 1e-12)
-        pull = share * (context.features[key].to_numpy()[others] - context.typical.get(key, 0.0))
-        total = pull.sum()
-        weights = pull / total if abs(total) > 1e-12 else share
-        group = group_of(key)
-        unit = units.setdefault((relation, group.name), Unit(group, relation))
-        unit.contribution += float(value)
-        for other, w in zip(others, weights, strict=True):
-            unit.by_counterparty[int(other)] = unit.by_counterparty.get(int(other), 0.0) + float(
-                value * w
-            )
-    return list(units.values())
+def _named_by_graph(ev: _Evidence, i: int, unit: tuple[str, str]) -> dict[int, float]:
+    """The neighbours whose attributions make up the unit."""
+    if ev.ig is None or unit[0] == "self":
+        return {}
+    lo, hi = np.searchsorted(ev.ig.target, [i, i + 1])
+    code = 1 + RELATIONS.index(unit[0])
+    rows = np.flatnonzero(ev.ig_relation[lo:hi] == code) + lo  # type: ignore[index]
+    if not len(rows):
+        return {}
+    column = _unit_matrix(tuple(ev.gnn_columns or []), unit[0])[:, UNIT_INDEX[unit]]
+    pulls = ev.ig.values[rows] @ column
+    return {int(n): float(v) for n, v in zip(ev.ig.node[rows], pulls, strict=True)}
 
 
-def _group_matrix(columns: Sequence[str]) -> tuple[list[Group], np.ndarray]:
-    """Distinct groups of ``columns`` and the one-hot ``[F, G]`` matrix mapping them."""
-    groups: dict[str, Group] = {}
-    member = []
-    for column in columns:
-        group = group_of(column)
-        groups.setdefault(group.name, group)
-        member.append(list(groups).index(group.name))
-    matrix = np.zeros((len(columns), len(groups)))
-    matrix[np.arange(len(columns)), member] = 1.0
-    return list(groups.values()), matrix
-
-
-def units_from_graph(
-    target: int,
-    nodes: np.ndarray,
-    attributions: np.ndarray,
-    columns: Sequence[str],
-    context: ReasonContext,
-) -> list[Unit]:
-    """Units from GraphSAGE attributions ``[k, F]`` on the target's neighbourhood ``nodes``:
-    the target's own row by group, and every other row by (relation, group), keeping the
-    ``2 * MAX_NAMED`` counterparties that raise each unit most."""
-    groups, matrix = _group_matrix(columns)
-    by_group = attributions @ matrix  # [k, G]
-    relation = np.asarray(
-        ["self" if n == target else context.relation_of(target, int(n)) for n in nodes]
-    )
-    units: list[Unit] = []
-    for rel in ("self", *RELATIONS):
-        mask = relation == rel
-        if not mask.any():
-            continue
-        rows, members = by_group[mask], nodes[mask]
-        totals = rows.sum(axis=0)
-        for g, group in enumerate(groups):
-            unit = Unit(group, None if rel == "self" else rel, float(totals[g]))
-            if rel != "self" and totals[g] > 0:
-                keep = np.argsort(-rows[:, g], kind="stable")[: 2 * MAX_NAMED]
-                unit.by_counterparty = {
-                    int(members[i]): float(rows[i, g]) for i in keep if rows[i, g] > 0
-                }
-            units.append(unit)
-    return units
-
-
-def merge_units(units: list[Unit]) -> list[Unit]:
-    """Add up units of the same (relation, group)."""
-    merged: dict[tuple[str | None, str], Unit] = {}
-    for unit in units:
-        into = merged.setdefault((unit.relation, unit.group.name), Unit(unit.group, unit.relation))
-        into.contribution += unit.contribution
-        for k, v in unit.by_counterparty.items():
-            into.by_counterparty[k] = into.by_counterparty.get(k, 0.0) + v
-    return list(merged.values())
-
-
-def _direction(value: float, typical: float) -> str:
-    return "higher" if value >= typical else "lower"
-
-
-def reason_text(target: int, unit: Unit, context: ReasonContext) -> str:
-    """The sentence for one unit (see the module docstring for the wording rules)."""
-    group = unit.group
-    typical = context.typical.get(group.lead, float("nan"))
-    lead = context.features[group.lead] if group.lead in context.features.columns else None
-    if unit.relation is None:
-        value = float(lead.iloc[target]) if lead is not None else float("nan")
-        return (
-            f"{group.label.capitalize()} {_direction(value, typical)} than typical: "
-            f"{_fmt(value, group.unit)} vs {_fmt(typical, group.unit)}"
-        )
-    ranked = sorted(
-        ((k, v) for k, v in unit.by_counterparty.items() if v > 0), key=lambda kv: -kv[1]
-    )[:MAX_NAMED]
-    named = [k for k, _ in ranked]
-    names = ", ".join(context.business_ids[named]) if named else "none named"
-    shown = float("nan")
-    if lead is not None and named:
-        shown = float(lead.to_numpy()[named].mean())
-    what = f"{_direction(shown, typical)} {group.label} than typical ({_fmt(shown, group.unit)})"
-    if unit.relation in ("buyers", "suppliers"):
-        trade = (context.sales if unit.relation == "buyers" else context.purchases).get(target, {})
-        total = sum(trade.values())
-        share = sum(trade.get(k, 0.0) for k in named) / total if total > 0 else 0.0
-        if unit.relation == "buyers":
-            return f"Buyers receiving {share:.0%} of sales show {what}: {names}"
-        return f"Suppliers providing {share:.0%} of purchases show {what}: {names}"
-    if unit.relation == "shared":
-        return f"Shares identifiers with businesses that show {what}: {names}"
-    return f"Businesses two steps away in its trade network show {what}: {names}"
-
-
-def top_reasons(
-    target: int, units: list[Unit], context: ReasonContext, k: int = MAX_REASONS
-) -> list[str]:
-    """Up to ``k`` texts for the units that raise risk most, largest first (ties by name)."""
-    ranked = sorted(
-        (u for u in merge_units(units) if u.contribution > 1e-6),
-        key=lambda u: (-round(u.contribution, 9), u.relation or "", u.group.name),
-    )
-    return [reason_text(target, unit, context) for unit in ranked[:k]]
-
-
-# --- the champion, whatever it is -----------------------------------------------------------
+def _reason(ev: _Evidence, i: int, u: int, contribution: float) -> Reason:
+    unit = UNITS[u]
+    relation, concern = unit
+    target = int(ev.targets[i])
+    code = code_of(unit)
+    weight = f"(+{contribution:.2f} to the log-odds)"
+    if relation == "self":
+        text = applicant_sentence(unit, ev.value(target), ev.currency)
+        return Reason(code, text, f"{text} {weight}", contribution)
+    named = _named_by_trees(ev, i, unit)
+    for node, value in _named_by_graph(ev, i, unit).items():
+        named[node] = named.get(node, 0.0) + value
+    ranked = sorted((kv for kv in named.items() if kv[1] > 0), key=lambda kv: (-kv[1], kv[0]))
+    chosen = [node for node, _ in ranked[:MAX_NAMED]]
+    share = None
+    shares: dict[int, float] = {}
+    if relation in ("buyers", "suppliers"):
+        partners, gmv = ev.trade.partners(relation, target)
+        total = max(gmv.sum(), 1e-12)
+        shares = {int(p): float(g) / total for p, g in zip(partners, gmv, strict=True)}
+        if not chosen:  # no single partner stands out: the largest ones carry it
+            chosen = sorted(shares, key=lambda p: (-shares[p], p))[:MAX_NAMED]
+        share = sum(shares.get(node, 0.0) for node in chosen)
+    text = applicant_sentence(unit, ev.value(target), ev.currency, share)
+    whose = {"buyers": "sales", "suppliers": "purchases"}.get(relation, "")
+    facts = []
+    for node in chosen:
+        held = f", {shares[node]:.0%} of its {whose}" if node in shares else ""
+        fact = counterparty_fact(relation, concern, ev.value(node), ev.currency)
+        facts.append(f"{ev.ids[node]}{held}: {fact}")
+    detail = f"{text}. " + ("; ".join(facts) if facts else "no single business stands out")
+    return Reason(code, text, f"{detail} {weight}", contribution)
 
 
 def explain(
@@ -460,41 +395,69 @@ def explain(
     targets: np.ndarray,
     pairs: pd.DataFrame,
     progress: Callable[[int], None] | None = None,
-) -> list[list[str]]:
-    """Reasons for the businesses at graph positions ``targets`` (``features`` rows are in graph
-    order), from the artefact's champion. Returns one list of up to four texts per target."""
-    context = reason_context(features, artefact.typical, pairs, graph)
+    *,
+    currency: str = "USD",
+    steps: int = IG_STEPS,
+) -> list[list[Reason]]:
+    """Reasons for the businesses at graph positions ``targets`` (``features`` rows are in
+    graph order), from the artefact's champion: up to ``MAX_REASONS`` per target, largest
+    first. ``pairs``: ``seller_id, buyer_id, gmv`` over the features' year; ``currency``:
+    the unit amounts are written in."""
+    targets = np.asarray(targets, dtype=np.int64)
+    ids = pd.Index(features.index.astype(str))
+    ev = _Evidence(
+        targets=targets,
+        values=features.to_numpy(np.float64),
+        column={c: j for j, c in enumerate(features.columns)},
+        ids=ids,
+        typical=artefact.typical,
+        trade=TradeIndex.build(ids, pairs, graph),
+        currency=currency,
+    )
+    contributions = np.zeros((len(targets), len(UNITS)))
     kind = artefact.champion
-    columns = list(artefact.tree_columns)
-    units: list[list[Unit]] = [[] for _ in targets]
     if kind in ("trees_own", "trees_own_cp", "hybrid"):
+        columns = list(artefact.tree_columns)
         matrix = features[artefact.feature_columns if kind == "hybrid" else columns]
         matrix = matrix.to_numpy(np.float64)[targets]
         if kind == "hybrid":
             embedding = artefact.sage.embed(graph)[targets]
             matrix = np.hstack([matrix, embedding])
-        shap = tree_contributions(artefact.trees, matrix)
-        for i, t in enumerate(targets):
-            units[i] += own_units(shap[i], columns)
-            units[i] += counterparty_units_from_trees(int(t), shap[i], columns, context)
+        ev.shap, ev.tree_columns = tree_contributions(artefact.trees, matrix), columns
+        contributions += ev.shap @ unit_matrix(columns)
         if kind != "hybrid" and progress is not None:
             progress(len(targets))
     if kind in ("graphsage", "hybrid"):
-        sage = artefact.sage
-        model = sage.model
-        if kind == "graphsage":
-            readout = gnn_readout(model)
-        else:
-            n_raw = len(artefact.feature_columns)
-            emb_cols = [c for c in columns[n_raw:]]
-            mean = np.asarray([artefact.typical.get(c, 0.0) for c in emb_cols], dtype=np.float64)
-            readout = hybrid_readout(model, shap[:, n_raw:], embedding, mean, IG_STEPS)
-        with torch.enable_grad():
-            attributions = integrated_gradients(
-                model, graph, np.asarray(targets), readout,
-                sage.sage_config.use_identifiers, progress=progress,
-            )  # fmt: skip
-        gnn_columns = list(sage.scaler.columns)
-        for i, (t, (nodes, attr)) in enumerate(zip(targets, attributions, strict=True)):
-            units[i] += units_from_graph(int(t), nodes, attr, gnn_columns, context)
-    return [top_reasons(int(t), u, context) for t, u in zip(targets, units, strict=True)]
+        _graph_evidence(ev, artefact, graph, contributions, progress, steps)
+    chosen = rank_units(contributions)
+    return [
+        [_reason(ev, i, int(u), float(contributions[i, u])) for u in units]
+        for i, units in enumerate(chosen)
+    ]
+
+
+def _graph_evidence(ev: _Evidence, artefact, graph: GraphData, contributions: np.ndarray,
+                    progress: Callable[[int], None] | None, steps: int) -> None:  # fmt: skip
+    """Integrated Gradients of the GraphSAGE part, added to ``contributions`` in place."""
+    sage = artefact.sage
+    model = sage.model
+    if artefact.champion == "graphsage":
+        readout = gnn_readout(model)
+    else:
+        n_raw = len(artefact.feature_columns)
+        emb_cols = list(artefact.tree_columns)[n_raw:]
+        mean = np.asarray([artefact.typical.get(c, 0.0) for c in emb_cols], dtype=np.float64)
+        embedding = artefact.sage.embed(graph)[ev.targets]
+        readout = hybrid_readout(model, ev.shap[:, n_raw:], embedding, mean)  # type: ignore[index]
+    with torch.enable_grad():
+        ig = integrated_gradients(
+            model, graph, ev.targets, readout, sage.sage_config.use_identifiers,
+            steps=steps, progress=progress,
+        )  # fmt: skip
+    ev.ig, ev.gnn_columns = ig, list(sage.scaler.columns)
+    ev.ig_relation = ev.trade.relation_codes(ev.targets[ig.target], ig.node)
+    for code, relation in enumerate(("self", *RELATIONS)):
+        rows = ev.ig_relation == code
+        if rows.any():
+            by_unit = ig.values[rows] @ unit_matrix(ev.gnn_columns, relation)
+            np.add.at(contributions, ig.target[rows], by_unit)

@@ -33,6 +33,7 @@ from gnn.errors import TrainingDataError
 from gnn.evaluate import FeatureSet, check_maturity
 from gnn.metrics import all_metrics
 from gnn.model import GraphSAGE
+from gnn.reason_codes import Reason
 from gnn.reasons import explain
 from gnn.scale import Grades, ScoreScale, grades_from_pd_bands
 from gnn.selection import (
@@ -46,11 +47,15 @@ from gnn.selection import (
 )
 from gnn.train import TrainedSAGE
 from loaders.columns import as_utc
+from loaders.features import FeatureReference, compute_features
 
 __all__ = ["TrainingConfig", "TrainingDataError", "score", "train_models"]
 
 Say = Callable[[str], None]
-SCORE_COLUMNS = ["business_id", "pd", "score", "grade", "reasons", "model_version", "as_of"]
+SCORE_COLUMNS = [
+    "business_id", "pd", "score", "grade", "reasons", "reason_codes", "reason_details",
+    "model_version", "as_of",
+]  # fmt: skip
 #: A slice whose hold-out AUC trails the overall one by more than this is flagged.
 AUC_GAP_FLAG = 0.10
 
@@ -317,12 +322,21 @@ def train_models(
         trees=None if champion == "graphsage" else selection.trees[champion].booster.booster_,
         typical=_typical(table, selection),
         metrics=metrics,
+        feature_reference=_reference(features_def, frames, as_of),
     )
     if models_dir is not None:
         say("writing the artefact and model card")
         folder = save_artefact(artefact, models_dir)
         (folder / CARD_FILE).write_text(model_card.render(artefact))
     return artefact
+
+
+def _reference(features_def: FeatureSet, frames: Frames, as_of: pd.Timestamp):
+    """The training date's population figures, frozen for scoring (``None`` for a feature
+    function that has none)."""
+    if features_def.compute is not compute_features:
+        return None
+    return FeatureReference.from_features(features_def.frame(frames, as_of))
 
 
 def _tree_columns(champion: str, columns: dict[str, list[str]]) -> list[str]:
@@ -430,16 +444,19 @@ def score(
     business_ids: list[str] | None = None,
     with_reasons: bool = True,
     progress: Callable[[int, int], None] | None = None,
+    currency: str = "USD",
 ) -> pd.DataFrame:
     """Score every business of ``kinds`` registered before ``as_of`` (or just ``business_ids``).
 
-    Returns one row per business: ``business_id, pd, score (int), grade, reasons (list[str]),
-    model_version, as_of``, riskiest first. ``progress(done, total)`` is called as reasons are
-    computed.
+    Returns one row per business: ``business_id, pd, score (int), grade``, the reasons as
+    three aligned lists (``reasons``: the applicant's sentences, ``reason_codes``,
+    ``reason_details``: the analyst's lines; see :mod:`gnn.reason_codes`), ``model_version,
+    as_of``, riskiest first. ``progress(done, total)`` is called as reasons are computed;
+    ``currency``: the base currency amounts are stated in.
     """
     as_of = as_utc(as_of)
     features_def = feature_set or FeatureSet.default()
-    features = features_def.frame(frames, as_of)
+    features = features_def.frame(frames, as_of, artefact.feature_reference)
     missing = [c for c in artefact.feature_columns if c not in features.columns]
     if missing:
         raise ValueError(
@@ -459,7 +476,7 @@ def score(
     if business_ids is not None:
         wanted &= graph.business_ids.isin(pd.Index(business_ids).astype(str))
     targets = np.flatnonzero(wanted)
-    reasons: list[list[str]] = [[] for _ in targets]
+    reasons: list[list[Reason]] = [[] for _ in targets]
     if with_reasons and len(targets):
         done = {"n": 0}
 
@@ -468,16 +485,17 @@ def score(
             if progress is not None:
                 progress(done["n"], len(targets))
 
-        reasons = explain(
-            artefact, features, graph, targets, year_pairs(frames.orders, as_of), tick
-        )
+        pairs = year_pairs(frames.orders, as_of)
+        reasons = explain(artefact, features, graph, targets, pairs, tick, currency=currency)
     out = pd.DataFrame(
         {
             "business_id": graph.business_ids[targets].astype(str),
             "pd": pd_[targets].astype(float),
             "score": scores[targets].astype(int),
             "grade": grades[targets].astype(str),
-            "reasons": reasons,
+            "reasons": [[r.text for r in rs] for rs in reasons],
+            "reason_codes": [[r.code for r in rs] for rs in reasons],
+            "reason_details": [[r.detail for r in rs] for rs in reasons],
             "model_version": artefact.model_version,
             "as_of": as_of,
         }

@@ -76,4 +76,5 @@ def with_island(frames: SnapshotFrames, n: int = 12, prefix: str = "z") -> Snaps
         pd.concat([frames.orders, orders], ignore_index=True),
         frames.outcomes,
         as_of,
+        credit_events=getattr(frames, "credit_events", None),
     )

@@ -1,0 +1,28 @@
+"""The catalogue's page is its rendering, and every code has texts for both audiences."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gnn.reason_codes import UNITS, catalogue, catalogue_markdown
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "reason-codes.md"
+
+
+def test_docs_page_is_the_rendered_catalogue() -> None:
+    assert DOC.read_text(encoding="utf-8") == catalogue_markdown(), (
+        "docs/reason-codes.md is stale: regenerate it with "
+        "python -c 'from gnn.reason_codes import catalogue_markdown as m; "
+        'open("docs/reason-codes.md", "w").write(m())\''
+    )
+
+
+def test_every_code_reads_as_a_sentence_for_both_audiences() -> None:
+    rows = catalogue(currency="EUR")
+    assert len(rows) == len(UNITS)
+    for row in rows:
+        assert row["applicant"][0].isupper() and "typical" not in row["applicant"]
+        assert "B000123" not in row["applicant"]  # the applicant never hears a name
+        if row["about"] != "the business itself":
+            assert "B000123" in row["analyst"]  # the analyst does
+        assert "USD" not in row["applicant"] + row["analyst"]
