@@ -460,7 +460,9 @@ OPTIONAL MATCH (b:Business {business_id: id})
 RETURN id AS business_id, b IS NOT NULL AS known, b.kind AS kind,
        b.registered_at AS registered_at,
        b.risk_pd AS pd, b.risk_score AS score, b.risk_grade AS grade,
-       b.risk_reasons AS reasons, b.model_version AS model_version, b.scored_at AS scored_at,
+       b.risk_reasons AS reasons, b.risk_reason_codes AS reason_codes,
+       b.risk_reason_details AS reason_details,
+       b.model_version AS model_version, b.scored_at AS scored_at,
        coalesce(b.risk_as_of, head(COLLECT {
          MATCH (b)-[:SCORED]->(s:Score) WHERE s.model_version = b.model_version
          RETURN s.as_of ORDER BY s.as_of DESC LIMIT 1 })) AS as_of
@@ -477,6 +479,7 @@ WITH id, b, head(COLLECT {
 RETURN id AS business_id, b IS NOT NULL AS known, b.kind AS kind,
        b.registered_at AS registered_at,
        s.pd AS pd, s.score AS score, s.grade AS grade, s.reasons AS reasons,
+       s.reason_codes AS reason_codes, s.reason_details AS reason_details,
        s.model_version AS model_version, s.scored_at AS scored_at, s.as_of AS as_of
 """
 
@@ -492,7 +495,9 @@ SCORE_CONSTRAINT: Final = (
     "FOR (s:Score) REQUIRE (s.business_id, s.as_of, s.model_version) IS UNIQUE"
 )
 
-#: $rows: [{business_id, pd, score, grade, reasons}], $as_of and $scored_at (µs), $model_version.
+#: $rows: [{business_id, pd, score, grade, reasons, reason_codes, reason_details}], $as_of and
+#: $scored_at (µs), $model_version. ``reasons`` are the applicant's sentences, ``reason_details``
+#: the analyst's lines, aligned with ``reason_codes``.
 #: The business's latest values move only forward in as_of (a back-fill keeps the newer ones).
 WRITE_SCORES: Final = f"""
 UNWIND $rows AS row
@@ -500,13 +505,15 @@ MATCH (b:Business {{business_id: row.business_id}})
 MERGE (s:Score {{business_id: row.business_id, as_of: {_dt("$as_of")},
                  model_version: $model_version}})
 SET s.pd = row.pd, s.score = row.score, s.grade = row.grade, s.reasons = row.reasons,
+    s.reason_codes = row.reason_codes, s.reason_details = row.reason_details,
     s.scored_at = {_dt("$scored_at")}
 MERGE (b)-[:SCORED]->(s)
 WITH b, s
 WHERE b.risk_as_of IS NULL OR b.risk_as_of <= s.as_of
 SET b.risk_pd = s.pd, b.risk_score = s.score, b.risk_grade = s.grade,
-    b.risk_reasons = s.reasons, b.model_version = s.model_version, b.scored_at = s.scored_at,
-    b.risk_as_of = s.as_of
+    b.risk_reasons = s.reasons, b.risk_reason_codes = s.reason_codes,
+    b.risk_reason_details = s.reason_details,
+    b.model_version = s.model_version, b.scored_at = s.scored_at, b.risk_as_of = s.as_of
 RETURN count(*) AS latest
 """
 
@@ -561,7 +568,8 @@ READ_LATEST_SCORE: Final = f"""
 MATCH (b:Business {{business_id: $business_id}})
 WHERE b.risk_pd IS NOT NULL
 RETURN b.business_id AS business_id, b.risk_pd AS pd, b.risk_score AS score,
-       b.risk_grade AS grade, b.risk_reasons AS reasons, b.model_version AS model_version,
+       b.risk_grade AS grade, b.risk_reasons AS reasons, b.risk_reason_codes AS reason_codes,
+       b.risk_reason_details AS reason_details, b.model_version AS model_version,
        {_us("b.risk_as_of")} AS as_of, {_us("b.scored_at")} AS scored_at
 """
 
@@ -569,8 +577,19 @@ SCORE_HISTORY: Final = f"""
 MATCH (:Business {{business_id: $business_id}})-[:SCORED]->(s:Score)
 RETURN s.business_id AS business_id, {_us("s.as_of")} AS as_of,
        s.model_version AS model_version, s.pd AS pd, s.score AS score, s.grade AS grade,
-       s.reasons AS reasons, {_us("s.scored_at")} AS scored_at
+       s.reasons AS reasons, s.reason_codes AS reason_codes,
+       s.reason_details AS reason_details, {_us("s.scored_at")} AS scored_at
 ORDER BY as_of, scored_at, model_version
+"""
+
+#: The businesses with the highest latest PD and their reasons. Parameters: ``limit``.
+RISKIEST_SCORES: Final = f"""
+MATCH (b:Business) WHERE b.risk_pd IS NOT NULL
+RETURN b.business_id AS business_id, b.risk_pd AS pd, b.risk_score AS score,
+       b.risk_grade AS grade, b.risk_reason_codes AS reason_codes, b.risk_reasons AS reasons,
+       b.risk_reason_details AS reason_details, {_us("b.risk_as_of")} AS as_of
+ORDER BY pd DESC, business_id
+LIMIT $limit
 """
 
 GRADE_COUNTS: Final = """

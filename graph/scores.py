@@ -1,8 +1,11 @@
 """Write scores back to Neo4j with history, and read them back.
 
 Each scoring run adds ``(:Business)-[:SCORED]->(:Score {business_id, as_of, model_version, pd,
-score, grade, reasons, scored_at})`` and sets the latest values on the business
-(``risk_pd, risk_score, risk_grade, risk_reasons, model_version, scored_at, risk_as_of``).
+score, grade, reasons, reason_codes, reason_details, scored_at})`` and sets the latest values on
+the business (``risk_pd, risk_score, risk_grade, risk_reasons, risk_reason_codes,
+risk_reason_details, model_version, scored_at, risk_as_of``). ``reasons`` are the applicant's
+sentences, ``reason_details`` the analyst's (they name counterparties), aligned with the codes
+of :mod:`gnn.reason_codes`.
 Writes go in batches and are idempotent per (business, as_of, model_version): rerunning a run
 updates its ``Score`` nodes in place instead of adding more. Each write-back records a
 ``(:ScoreRun)`` (:mod:`graph.score_runs`), so a run that stopped part-way is visible.
@@ -22,6 +25,8 @@ from graph.session import read_frame, run, session
 from loaders.columns import as_utc
 
 SCORE_FRAME_COLUMNS = ["business_id", "pd", "score", "grade", "reasons"]
+#: Optional columns, written as empty lists when a frame lacks them.
+REASON_COLUMNS = ["reason_codes", "reason_details"]
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,7 @@ def _from_micros(value: Any) -> pd.Timestamp | None:
 
 
 def _rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    frame = frame.assign(**{c: [[]] * len(frame) for c in REASON_COLUMNS if c not in frame})
     return [
         {
             "business_id": str(r.business_id),
@@ -51,6 +57,8 @@ def _rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
             "score": int(r.score),
             "grade": str(r.grade),
             "reasons": [str(x) for x in r.reasons],
+            "reason_codes": [str(x) for x in r.reason_codes],
+            "reason_details": [str(x) for x in r.reason_details],
         }
         for r in frame.itertuples(index=False)
     ]
@@ -67,7 +75,8 @@ def write_scores(
     database: str | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> WriteResult:
-    """Write ``scores`` (columns ``business_id, pd, score, grade, reasons``) for one run.
+    """Write ``scores`` (columns ``business_id, pd, score, grade, reasons`` and, when present,
+    ``reason_codes, reason_details``) for one run.
 
     Businesses missing from Neo4j are counted in ``unknown`` and skipped. ``progress(n)`` is
     called after each batch with the rows it held. The run is recorded as a ``(:ScoreRun)``
@@ -134,12 +143,14 @@ def read_latest_score(
     driver: neo4j.Driver, business_id: str, *, database: str | None = None
 ) -> dict[str, Any] | None:
     """The business's latest score as a dict (``business_id, pd, score, grade, reasons,
-    model_version, as_of, scored_at``), or ``None`` when it was never scored."""
+    reason_codes, reason_details, model_version, as_of, scored_at``), or ``None`` when it was
+    never scored."""
     frame = read_frame(driver, cypher.READ_LATEST_SCORE, database, business_id=business_id)
     if frame.empty:
         return None
     row = frame.iloc[0].to_dict()
-    row["reasons"] = list(row["reasons"] or [])
+    for column in ("reasons", *REASON_COLUMNS):
+        row[column] = list(row[column] or [])
     row["as_of"] = _from_micros(row["as_of"])
     row["scored_at"] = _from_micros(row["scored_at"])
     return row
@@ -149,13 +160,26 @@ def score_history(
     driver: neo4j.Driver, business_id: str, *, database: str | None = None
 ) -> pd.DataFrame:
     """Every score of the business, oldest first: ``business_id, as_of, model_version, pd,
-    score, grade, reasons, scored_at``."""
+    score, grade, reasons, reason_codes, reason_details, scored_at``."""
     frame = read_frame(driver, cypher.SCORE_HISTORY, database, business_id=business_id)
     columns = ["business_id", "as_of", "model_version", "pd", "score", "grade", "reasons",
-               "scored_at"]  # fmt: skip
+               *REASON_COLUMNS, "scored_at"]  # fmt: skip
     frame = frame.reindex(columns=columns)
     for column in ("as_of", "scored_at"):
         frame[column] = pd.to_datetime(frame[column].astype("Int64"), unit="us", utc=True)
+    return frame
+
+
+def riskiest(driver: neo4j.Driver, *, limit: int = 20, database: str | None = None) -> pd.DataFrame:
+    """The ``limit`` businesses with the highest latest PD: ``business_id, pd, score, grade,
+    reason_codes, reasons, reason_details, as_of``."""
+    frame = read_frame(driver, cypher.RISKIEST_SCORES, database, limit=int(limit))
+    columns = ["business_id", "pd", "score", "grade", "reason_codes", "reasons",
+               "reason_details", "as_of"]  # fmt: skip
+    frame = frame.reindex(columns=columns)
+    for column in ("reasons", *REASON_COLUMNS):
+        frame[column] = [list(v) if isinstance(v, list) else [] for v in frame[column]]
+    frame["as_of"] = pd.to_datetime(frame["as_of"].astype("Int64"), unit="us", utc=True)
     return frame
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import neo4j
 import pandas as pd
 
-from loaders.safe_csv import write_csv
+from loaders.columns import HUB_THRESHOLD
 from tradegraph.settings import Settings
 
 TRAIN_AS_OF = pd.Timestamp("2024-01-01", tz="UTC")
@@ -106,7 +106,7 @@ def run_demo(
     businesses: int = 10_000,
     seed: int = 42,
     batch_size: int = 20_000,
-    hub_threshold: int = 20,
+    hub_threshold: int = HUB_THRESHOLD,
     say: Say = print,
     stage: Callable[[str], None] | None = None,
 ) -> DemoResult:
@@ -118,7 +118,8 @@ def run_demo(
     from graph.scores import write_scores
     from graph.snapshot import read_snapshot
     from loaders.synthetic import SyntheticConfig, generate_marketplace, write_export
-    from tradegraph.cli.app_cmd import build_report
+    from tradegraph.exports import write_scores_csv
+    from tradegraph.report.build import build_report
 
     work_dir.mkdir(parents=True, exist_ok=True)
     export_dir = work_dir / "export"
@@ -182,7 +183,7 @@ def run_demo(
     with timed("score + write back"):
         scores = score(artefact, score_snap, SCORE_AS_OF)
         write_scores(driver, scores, SCORE_AS_OF, artefact.model_version)
-        write_csv(scores.drop(columns=["reasons"]), work_dir / "scores.csv", index=False)
+        write_scores_csv(scores, work_dir / "scores.csv")
         result.top_risky = scores.head(10)
 
     with timed("clusters"):

@@ -14,7 +14,7 @@ from graph.query_library import QueryResult
 from loaders.safe_csv import FORMULA_PREFIXES
 from loaders.validate import validate_export
 from tradegraph.cli.query_cmd import render
-from tradegraph.cli.score_cmd import write_scores_csv
+from tradegraph.exports import write_scores_csv
 
 HOSTILE = ['=HYPERLINK("http://evil.example","click")', "@SUM(A1:A9)", "+1+cmd|'/c calc'!A0",
            "-2+3", "\t=1+1", "\r=1+1"]  # fmt: skip

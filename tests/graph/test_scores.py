@@ -6,7 +6,13 @@ import pandas as pd
 import pytest
 
 from graph.load import load_frames
-from graph.scores import grade_counts, read_latest_score, score_history, write_scores
+from graph.scores import (
+    grade_counts,
+    read_latest_score,
+    riskiest,
+    score_history,
+    write_scores,
+)
 from graph.session import read_frame
 from tests.graph.frames import make_frames
 
@@ -86,3 +92,29 @@ def test_unknown_businesses_are_counted_and_never_scored_is_none(neo4j_driver) -
     assert (result.written, result.unknown) == (1, 1)
     assert read_latest_score(neo4j_driver, ids[1]) is None
     assert score_history(neo4j_driver, ids[1]).empty
+
+
+def test_reason_codes_and_analyst_details_travel_with_the_score(neo4j_driver) -> None:
+    ids = _load(neo4j_driver)
+    scores = _scores(ids).assign(
+        reason_codes=[["SALES_TREND", "BUYERS_CREDIT"] for _ in ids],
+        reason_details=[[f"detail {i}", f"{ids[0]}, 40% of its sales: defaulted"] for i in
+                        range(len(ids))],
+    )  # fmt: skip
+    write_scores(neo4j_driver, scores, D1, "m1")
+    latest = read_latest_score(neo4j_driver, ids[2])
+    assert latest is not None
+    assert latest["reason_codes"] == ["SALES_TREND", "BUYERS_CREDIT"]
+    assert latest["reason_details"] == ["detail 2", f"{ids[0]}, 40% of its sales: defaulted"]
+    history = score_history(neo4j_driver, ids[2])
+    assert history["reason_codes"].iloc[0] == ["SALES_TREND", "BUYERS_CREDIT"]
+    top = riskiest(neo4j_driver, limit=3)
+    assert top["business_id"].tolist() == ids[::-1][:3]  # highest PD first
+    assert top["reason_codes"].iloc[0] == ["SALES_TREND", "BUYERS_CREDIT"]
+
+
+def test_scores_without_codes_are_written_with_empty_ones(neo4j_driver) -> None:
+    ids = _load(neo4j_driver)
+    write_scores(neo4j_driver, _scores(ids), D1, "m1")
+    latest = read_latest_score(neo4j_driver, ids[0])
+    assert latest is not None and latest["reason_codes"] == [] and latest["reasons"]

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from graph.load import load_frames
-from graph.scores import grade_counts, score_history
+from graph.scores import grade_counts, read_latest_score, score_history
 from loaders.synthetic import SyntheticConfig, generate_marketplace, to_contract_frames
 from tradegraph.cli.main import app
 
@@ -40,8 +40,15 @@ def test_train_then_score_twice(neo4j_driver, neo4j_server, tmp_path: Path, monk
                                      "--out", str(out)])  # fmt: skip
         assert scored.exit_code == 0, scored.output
     frame = pd.read_csv(out)
-    assert list(frame.columns) == ["business_id", "pd", "score", "grade", "reasons"]
-    assert isinstance(json.loads(frame["reasons"].iloc[0]), list)
+    assert list(frame.columns) == [
+        "business_id", "pd", "score", "grade", "reasons", "reason_codes", "reason_details",
+    ]  # fmt: skip
+    first = frame.iloc[0]
+    texts, codes = json.loads(first["reasons"]), json.loads(first["reason_codes"])
+    assert isinstance(texts, list) and len(texts) == len(codes) >= 1
+    stored = read_latest_score(neo4j_driver, str(first["business_id"]))
+    assert stored is not None and stored["reason_codes"] == codes
+    assert len(stored["reason_details"]) == len(codes)
     counts = grade_counts(neo4j_driver)
     assert counts["businesses"].sum() >= len(frame)
     early = businesses.loc[businesses["registered_at"] < pd.Timestamp("2024-07-01", tz="UTC")]

@@ -23,9 +23,23 @@ class ScoreOut(BaseModel):
         ge=0.0, le=1.0, description="Calibrated probability of default.", examples=[0.031]
     )
     reasons: list[str] = Field(
-        description="Up to four reasons, most important first.",
-        examples=[["38% of sales go to buyers whose risk rose since the last score"]],
+        description="Up to four reasons, most important first, in words the applicant may "
+        "hear: facts about its own trade, never another business's identity or credit events.",
+        examples=[["Sales fell by 38% in the last 90 days against the 90 days before"]],
     )
+    reason_codes: list[str] = Field(
+        default_factory=list,
+        description="The stable code of each reason (see docs/reason-codes.md), aligned with "
+        "`reasons`.",
+        examples=[["SALES_TREND"]],
+    )
+    reason_details: list[str] = Field(
+        default_factory=list,
+        description="The analyst's line for each reason, aligned with `reasons`: names the "
+        "counterparties behind it and what is wrong with each.",
+        examples=[["Sales fell by 38% in the last 90 days against the 90 days before "
+                   "(+0.41 to the log-odds)"]],
+    )  # fmt: skip
     model_version: str = Field(
         description="The model that made the score.",
         examples=["m20240101-20240105T101500-a1b2c3"],

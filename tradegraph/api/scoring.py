@@ -96,9 +96,17 @@ class _Cached:
     snapshot: Any
 
 
+#: Score dates whose snapshots the API keeps at once.
+CACHED_DATES = 4
+
+
 @dataclass
 class Scorer:
-    """Stored and on-the-fly scores of a batch of business ids."""
+    """Stored and on-the-fly scores of a batch of business ids.
+
+    On-the-fly scores read the snapshot of their score date, cached for ``ttl_s`` seconds for
+    up to :data:`CACHED_DATES` dates. Each date has its own lock: requests for one date share
+    one snapshot read, requests for different dates run side by side."""
 
     driver: neo4j.Driver
     score_function: ScoreFunction
@@ -106,6 +114,7 @@ class Scorer:
     database: str | None = None
     _cache: dict[pd.Timestamp, _Cached] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _date_locks: dict[pd.Timestamp, threading.Lock] = field(default_factory=dict)
 
     def stored(self, ids: list[str], as_of: pd.Timestamp | None) -> list[dict[str, Any]]:
         """One row per id, in order: ``known`` and the stored score fields (``pd`` is None
@@ -123,17 +132,26 @@ class Scorer:
         with session(self.driver, self.database, max_retry_s=1.0) as s:
             return s.execute_read(work)
 
-    def snapshot(self, as_of: pd.Timestamp) -> Any:
-        """The snapshot as of ``as_of`` (cached for ``ttl_s`` seconds; one date at a time)."""
+    def _date_lock(self, as_of: pd.Timestamp) -> threading.Lock:
         with self._lock:
-            cached = self._cache.get(as_of)
+            return self._date_locks.setdefault(as_of, threading.Lock())
+
+    def snapshot(self, as_of: pd.Timestamp) -> Any:
+        """The snapshot as of ``as_of``, read once per ``ttl_s`` seconds and date."""
+        with self._date_lock(as_of):
+            with self._lock:
+                cached = self._cache.get(as_of)
             if cached is not None and time.monotonic() - cached.at < self.ttl_s:
                 return cached.snapshot
             from graph.snapshot import read_snapshot
 
             snapshot = read_snapshot(self.driver, as_of, database=self.database)
             if self.ttl_s > 0:
-                self._cache = {as_of: _Cached(time.monotonic(), snapshot)}
+                with self._lock:
+                    self._cache[as_of] = _Cached(time.monotonic(), snapshot)
+                    while len(self._cache) > CACHED_DATES:  # drop the oldest read
+                        oldest = min(self._cache, key=lambda d: self._cache[d].at)
+                        del self._cache[oldest]
             return snapshot
 
     def on_the_fly(self, ids: list[str], as_of: pd.Timestamp) -> pd.DataFrame:
@@ -143,6 +161,9 @@ class Scorer:
         present = set(snapshot.businesses["business_id"].astype(str))
         wanted = [i for i in ids if i in present]
         if not wanted:
-            return pd.DataFrame(columns=["pd", "score", "grade", "reasons", "model_version"])
+            return pd.DataFrame(
+                columns=["pd", "score", "grade", "reasons", "reason_codes", "reason_details",
+                         "model_version"]
+            )  # fmt: skip
         frame = self.score_function(snapshot, as_of, wanted)
         return frame.assign(business_id=frame["business_id"].astype(str)).set_index("business_id")

@@ -3,7 +3,6 @@ reasons written back to Neo4j with history (and optionally to a CSV file)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -102,7 +101,8 @@ def score_command(
         Path | None, typer.Option(help="Where to look for the latest model.")
     ] = None,
     out: Annotated[
-        Path | None, typer.Option(help="Also write business_id, pd, score, grade, reasons here.")
+        Path | None,
+        typer.Option(help="Also write business_id, pd, score, grade and the reasons here."),
     ] = None,
     write_back: Annotated[
         bool, typer.Option("--write/--no-write", help="Write scores to Neo4j.")
@@ -144,7 +144,9 @@ def score_command(
                 bar.update(task, completed=done, total=total)
 
             try:
-                scores = score(artefact, snapshot, d, progress=tick)
+                scores = score(
+                    artefact, snapshot, d, progress=tick, currency=settings.base_currency
+                )
             except ValueError as error:
                 fail(str(error))
         if write_back:
@@ -173,20 +175,11 @@ def score_command(
     finally:
         driver.close()
     if out is not None:
+        from tradegraph.exports import write_scores_csv
+
         written = write_scores_csv(scores, out)
         console.print(f"wrote {written} scores to {out}")
     console.print(f"scored {len(scores)} SMEs as of {d.date()} with {artefact.model_version}")
-
-
-def write_scores_csv(scores: pd.DataFrame, out: Path) -> int:
-    """Write ``business_id, pd, score, grade, reasons`` (reasons as JSON) to ``out`` for people
-    to open: cells a spreadsheet would run as formulas are escaped (loaders.safe_csv)."""
-    from loaders.safe_csv import write_csv
-
-    frame = scores[["business_id", "pd", "score", "grade"]].copy()
-    frame["reasons"] = [json.dumps(r) for r in scores["reasons"]]
-    write_csv(frame, out, index=False)
-    return len(frame)
 
 
 def _say_incomplete(run: ScoreRun | None) -> None:

@@ -42,7 +42,9 @@ class ReportData:
     * ``scores``: ``score, grade`` and optionally ``pd`` and ``y_true`` per scored business;
     * ``train_features`` / ``test_features``: one row per business of each cohort, numeric
       columns; ``train_scores`` / ``test_scores``: the score of each cohort (overall PSI);
-    * ``clusters``: dicts with ``cluster_id, kind, size, suspicion, reasons, members``.
+    * ``clusters``: dicts with ``cluster_id, kind, size, suspicion, reasons, members``;
+    * ``riskiest``: ``business_id, pd, score, grade, reason_codes, reasons, reason_details``
+      (``graph.scores.riskiest``).
     """
 
     title: str = "tradegraph model report"
@@ -57,6 +59,7 @@ class ReportData:
     train_scores: pd.Series | None = None
     test_scores: pd.Series | None = None
     clusters: list[dict[str, Any]] = field(default_factory=list)
+    riskiest: pd.DataFrame | None = None
     model_card: str | None = None
     warnings: list[str] = field(default_factory=list)
 
@@ -279,6 +282,29 @@ def _psi_section(data: ReportData, plot_dir: Path) -> str:
     return "".join(parts)
 
 
+def _riskiest_section(data: ReportData) -> str:
+    if data.riskiest is None or data.riskiest.empty:
+        return _missing("No stored scores: run `tradegraph score` to list the riskiest SMEs.")
+    rows = []
+    for r in data.riskiest.itertuples(index=False):
+        lines = zip(r.reason_codes or [], r.reasons or [], r.reason_details or [], strict=False)
+        reasons = "".join(
+            f"<li><code>{_esc(code)}</code> {_esc(text)}"
+            f'<div class="detail">{_esc(detail)}</div></li>'
+            for code, text, detail in lines
+        )
+        rows.append(
+            f"<tr><td><code>{_esc(r.business_id)}</code></td><td>{_num(r.pd)}</td>"
+            f"<td>{_esc(r.score)}</td><td>{_esc(r.grade)}</td><td><ol>{reasons}</ol></td></tr>"
+        )
+    return (
+        "<p>Each reason: its code, the sentence for the applicant (facts about its own trade) "
+        "and, below it, the analyst's detail (the counterparties behind it).</p>"
+        "<table><thead><tr><th>business</th><th>PD</th><th>score</th><th>grade</th>"
+        f"<th>reasons</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
 def _clusters_section(data: ReportData, top: int = 10) -> str:
     if not data.clusters:
         return _missing(
@@ -345,6 +371,7 @@ figcaption{font-size:12px;color:#52606d}
 .warning{background:#fff4e5;border-left:4px solid #e0a526;padding:6px 10px}
 .facts td:first-child{color:#52606d}
 .members{font-size:11px;max-width:380px}
+.detail{font-size:11px;color:#555}
 .scroll{max-height:480px;overflow:auto}
 .card h1{font-size:20px}
 .card h2{font-size:17px}
@@ -377,6 +404,7 @@ def render_report(data: ReportData, out_dir: Path) -> Path:
         ("Discrimination and calibration", _performance_section(data, plot_dir)),
         ("Scores by grade", _scores_section(data, plot_dir)),
         ("Population stability (training vs test cohort)", _psi_section(data, plot_dir)),
+        ("Riskiest businesses and their reasons", _riskiest_section(data)),
         ("Top suspicious clusters", _clusters_section(data)),
         ("Model card", card),
     ]

@@ -1,0 +1,64 @@
+"""On-the-fly snapshots: one read per date, different dates side by side, a bounded cache."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pandas as pd
+import pytest
+
+from tradegraph.api import scoring
+from tradegraph.api.scoring import CACHED_DATES, Scorer
+
+READ_S = 0.4
+
+
+@pytest.fixture
+def reads(monkeypatch: pytest.MonkeyPatch) -> list[pd.Timestamp]:
+    """Replace the Neo4j snapshot read with a slow stand-in that records its dates."""
+    seen: list[pd.Timestamp] = []
+    lock = threading.Lock()
+
+    def slow_read(_driver, as_of, database=None):
+        time.sleep(READ_S)
+        with lock:
+            seen.append(as_of)
+        return {"as_of": as_of}
+
+    import graph.snapshot
+
+    monkeypatch.setattr(graph.snapshot, "read_snapshot", slow_read)
+    return seen
+
+
+def _dates(n: int) -> list[pd.Timestamp]:
+    return [pd.Timestamp("2024-01-01", tz="UTC") + pd.Timedelta(days=i) for i in range(n)]
+
+
+def test_requests_for_different_dates_read_side_by_side(reads) -> None:
+    scorer = Scorer(driver=None, score_function=lambda *a: pd.DataFrame())  # type: ignore[arg-type]
+    dates = _dates(4)
+    started = time.perf_counter()
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(scorer.snapshot, dates))
+    elapsed = time.perf_counter() - started
+    assert [g["as_of"] for g in got] == dates
+    assert elapsed < 2 * READ_S, f"4 dates took {elapsed:.2f}s: they waited on each other"
+
+
+def test_requests_for_one_date_share_one_read(reads) -> None:
+    scorer = Scorer(driver=None, score_function=lambda *a: pd.DataFrame())  # type: ignore[arg-type]
+    date = _dates(1)[0]
+    with ThreadPoolExecutor(6) as pool:
+        list(pool.map(scorer.snapshot, [date] * 6))
+    assert reads == [date]
+
+
+def test_the_cache_keeps_a_bounded_number_of_dates(reads) -> None:
+    scorer = Scorer(driver=None, score_function=lambda *a: pd.DataFrame())  # type: ignore[arg-type]
+    for date in _dates(CACHED_DATES + 2):
+        scorer.snapshot(date)
+    assert len(scorer._cache) == CACHED_DATES
+    assert scoring.CACHED_DATES == CACHED_DATES
