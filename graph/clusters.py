@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -28,7 +30,9 @@ from typing import Any, Literal
 import neo4j
 
 from graph import cypher
-from graph.query_library import load_library, run_query, to_plain
+from graph.query_library import LibraryQuery, load_library, run_query, to_plain
+
+logger = logging.getLogger(__name__)
 
 Verdict = Literal["confirmed", "dismissed"]
 VERDICTS: tuple[str, ...] = ("confirmed", "dismissed")
@@ -60,12 +64,34 @@ class Cluster:
 
 @dataclass
 class ClusterRun:
-    """What one :func:`refresh_clusters` did."""
+    """What one :func:`refresh_clusters` did; ``detectors`` says how each query ran."""
 
     found_at: dt.datetime
     clusters: list[Cluster] = field(default_factory=list)
     replaced: int = 0
     skipped_decided: int = 0
+    detectors: list[DetectorRun] = field(default_factory=list)
+
+    @property
+    def partial(self) -> bool:
+        """True when a detector was narrowed or skipped: some clusters may be missing."""
+        return any(d.status != "complete" for d in self.detectors)
+
+
+@dataclass(frozen=True)
+class DetectorRun:
+    """How one detector query ran: ``complete``, ``narrowed`` (retried on the scope of its
+    ``// narrow:`` header after running past its budget) or ``skipped`` (past its budget on
+    every scope; its clusters are missing from the run)."""
+
+    name: str
+    status: Literal["complete", "narrowed", "skipped"]
+    seconds: float
+    budget_s: float
+    detail: str = ""
+
+    def describe(self) -> str:
+        return f"{self.name}: {self.status} after {self.seconds:.1f}s ({self.detail})"
 
 
 @dataclass(frozen=True)
@@ -97,23 +123,70 @@ def label_date(verdict_at: dt.datetime) -> dt.datetime:
     return dt.datetime(at.year, at.month, at.day, tzinfo=dt.UTC) + dt.timedelta(days=1)
 
 
+def _timed_out(error: Exception) -> bool:
+    code = getattr(error, "code", "") or ""
+    return "TransactionTimedOut" in code or "Terminated" in code
+
+
+def run_detector(
+    driver: neo4j.Driver,
+    query: LibraryQuery,
+    params: dict[str, Any] | None,
+    *,
+    budget_s: float,
+    database: str | None = None,
+) -> tuple[list[dict[str, Any]], DetectorRun]:
+    """Run one detector within ``budget_s``; past it, once more on the query's narrower scope
+    (its ``// narrow:`` header), and past that, skip it. Never raises on a timeout."""
+    started = time.perf_counter()
+    scopes = [dict(params or {})]
+    if query.narrow:
+        scopes.append({**(params or {}), **dict(query.narrow)})
+    for attempt, scope in enumerate(scopes):
+        try:
+            result = run_query(driver, query, scope, database=database, timeout_s=budget_s)
+        except (neo4j.exceptions.ClientError, neo4j.exceptions.TransientError) as error:
+            if not _timed_out(error):
+                raise
+            logger.warning("%s ran past its %.0fs budget (scope %d)", query.name, budget_s, attempt)
+            continue
+        seconds = time.perf_counter() - started
+        if attempt == 0:
+            return result.rows, DetectorRun(query.name, "complete", seconds, budget_s)
+        shown = ", ".join(f"{k}={v}" for k, v in query.narrow)
+        detail = f"ran past its {budget_s:.0f}s budget; re-run on a narrower scope: {shown}"
+        return result.rows, DetectorRun(query.name, "narrowed", seconds, budget_s, detail)
+    seconds = time.perf_counter() - started
+    tried = "on its narrower scope too" if query.narrow else "and has no narrower scope"
+    detail = f"ran past its {budget_s:.0f}s budget {tried}; its clusters are missing"
+    return [], DetectorRun(query.name, "skipped", seconds, budget_s, detail)
+
+
 def find_clusters(
     driver: neo4j.Driver,
     *,
     params: dict[str, dict[str, Any]] | None = None,
     database: str | None = None,
     on_query: Callable[[str], None] | None = None,
+    budgets: dict[str, float] | None = None,
+    report: list[DetectorRun] | None = None,
 ) -> list[Cluster]:
     """Run the library queries (``params`` overrides per query name) and return scored clusters,
-    most suspicious first. Read-only."""
+    most suspicious first. Read-only. Each query runs within its budget (``budgets`` per name,
+    else three times the ``seconds`` its header states); one that runs past it is narrowed or
+    skipped (:func:`run_detector`) and the others still count. ``report`` collects a
+    :class:`DetectorRun` per query."""
     library = load_library()
     rows: dict[str, list[dict[str, Any]]] = {}
     for name in dict.fromkeys(GROUP_QUERIES + MEMBER_QUERIES):
         if on_query:
             on_query(name)
-        rows[name] = run_query(
-            driver, library[name], (params or {}).get(name), database=database
-        ).rows
+        budget = (budgets or {}).get(name, max(library[name].seconds * 3, 10.0))
+        rows[name], detector = run_detector(
+            driver, library[name], (params or {}).get(name), budget_s=budget, database=database
+        )
+        if report is not None:
+            report.append(detector)
     groups = _groups(rows)
     flagged = {
         "pass-through": {r["business_id"] for r in rows["pass_through"]},
@@ -168,10 +241,18 @@ def refresh_clusters(
     params: dict[str, dict[str, Any]] | None = None,
     database: str | None = None,
     on_query: Callable[[str], None] | None = None,
+    budgets: dict[str, float] | None = None,
 ) -> ClusterRun:
-    """:func:`find_clusters` then :func:`write_clusters`: what ``tradegraph clusters`` does."""
-    found = find_clusters(driver, params=params, database=database, on_query=on_query)
-    return write_clusters(driver, found, database=database)
+    """:func:`find_clusters` then :func:`write_clusters`: what ``tradegraph clusters`` does.
+    A detector that ran past its budget is named in the run's ``detectors`` (``partial``)."""
+    detectors: list[DetectorRun] = []
+    found = find_clusters(
+        driver, params=params, database=database, on_query=on_query, budgets=budgets,
+        report=detectors,
+    )  # fmt: skip
+    run = write_clusters(driver, found, database=database)
+    run.detectors = detectors
+    return run
 
 
 def list_clusters(

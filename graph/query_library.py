@@ -31,7 +31,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +43,7 @@ QUERIES_DIR = Path(__file__).parent / "queries"
 DEFAULT_TIMEOUT_S = 60.0
 
 PARAM_TYPES = ("int", "float", "str", "bool", "date", "datetime", "list[str]")
-_HEADER_KEY = re.compile(r"^//\s*(?:(param)\s+|(name|title|finds|hit|seconds)\s*:)\s*(.*)$")
+_HEADER_KEY = re.compile(r"^//\s*(?:(param)\s+|(name|title|finds|hit|seconds|narrow)\s*:)\s*(.*)$")
 _PARAM = re.compile(
     r"^(?P<name>[A-Za-z_]\w*)\s*:\s*(?P<type>[a-z\[\]]+)\s*=\s*(?P<default>.*?)\s*"
     r"(?:\[(?P<lo>[-+\d.eE]+)\.\.(?P<hi>[-+\d.eE]+)\])?\s*\|\s*(?P<doc>.+)$"
@@ -134,6 +134,9 @@ class LibraryQuery:
     params: tuple[QueryParam, ...]
     text: str
     path: Path | None = None
+    #: Parameters of a narrower scope to retry with when the query runs past its budget
+    #: (header ``// narrow: name=value, ...``); empty when it has none.
+    narrow: tuple[tuple[str, Any], ...] = ()
 
     def param(self, name: str) -> QueryParam:
         for p in self.params:
@@ -203,8 +206,8 @@ def parse_query(text: str, path: Path | None = None) -> LibraryQuery:
     undeclared = used - set(names)
     if undeclared:
         raise QueryLibraryError(f"{where}: uses undeclared parameters {sorted(undeclared)}.")
-    seconds = float(fields.get("seconds", DEFAULT_TIMEOUT_S).split()[0])
-    return LibraryQuery(
+    seconds = float(fields.get("seconds", str(DEFAULT_TIMEOUT_S)).split()[0])
+    query = LibraryQuery(
         name=fields["name"],
         title=fields["title"],
         finds=fields["finds"],
@@ -214,6 +217,19 @@ def parse_query(text: str, path: Path | None = None) -> LibraryQuery:
         text=text,
         path=path,
     )
+    return replace(query, narrow=_parse_narrow(query, fields.get("narrow", ""), where))
+
+
+def _parse_narrow(query: LibraryQuery, text: str, where: str) -> tuple[tuple[str, Any], ...]:
+    """``name=value, ...`` of a ``// narrow:`` header, each a declared parameter's value."""
+    narrow: list[tuple[str, Any]] = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise QueryLibraryError(f"{where}: narrow expects name=value, got {item!r}.")
+        param = query.param(name.strip())
+        narrow.append((param.name, param.coerce(value.strip())))
+    return tuple(narrow)
 
 
 def load_library(directory: Path = QUERIES_DIR) -> dict[str, LibraryQuery]:

@@ -20,6 +20,7 @@
 //   to (same phone, device, owner) is the classic set-up of a bust-out: build trust, draw
 //   credit, disappear. Check credit exposure first.
 // seconds: 15
+// narrow: max_age_days=365, limit=100
 MATCH (b:Business)
 WHERE b.registered_at IS NOT NULL
   AND ($as_of IS NULL OR (b.registered_at < $as_of

@@ -20,6 +20,7 @@
 // hit: The same value travelling round a closed loop in a short time is rarely real business:
 //   it inflates turnover and trade history (to win credit limits) or launders money.
 // seconds: 30
+// narrow: max_partners=10, window_days=14, limit=200
 // a degree above twice the limit means more partners than the limit: a cheap first cut
 MATCH (s:Business)-[first:TRADES_WITH]->(n2:Business)
 WHERE n2.business_id > s.business_id

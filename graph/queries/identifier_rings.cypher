@@ -14,6 +14,7 @@
 //   each other: a likely fraud ring (fake counterparties inflating each other's history).
 //   Innocent families usually trade outside the group; a low internal share argues against.
 // seconds: 10
+// narrow: max_sharing=8, limit=100
 MATCH (seed:Business)-[:HAS_IDENTIFIER]->(shared:Identifier)
 WHERE NOT coalesce(shared.hub, false) AND shared.type IN $id_types
   AND COUNT { (shared)<-[:HAS_IDENTIFIER]-(:Business) } >= 2

@@ -11,6 +11,7 @@
 //   from many and pays one) behaves like a mule or a funnel account rather than a trader
 //   that adds value; check what it actually sells.
 // seconds: 10
+// narrow: min_fan=10, limit=100
 MATCH (b:Business)
 WITH b,
      COUNT { (b)<-[:TRADES_WITH]-(:Business) } AS suppliers,

@@ -12,6 +12,7 @@
 // hit: Two businesses paying each other the same sums over and over create turnover without
 //   trade: inflated history for credit, fake reviews or laundering.
 // seconds: 20
+// narrow: max_gap_days=7, limit=200
 MATCH (a:Business)-[ab:TRADES_WITH]->(b:Business)-[ba:TRADES_WITH]->(a)
 WHERE a.business_id < b.business_id AND ab.orders >= $min_repeats AND ba.orders >= $min_repeats
 CALL (a, b) {

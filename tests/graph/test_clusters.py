@@ -16,7 +16,9 @@ from graph.clusters import (
     list_clusters,
     mark,
     refresh_clusters,
+    run_detector,
 )
+from graph.query_library import load_library
 
 VERDICT_AT = dt.datetime(2024, 7, 1, 15, 30, tzinfo=dt.UTC)
 
@@ -165,3 +167,62 @@ def test_verdict_errors_say_what_to_do(neo4j_driver: neo4j.Driver) -> None:
     mark(neo4j_driver, target, "dismissed", "n", "alice")
     with pytest.raises(ClusterError, match="already dismissed by alice"):
         mark(neo4j_driver, target, "confirmed", "n", "bob")
+
+
+def _timeout() -> neo4j.exceptions.Neo4jError:
+    """The error the server sends when a transaction runs past its timeout."""
+    return neo4j.exceptions.Neo4jError._hydrate_neo4j(
+        code="Neo.ClientError.Transaction.TransactionTimedOutClientConfiguration",
+        message="The transaction has been terminated (timed out)",
+    )
+
+
+@pytest.mark.neo4j
+def test_a_detector_past_its_budget_is_narrowed_or_skipped_and_the_rest_written(
+    neo4j_driver: neo4j.Driver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Timeouts injected where the server would raise them: circular trading runs past its
+    budget on every scope (skipped), wash trading only on its full scope (narrowed); the
+    other detectors' clusters are still found, scored and written."""
+    import graph.clusters as clusters_module
+
+    build_fraud_fixture(neo4j_driver)
+    real_run = clusters_module.run_query
+    calls: list[tuple[str, dict]] = []
+
+    def slow_detectors(driver, query, params=None, **options):
+        calls.append((query.name, dict(params or {})))
+        narrowed = bool(params) and dict(query.narrow).items() <= dict(params).items()
+        if query.name == "circular_trading" or (query.name == "wash_trading" and not narrowed):
+            raise _timeout()
+        return real_run(driver, query, params, **options)
+
+    monkeypatch.setattr(clusters_module, "run_query", slow_detectors)
+    run = refresh_clusters(neo4j_driver)
+    status = {d.name: d.status for d in run.detectors}
+    assert status["circular_trading"] == "skipped"
+    assert status["wash_trading"] == "narrowed"
+    assert status["identifier_rings"] == status["bust_out"] == "complete"
+    assert run.partial
+    kinds = {c.kind for c in run.clusters}
+    assert "circular_trading" not in kinds
+    assert {"identifier_ring", "bust_out"} <= kinds
+    assert count(neo4j_driver, "MATCH (c:Cluster) RETURN count(c)") == len(run.clusters)
+    # the narrowed retry ran on the scope its header states
+    retried = [p for name, p in calls if name == "wash_trading"][-1]
+    assert dict(load_library()["wash_trading"].narrow).items() <= retried.items()
+    skipped = next(d for d in run.detectors if d.name == "circular_trading")
+    assert "missing" in skipped.describe()
+
+
+def test_errors_other_than_timeouts_are_not_swallowed(monkeypatch: pytest.MonkeyPatch) -> None:
+    import graph.clusters as clusters_module
+
+    def refused(*_args, **_kwargs):
+        raise neo4j.exceptions.Neo4jError._hydrate_neo4j(
+            code="Neo.ClientError.Statement.SyntaxError", message="bad"
+        )
+
+    monkeypatch.setattr(clusters_module, "run_query", refused)
+    with pytest.raises(neo4j.exceptions.ClientError):
+        run_detector(None, load_library()["wash_trading"], None, budget_s=1.0)  # type: ignore[arg-type]

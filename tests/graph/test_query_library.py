@@ -170,3 +170,24 @@ def test_run_returns_plain_rows_with_defaults_applied(neo4j_driver: neo4j.Driver
         {"$n": 4, "$share": 0.5, "$flag": False, "$kinds": ["a", "b"], "$since": None}
     ]
     assert QUERIES_DIR.is_dir()
+
+
+def test_ring_queries_treat_the_same_identifiers_as_hubs_as_loading_and_features() -> None:
+    from loaders.columns import HUB_THRESHOLD
+
+    library = load_library()
+    assert library["identifier_rings"].param("max_sharing").default == HUB_THRESHOLD
+
+
+def test_narrow_headers_name_declared_parameters_with_valid_values() -> None:
+    library = load_library()
+    for name in ("circular_trading", "wash_trading", "identifier_rings", "bust_out"):
+        narrow = dict(library[name].narrow)
+        assert narrow, f"{name} has no narrower scope to retry on"
+        library[name].bind(narrow)  # raises on an unknown name or a value out of range
+    text = "// name: q\n// title: t\n// finds: f\n// hit: h\n// param limit: int = 5 [1..9] | n\n"
+    with pytest.raises(QueryLibraryError, match="no parameter"):
+        parse_query(text + "// narrow: nope=3\nRETURN $limit")
+    with pytest.raises(QueryLibraryError, match="between"):
+        parse_query(text + "// narrow: limit=99\nRETURN $limit")
+    assert parse_query(text + "// narrow: limit=2\nRETURN $limit").narrow == (("limit", 2),)

@@ -175,3 +175,26 @@ def test_clusters_find_list_and_mark(app: typer.Typer, graph: neo4j.Driver) -> N
         app, ["clusters", "mark", ring_id, "dismissed", "--note", "x"], env={"COLUMNS": "300"}
     )
     assert result.exit_code == 2 and "already confirmed by eve" in result.output
+
+
+def test_clusters_says_a_partial_run_and_exits_3(
+    app: typer.Typer, graph: neo4j.Driver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import graph.clusters as clusters_module
+
+    real_run = clusters_module.run_query
+
+    def circular_times_out(driver, query, params=None, **options):
+        if query.name == "circular_trading":
+            raise neo4j.exceptions.Neo4jError._hydrate_neo4j(
+                code="Neo.ClientError.Transaction.TransactionTimedOutClientConfiguration",
+                message="timed out",
+            )
+        return real_run(driver, query, params, **options)
+
+    monkeypatch.setattr(clusters_module, "run_query", circular_times_out)
+    result = runner.invoke(app, ["clusters"], env={"COLUMNS": "300"})
+    assert result.exit_code == 3, result.output
+    assert "clusters written" in result.output
+    assert "circular_trading: skipped" in result.output
+    assert "partial run" in result.output

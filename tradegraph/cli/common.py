@@ -30,6 +30,8 @@ err_console = Console(stderr=True)
 
 #: Exit code for problems the user can fix (bad input, bad setup).
 EXIT_USAGE = 2
+#: The run finished and wrote its results, but part of the work was narrowed or skipped.
+EXIT_PARTIAL = 3
 #: Exit code for a run that failed on the way.
 EXIT_FAILURE = 1
 

@@ -34,6 +34,7 @@ from graph.query_library import (
     run_query,
 )
 from loaders.safe_csv import escape_cell
+from tradegraph.cli.common import EXIT_PARTIAL
 
 FORMATS = ("table", "csv", "json")
 _err = Console(stderr=True)
@@ -261,6 +262,16 @@ def find() -> None:
         f"replaced {outcome.replaced} undecided clusters; {outcome.skipped_decided} already "
         "decided and not raised again"
     )
+    for detector in outcome.detectors:
+        if detector.status != "complete":
+            _err.print(f"[yellow]{detector.status}:[/] {detector.describe()}")
+    if outcome.partial:
+        _err.print(
+            "[yellow]partial run:[/] the clusters above were written, but a detector was "
+            "narrowed or skipped; run it alone with `tradegraph query run NAME` and narrower "
+            "parameters to see what it finds."
+        )
+        raise typer.Exit(EXIT_PARTIAL)
 
 
 @clusters_app.command("list")
