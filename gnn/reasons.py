@@ -21,7 +21,7 @@ analyst's detail. All of it is vectorised over targets except the sentences them
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
@@ -293,7 +293,7 @@ class _Evidence:
     targets: np.ndarray
     values: np.ndarray  # raw features [N, F] in graph order
     column: dict[str, int]
-    ids: pd.Index
+    names: list[str]  # business id per graph position
     typical: dict[str, float]
     trade: TradeIndex
     currency: str
@@ -302,6 +302,10 @@ class _Evidence:
     ig: NodeAttributions | None = None
     ig_relation: np.ndarray | None = None  # [R] relation code per IG row
     gnn_columns: list[str] | None = None
+    unit_columns: dict[tuple[str, str], tuple[np.ndarray, np.ndarray, np.ndarray]] = field(
+        default_factory=dict
+    )
+    named_trees: dict[tuple[int, int], dict[int, float]] = field(default_factory=dict)
 
     def value(self, node: int) -> Callable[[str], float]:
         row = self.values[node]
@@ -316,28 +320,71 @@ def rank_units(contributions: np.ndarray, k: int = MAX_REASONS) -> list[np.ndarr
     return [row[value > 1e-6] for row, value in zip(order, top, strict=True)]
 
 
-def _named_by_trees(ev: _Evidence, i: int, unit: tuple[str, str]) -> dict[int, float]:
-    """Split the unit's counterparty aggregates over the partners behind them."""
-    relation = unit[0]
-    if ev.shap is None or relation not in ("buyers", "suppliers"):
-        return {}
-    partners, gmv = ev.trade.partners(relation, int(ev.targets[i]))
-    if not len(partners):
-        return {}
-    share = gmv / max(gmv.sum(), 1e-12)
-    out = np.zeros(len(partners))
-    in_unit = _unit_matrix(tuple(ev.tree_columns or []), "self")[:, UNIT_INDEX[unit]]
-    for c in np.flatnonzero(in_unit):
-        column, value = (ev.tree_columns or [])[c], ev.shap[i, c]
-        if value == 0.0:
-            continue
-        key = column.split("_wmean_", 1)[1] if "_wmean_" in column else None
-        weights = share
-        if key in ev.column:
-            pull = share * (ev.values[partners, ev.column[key]] - ev.typical.get(key, 0.0))
-            weights = pull / pull.sum() if abs(pull.sum()) > 1e-12 else share
-        out += value * weights
-    return {int(p): float(v) for p, v in zip(partners, out, strict=True)}
+def _unit_columns(
+    ev: _Evidence, unit: tuple[str, str]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The tree columns that count toward ``unit``, the raw feature each averages over the
+    counterparties (-1 for an aggregate without one, such as a share distressed) and that
+    feature's training median; computed once per unit."""
+    cached = ev.unit_columns.get(unit)
+    if cached is None:
+        columns = ev.tree_columns or []
+        in_unit = np.flatnonzero(_unit_matrix(tuple(columns), "self")[:, UNIT_INDEX[unit]])
+        keys = [
+            columns[c].split("_wmean_", 1)[1] if "_wmean_" in columns[c] else "" for c in in_unit
+        ]
+        key_index = np.asarray([ev.column.get(k, -1) for k in keys], dtype=np.int64)
+        typical = np.asarray([ev.typical.get(k, 0.0) for k in keys])
+        cached = ev.unit_columns[unit] = (in_unit, key_index, typical)
+    return cached
+
+
+def _top_per_row(rows: np.ndarray, values: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the ``k`` largest ``values`` within each ``rows`` group."""
+    order = np.lexsort((-values, rows))
+    rows_sorted = rows[order]
+    starts = np.flatnonzero(np.r_[True, rows_sorted[1:] != rows_sorted[:-1]])
+    rank = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
+    return order[rank < k]
+
+
+def named_by_trees(
+    ev: _Evidence, chosen: list[np.ndarray]
+) -> dict[tuple[int, int], dict[int, float]]:
+    """For every chosen counterparty unit of the trees, its partners' shares of the
+    contribution, all targets at once: each aggregate's contribution is split by
+    ``share * (value - typical)`` (by share alone for aggregates without a raw feature, or
+    when the pulls cancel out). Keeps the ``2 * MAX_NAMED`` largest per (target, unit)."""
+    out: dict[tuple[int, int], dict[int, float]] = {}
+    if ev.shap is None:
+        return out
+    picked = np.zeros((len(chosen), len(UNITS)), dtype=bool)
+    for i, units in enumerate(chosen):
+        picked[i, units] = True
+    for relation in ("buyers", "suppliers"):
+        shares = ev.trade.sales if relation == "buyers" else ev.trade.purchases
+        totals = np.asarray(shares.sum(axis=1)).ravel()
+        for concern_unit in (u for u in UNITS if u[0] == relation):
+            u = UNIT_INDEX[concern_unit]
+            idx = np.flatnonzero(picked[:, u])
+            if not len(idx):
+                continue
+            columns, keys, typical = _unit_columns(ev, concern_unit)
+            sub = shares[ev.targets[idx]].tocoo()
+            share = sub.data / np.maximum(totals[ev.targets[idx]][sub.row], 1e-12)
+            values = ev.values[:, np.maximum(keys, 0)] - typical  # [N, C]
+            pull = share[:, None] * values[sub.col]  # [nnz, C]
+            total = np.zeros((len(idx), len(columns)))
+            np.add.at(total, sub.row, pull)
+            usable = (keys >= 0)[None, :] & (np.abs(total) > 1e-12)
+            weights = np.where(
+                usable[sub.row], pull / np.where(usable, total, 1.0)[sub.row], share[:, None]
+            )
+            split = (weights * ev.shap[idx][:, columns][sub.row]).sum(axis=1)
+            for k in _top_per_row(sub.row, split, 2 * MAX_NAMED):
+                named = out.setdefault((int(idx[sub.row[k]]), u), {})
+                named[int(sub.col[k])] = float(split[k])
+    return out
 
 
 def _named_by_graph(ev: _Evidence, i: int, unit: tuple[str, str]) -> dict[int, float]:
@@ -363,7 +410,7 @@ def _reason(ev: _Evidence, i: int, u: int, contribution: float) -> Reason:
     if relation == "self":
         text = applicant_sentence(unit, ev.value(target), ev.currency)
         return Reason(code, text, f"{text} {weight}", contribution)
-    named = _named_by_trees(ev, i, unit)
+    named = dict(ev.named_trees.get((i, u), {}))
     for node, value in _named_by_graph(ev, i, unit).items():
         named[node] = named.get(node, 0.0) + value
     ranked = sorted((kv for kv in named.items() if kv[1] > 0), key=lambda kv: (-kv[1], kv[0]))
@@ -383,7 +430,7 @@ def _reason(ev: _Evidence, i: int, u: int, contribution: float) -> Reason:
     for node in chosen:
         held = f", {shares[node]:.0%} of its {whose}" if node in shares else ""
         fact = counterparty_fact(relation, concern, ev.value(node), ev.currency)
-        facts.append(f"{ev.ids[node]}{held}: {fact}")
+        facts.append(f"{ev.names[node]}{held}: {fact}")
     detail = f"{text}. " + ("; ".join(facts) if facts else "no single business stands out")
     return Reason(code, text, f"{detail} {weight}", contribution)
 
@@ -409,7 +456,7 @@ def explain(
         targets=targets,
         values=features.to_numpy(np.float64),
         column={c: j for j, c in enumerate(features.columns)},
-        ids=ids,
+        names=ids.tolist(),
         typical=artefact.typical,
         trade=TradeIndex.build(ids, pairs, graph),
         currency=currency,
@@ -430,6 +477,7 @@ def explain(
     if kind in ("graphsage", "hybrid"):
         _graph_evidence(ev, artefact, graph, contributions, progress, steps)
     chosen = rank_units(contributions)
+    ev.named_trees = named_by_trees(ev, chosen)
     return [
         [_reason(ev, i, int(u), float(contributions[i, u])) for u in units]
         for i, units in enumerate(chosen)
