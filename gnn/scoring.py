@@ -39,6 +39,7 @@ from gnn.scale import Grades, ScoreScale, grades_from_pd_bands
 from gnn.selection import (
     LOGIT_CLIP,
     ModelConfig,
+    Say,
     Selection,
     SelectionConfig,
     TrainingTable,
@@ -51,7 +52,6 @@ from loaders.features import FeatureReference, compute_features
 
 __all__ = ["TrainingConfig", "TrainingDataError", "score", "train_models"]
 
-Say = Callable[[str], None]
 SCORE_COLUMNS = [
     "business_id", "pd", "score", "grade", "reasons", "reason_codes", "reason_details",
     "model_version", "as_of",

@@ -18,12 +18,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import neo4j
 import pandas as pd
 
 from loaders.columns import HUB_THRESHOLD
 from tradegraph.settings import Settings
+
+if TYPE_CHECKING:
+    from gnn.selection import Say
 
 TRAIN_AS_OF = pd.Timestamp("2024-01-01", tz="UTC")
 TEST_AS_OF = pd.Timestamp("2025-01-01", tz="UTC")
@@ -52,8 +56,6 @@ BROWSER_QUERIES: tuple[tuple[str, str], ...] = (
         "RETURN c, b, t",
     ),
 )
-
-Say = Callable[[str], None]
 
 
 @dataclass

@@ -42,18 +42,22 @@ def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     raise typer.Exit(code)
 
 
-def progress(*, transient: bool = False) -> Progress:
-    """A rich progress bar with counts, rate-friendly columns and time left."""
-    return Progress(
-        SpinnerColumn(),
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        transient=transient,
-    )
+def progress(
+    *, unit: str | None = None, rate: bool = False, transient: bool = False, stderr: bool = False
+) -> Progress:
+    """The one progress display every command uses: a spinner and the task's description,
+    then a bar with done/total and time left (``unit=None``: tasks with a total) or a running
+    count of ``unit`` (``"rows"``) with, when ``rate``, its rate per second (task field
+    ``rate``), and the time elapsed. ``stderr`` keeps stdout for the command's output."""
+    columns: list = [SpinnerColumn(), TextColumn("[progress.description]{task.description}")]
+    if unit is None:
+        columns += [BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn()]
+    else:
+        columns.append(TextColumn(f"{{task.completed:,.0f}} {unit}"))
+        if rate:
+            columns.append(TextColumn(f"[cyan]{{task.fields[rate]}} {unit}/s"))
+        columns.append(TimeElapsedColumn())
+    return Progress(*columns, console=err_console if stderr else console, transient=transient)
 
 
 def local_server_config(settings: Settings, *, browser: bool = False) -> LocalServerConfig:

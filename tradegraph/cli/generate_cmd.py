@@ -9,9 +9,10 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from loaders.synthetic import STAGES, SyntheticConfig, generate_marketplace, write_export
+from tradegraph.cli.common import EXIT_USAGE
+from tradegraph.cli.common import progress as progress_display
 
 console = Console(stderr=True)
 
@@ -40,27 +41,20 @@ def generate(
     ground_truth file (latent states, rings) that no model may read."""
     if out.exists() and not out.is_dir():
         console.print(f"[red]{out} is a file: give a folder to write the export into.[/red]")
-        raise typer.Exit(2)
+        raise typer.Exit(EXIT_USAGE)
     if out.is_dir() and any(out.glob("businesses.*")) and not force:
         console.print(
             f"[red]{out} already holds an export: pick an empty folder or pass --force.[/red]"
         )
-        raise typer.Exit(2)
+        raise typer.Exit(EXIT_USAGE)
     try:
         config = SyntheticConfig(n_businesses=businesses, seed=seed)
     except ValueError as error:
         console.print(f"[red]{error}[/red]")
-        raise typer.Exit(2) from error
+        raise typer.Exit(EXIT_USAGE) from error
 
     started = time.perf_counter()
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=False,
-    ) as progress:
+    with progress_display() as progress:
         task = progress.add_task("generating", total=len(STAGES) + 1)
 
         def step(stage: str) -> None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from tradegraph.cli.common import console, local_server_config
+from tradegraph.cli.common import EXIT_FAILURE, EXIT_USAGE, console, local_server_config
 from tradegraph.cli.common import fail as _exit
+from tradegraph.cli.common import progress as progress_display
 
 
 def _reconciliation(result) -> Table:
@@ -53,11 +53,14 @@ def load(
 
     settings = get_settings()
     if not export.is_dir():
-        _exit(f"{export} is not a folder: pass the export folder (see docs for its layout).", 2)
+        _exit(
+            f"{export} is not a folder: pass the export folder (see docs for its layout).",
+            EXIT_USAGE,
+        )
     try:
         key = settings.identifier_key(demo=demo)
     except MissingHashKeyError as error:
-        _exit(str(error), 2)
+        _exit(str(error), EXIT_USAGE)
     rejects_dir = rejects or export / "rejects"
     if bulk:
         from graph.server.errors import Neo4jSetupError
@@ -65,18 +68,11 @@ def load(
         try:
             _bulk_load(settings, export, key, rejects_dir, overwrite=overwrite)
         except Neo4jSetupError as error:
-            _exit(str(error), 2)
+            _exit(str(error), EXIT_USAGE)
         return
     driver = open_driver(settings)
     try:
-        with Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            TextColumn("{task.completed:,} rows"),
-            TextColumn("[cyan]{task.fields[rate]} rows/s"),
-            TimeElapsedColumn(),
-            console=console,
-        ) as progress:
+        with progress_display(unit="rows", rate=True) as progress:
             tasks: dict[str, int] = {}
 
             def advance(table: str, rows: int) -> None:
@@ -101,7 +97,7 @@ def load(
                 phone_country_code=settings.phone_country_code,
             )
     except KeyFingerprintMismatchError as error:
-        _exit(str(error), 2)
+        _exit(str(error), EXIT_USAGE)
     finally:
         driver.close()
     console.print(_reconciliation(result))
@@ -114,7 +110,10 @@ def load(
     for problem in result.problems[:20]:
         console.print(f"[yellow]{problem}[/yellow]")
     if not result.reconciles:
-        _exit("The counts do not reconcile; re-run the load (it is safe) and report this.", 1)
+        _exit(
+            "The counts do not reconcile; re-run the load (it is safe) and report this.",
+            EXIT_FAILURE,
+        )
 
 
 def _bulk_load(settings, export: Path, key: bytes, rejects_dir: Path, *, overwrite: bool) -> None:
@@ -128,7 +127,7 @@ def _bulk_load(settings, export: Path, key: bytes, rejects_dir: Path, *, overwri
     from loaders.validate import ExportReader
 
     if settings.neo4j_uri:
-        _exit("--bulk works only on the local server: unset NEO4J_URI, or load online.", 2)
+        _exit("--bulk works only on the local server: unset NEO4J_URI, or load online.", EXIT_USAGE)
     config = local_server_config(settings)
     guard_bulk_target(config, overwrite=overwrite)  # fail before minutes of CSV writing
     csv_dir = config.data_dir / "import" / "tradegraph-bulk"
@@ -177,7 +176,7 @@ def analytics(
 
     unknown = sorted(set(only or []) - set(ANALYTICS))
     if unknown:
-        _exit(f"Unknown analytics {unknown}; choose from {sorted(ANALYTICS)}.", 2)
+        _exit(f"Unknown analytics {unknown}; choose from {sorted(ANALYTICS)}.", EXIT_USAGE)
     settings = get_settings()
     driver = open_driver(settings)
     try:

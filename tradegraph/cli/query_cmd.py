@@ -19,7 +19,6 @@ from typing import Annotated, Any
 import neo4j
 import typer
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from graph.browser_guide import export_browser
@@ -34,7 +33,8 @@ from graph.query_library import (
     run_query,
 )
 from loaders.safe_csv import escape_cell
-from tradegraph.cli.common import EXIT_PARTIAL
+from tradegraph.cli.common import EXIT_FAILURE, EXIT_PARTIAL, EXIT_USAGE
+from tradegraph.cli.common import progress as progress_display
 
 FORMATS = ("table", "csv", "json")
 _err = Console(stderr=True)
@@ -65,7 +65,7 @@ def _database() -> str | None:
     return get_settings().neo4j_database
 
 
-def _fail(message: str, code: int = 2) -> typer.Exit:
+def _fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
     _err.print(f"[red]error:[/red] {message}")
     return typer.Exit(code)
 
@@ -88,7 +88,7 @@ def _user_errors() -> Iterator[None]:
             raise _fail(
                 "The query ran past its timeout and was stopped; narrow it with parameters or "
                 "raise --timeout.",
-                1,
+                EXIT_FAILURE,
             ) from None
         raise _fail(f"{error.message} ({code})") from None
     except neo4j.exceptions.ServiceUnavailable as error:
@@ -229,13 +229,7 @@ def find() -> None:
     with (
         _user_errors(),
         _open_driver() as driver,
-        Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            TimeElapsedColumn(),
-            console=_err,
-            transient=True,
-        ) as progress,
+        progress_display(unit="queries", transient=True, stderr=True) as progress,
     ):
         task = progress.add_task("finding clusters")
         outcome = refresh_clusters(

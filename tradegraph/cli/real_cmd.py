@@ -13,6 +13,7 @@ from rich.table import Table
 
 from loaders.real import CONVERTERS, ConversionReport, RealDataError
 from loaders.real.common import REPORT_FILE, existing_tables
+from tradegraph.cli.common import EXIT_FAILURE, EXIT_USAGE
 
 console = Console()
 
@@ -54,7 +55,7 @@ def import_real(
     print_reconciliation(report)
     if not report.reconciles():
         console.print("[red]Row counts do not reconcile; the export is incomplete.[/red]")
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_FAILURE)
 
 
 def print_reconciliation(report: ConversionReport) -> None:
@@ -85,7 +86,7 @@ def print_reconciliation(report: ConversionReport) -> None:
 def _fail(message: str) -> NoReturn:
     """Print a message a user can act on and exit with code 2 (bad input)."""
     console.print(f"[red]Error:[/red] {message}")
-    raise typer.Exit(2)
+    raise typer.Exit(EXIT_USAGE)
 
 
 def register(app: typer.Typer) -> None:

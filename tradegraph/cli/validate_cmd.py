@@ -8,9 +8,10 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from loaders.validate import ExportStructureError, validate_export
+from tradegraph.cli.common import EXIT_FAILURE, EXIT_USAGE
+from tradegraph.cli.common import progress as progress_display
 from tradegraph.settings import MissingHashKeyError, get_settings
 
 _console = Console(stderr=True)
@@ -44,22 +45,15 @@ def validate(
         key = settings.identifier_key(demo=demo)
     except MissingHashKeyError as error:
         _console.print(f"[red]error:[/red] {error}")
-        raise typer.Exit(2) from None
+        raise typer.Exit(EXIT_USAGE) from None
     if rejects is None:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         rejects = settings.runs_dir / f"validate-{stamp}"
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        TextColumn("{task.fields[rows]:,} rows"),
-        TimeElapsedColumn(),
-        console=_console,
-        transient=True,
-    ) as progress:
-        task = progress.add_task("validating", rows=0)
+    with progress_display(unit="rows", transient=True, stderr=True) as progress:
+        task = progress.add_task("validating", total=None)
 
         def on_progress(table: str, rows: int) -> None:
-            progress.update(task, description=f"validating {table}", rows=rows)
+            progress.update(task, description=f"validating {table}", completed=rows)
 
         try:
             report = validate_export(
@@ -74,7 +68,7 @@ def validate(
         except ExportStructureError as error:
             progress.stop()
             _console.print(f"[red]error:[/red] {error}")
-            raise typer.Exit(2) from None
+            raise typer.Exit(EXIT_USAGE) from None
     out = Console()
     out.print(report.to_rich_table())
     if report.ignored_files:
@@ -92,7 +86,7 @@ def validate(
     out.print(f"key fingerprint {report.key_fingerprint}; report and rejects in {rejects}")
     if not report.reconciles():  # pragma: no cover - a bug, not an input problem
         _console.print("[red]error:[/red] counts do not reconcile; please report this bug.")
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_FAILURE)
 
 
 def register(app: typer.Typer) -> None:
