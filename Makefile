@@ -2,7 +2,7 @@
 #
 #   make demo   set everything up, then run the main job end to end on the local Neo4j
 #   make test   set everything up, then run the whole test suite against a real Neo4j
-#   make lint   ruff check and ruff format --check (CI runs it before the tests)
+#   make lint   ruff check, ruff format --check and mypy (CI runs it before the tests)
 #   make format apply ruff's formatting and safe fixes to the whole tree
 #   make benchmarks-readme  render benchmarks/README.md from benchmarks/results/*.json
 #
@@ -38,6 +38,7 @@ test: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 format: setup
 	$(BIN)/ruff format .

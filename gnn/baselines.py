@@ -38,7 +38,7 @@ class TreeModel:
 
     def predict_proba(self, features: np.ndarray) -> np.ndarray:
         """Probability of the positive class, ``[len(features)]``."""
-        return self.booster.predict_proba(features)[:, 1]
+        return np.asarray(self.booster.predict_proba(features))[:, 1]
 
 
 def _classifier(config: TreeConfig, seed: int, n_estimators: int) -> lgb.LGBMClassifier:

@@ -8,8 +8,9 @@ observed default rate by decile of predicted PD, for the model card.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -61,14 +62,15 @@ class Calibrator:
         }
 
     @classmethod
-    def from_dict(cls, payload: dict[str, object]) -> Calibrator:
+    def from_dict(cls, payload: Mapping[str, Any]) -> Calibrator:
+        """Read back :meth:`to_dict` (JSON from a model folder)."""
         return cls(
-            method=payload["method"],  # type: ignore[arg-type]
-            x=[float(v) for v in payload.get("x", [])],  # type: ignore[union-attr]
-            y=[float(v) for v in payload.get("y", [])],  # type: ignore[union-attr]
-            a=float(payload.get("a", 1.0)),  # type: ignore[arg-type]
-            b=float(payload.get("b", 0.0)),  # type: ignore[arg-type]
-            fitted_on=int(payload.get("fitted_on", 0)),  # type: ignore[arg-type]
+            method=payload["method"],
+            x=[float(v) for v in payload.get("x", [])],
+            y=[float(v) for v in payload.get("y", [])],
+            a=float(payload.get("a", 1.0)),
+            b=float(payload.get("b", 0.0)),
+            fitted_on=int(payload.get("fitted_on", 0)),
         )
 
 

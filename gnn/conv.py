@@ -126,12 +126,12 @@ class _FusedAggregate(torch.autograd.Function):
     sparse transposition)."""
 
     @staticmethod
-    def forward(ctx, z: Tensor, fused: Tensor, fused_t: Tensor) -> Tensor:  # type: ignore[override]
+    def forward(ctx, z: Tensor, fused: Tensor, fused_t: Tensor) -> Tensor:
         ctx.fused_t = fused_t
         return torch.sparse.mm(fused, z)
 
     @staticmethod
-    def backward(ctx, grad: Tensor) -> tuple[Tensor, None, None]:  # type: ignore[override]
+    def backward(ctx, grad: Tensor) -> tuple[Tensor, None, None]:
         return torch.sparse.mm(ctx.fused_t, grad.contiguous()), None, None
 
 

@@ -33,12 +33,17 @@ RELATIONS: tuple[str, ...] = ("buys_from", "sells_to", "shares_identifier")
 
 
 class Frames(Protocol):
-    """Anything holding the four snapshot frames (``graph.snapshot.Snapshot`` or synthetic)."""
+    """Anything holding the four snapshot frames (``graph.snapshot.Snapshot`` or synthetic),
+    read-only."""
 
-    businesses: pd.DataFrame
-    identifiers: pd.DataFrame
-    orders: pd.DataFrame
-    outcomes: pd.DataFrame
+    @property
+    def businesses(self) -> pd.DataFrame: ...
+    @property
+    def identifiers(self) -> pd.DataFrame: ...
+    @property
+    def orders(self) -> pd.DataFrame: ...
+    @property
+    def outcomes(self) -> pd.DataFrame: ...
 
 
 @dataclass

@@ -9,6 +9,7 @@ scored from its own and its neighbours' features without retraining.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Literal
 
@@ -78,3 +79,33 @@ class GraphSAGE(nn.Module):
 
     def forward(self, x: Tensor, adjacencies: list[Tensor]) -> Tensor:
         return self.head(self.embed(x, adjacencies)).squeeze(-1)
+
+
+#: Member logits are clipped to this before averaging (a probability of 1e-6 .. 1 - 1e-6).
+BAG_LOGIT_CLIP = float(math.log((1 - 1e-6) / 1e-6))
+
+
+class SageBagModel(nn.Module):
+    """Cross-fitted GraphSAGE members averaged in logit space, as the selection scores (c).
+
+    ``forward(x, adjacencies) -> [N]`` mean logit; ``embed`` gives it as ``[N, 1]``: the column
+    the hybrid stacks, so the reasons explain the hybrid's GraphSAGE part through it.
+    """
+
+    def __init__(self, members: list[GraphSAGE]) -> None:
+        super().__init__()
+        self.members = nn.ModuleList(members)
+        self.in_channels = members[0].in_channels
+        self.config = members[0].config
+
+    @property
+    def convs(self) -> nn.ModuleList:
+        """The first member's layers (their count is the receptive field, in hops)."""
+        return self.members[0].convs  # type: ignore[return-value]
+
+    def forward(self, x: Tensor, adjacencies: list[Tensor]) -> Tensor:
+        logits = [m(x, adjacencies).clamp(-BAG_LOGIT_CLIP, BAG_LOGIT_CLIP) for m in self.members]
+        return torch.stack(logits).mean(dim=0)
+
+    def embed(self, x: Tensor, adjacencies: list[Tensor]) -> Tensor:
+        return self.forward(x, adjacencies).unsqueeze(-1)

@@ -277,7 +277,7 @@ def hybrid_readout(
     centre = torch.from_numpy(mean.astype(np.float32))
 
     def read(z: torch.Tensor, adjs: list[torch.Tensor], rows: np.ndarray, which: np.ndarray):
-        e = model.embed(z, adjs)[torch.from_numpy(rows)]
+        e = model.embed(z, adjs)[torch.from_numpy(rows)]  # type: ignore[operator]
         return ((e - centre) * w[torch.from_numpy(which)]).sum(-1)
 
     return read

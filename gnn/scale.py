@@ -16,8 +16,10 @@ Pure arithmetic: no model, no I/O.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from itertools import pairwise
+from typing import Any
 
 import numpy as np
 
@@ -137,8 +139,8 @@ class Grades:
         return {"cutoffs": [list(c) for c in self.cutoffs], "floor_grade": self.floor_grade}
 
     @classmethod
-    def from_dict(cls, payload: dict[str, object]) -> Grades:
-        cutoffs = tuple((str(g), float(b)) for g, b in payload["cutoffs"])  # type: ignore[union-attr]
+    def from_dict(cls, payload: Mapping[str, Any]) -> Grades:
+        cutoffs = tuple((str(g), float(b)) for g, b in payload["cutoffs"])
         return cls(cutoffs=cutoffs, floor_grade=str(payload["floor_grade"]))
 
 

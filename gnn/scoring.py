@@ -21,8 +21,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
-from torch import Tensor, nn
 
 from gnn import model_card
 from gnn.artefact import CARD_FILE, SAGE_DIR, Artefact, new_model_version, save_artefact
@@ -32,12 +30,11 @@ from gnn.data import FeatureScaler, Frames, GraphData, build_graph, trade_pairs
 from gnn.errors import TrainingDataError
 from gnn.evaluate import FeatureSet, check_maturity
 from gnn.metrics import all_metrics
-from gnn.model import GraphSAGE
+from gnn.model import GraphSAGE, SageBagModel
 from gnn.reason_codes import Reason
 from gnn.reasons import explain
 from gnn.scale import Grades, ScoreScale, grades_from_pd_bands
 from gnn.selection import (
-    LOGIT_CLIP,
     ModelConfig,
     Say,
     Selection,
@@ -68,30 +65,11 @@ SAGE_LOGIT_COLUMN = "emb_graphsage_logit"
 BAG_DIR = "bag"
 
 
-class SageBagModel(nn.Module):
-    """Cross-fitted GraphSAGE members averaged in logit space, as ``gnn.evaluate`` scores (c).
-
-    ``forward(x, adjacencies) -> [N]`` mean logit; ``embed`` gives it as ``[N, 1]``: the column
-    the hybrid stacks, so ``gnn.reasons`` explains the hybrid's GraphSAGE part through it.
-    """
-
-    def __init__(self, members: list[GraphSAGE]) -> None:
-        super().__init__()
-        self.members = nn.ModuleList(members)
-        self.in_channels = members[0].in_channels
-        self.config = members[0].config
-
-    @property
-    def convs(self) -> nn.ModuleList:
-        """The first member's layers (their count is the receptive field, in hops)."""
-        return self.members[0].convs  # type: ignore[return-value]
-
-    def forward(self, x: Tensor, adjacencies: list[Tensor]) -> Tensor:
-        logits = [m(x, adjacencies).clamp(-LOGIT_CLIP, LOGIT_CLIP) for m in self.members]
-        return torch.stack(logits).mean(dim=0)
-
-    def embed(self, x: Tensor, adjacencies: list[Tensor]) -> Tensor:
-        return self.forward(x, adjacencies).unsqueeze(-1)
+def _single(model: GraphSAGE | SageBagModel) -> GraphSAGE:
+    """A bag's member must be one GraphSAGE (bags are not nested)."""
+    if not isinstance(model, GraphSAGE):
+        raise TypeError("a GraphSAGE bag is made of single fold models, not of bags")
+    return model
 
 
 class BaggedSAGE(TrainedSAGE):
@@ -104,7 +82,7 @@ class BaggedSAGE(TrainedSAGE):
     def from_members(cls, members: list[TrainedSAGE]) -> BaggedSAGE:
         first = members[0]
         bag = cls(
-            model=SageBagModel([m.model for m in members]),
+            model=SageBagModel([_single(m.model) for m in members]),
             scaler=first.scaler,
             sage_config=first.sage_config,
             weighting=first.weighting,

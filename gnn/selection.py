@@ -33,7 +33,7 @@ import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold
 
 from gnn.baselines import TreeConfig, TreeModel, fit_trees, refit_trees
-from gnn.calibration import Calibrator, fit_calibrator
+from gnn.calibration import Calibrator, Method, fit_calibrator
 from gnn.data import EdgeWeighting, FeatureScaler, GraphData
 from gnn.errors import TrainingDataError
 from gnn.metrics import all_metrics
@@ -142,7 +142,7 @@ class Selection:
     sage: list[TrainedSAGE]
     stacked_logit: np.ndarray | None
     calibrator: Calibrator
-    calibration_method: str
+    calibration_method: Method
     labels: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
     fold_of: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
     rounds: dict[str, int] = field(default_factory=dict)
@@ -336,12 +336,14 @@ def _choose(config: SelectionConfig, fold_auc: dict[str, list[float]]) -> str:
     return max(config.models, key=lambda m: means[m])
 
 
-def calibration_method(method: str, positives: int) -> str:
+def calibration_method(method: str, positives: int) -> Method:
     """``auto`` -> isotonic from ``ISOTONIC_MIN_DEFAULTS`` positives, Platt below: isotonic on
     a few dozen defaults is a staircase of a handful of PDs, which bunches the grades."""
     if method == "auto":
         return "isotonic" if positives >= ISOTONIC_MIN_DEFAULTS else "platt"
-    return method
+    if method not in ("isotonic", "platt"):
+        raise ValueError(f"calibration must be auto, isotonic or platt, not {method!r}")
+    return "isotonic" if method == "isotonic" else "platt"
 
 
 def fit_and_select(
@@ -390,7 +392,7 @@ def fit_and_select(
         fold_auc[name] = [all_metrics(y[held], oof[name][held])["auc"] for _, held in folds]
     champion = _choose(config, fold_auc)
     method = calibration_method(config.calibration, int(y.sum()))
-    calibrator = fit_calibrator(oof[champion], y, method)  # type: ignore[arg-type]
+    calibrator = fit_calibrator(oof[champion], y, method)
     say(f"champion {MODEL_LABELS[champion]}; refitting the tree models on all rows")
     final = _refit(table, rounds, stacked_logit, models, config.seed)
     logger.info("champion %s; mean held-out AUC %s", champion, fold_auc)

@@ -21,7 +21,7 @@ from sklearn.metrics import roc_auc_score
 
 from gnn.conv import RelationAdjacencies, relation_adjacency
 from gnn.data import EdgeWeighting, FeatureScaler, GraphData
-from gnn.model import GraphSAGE, SAGEConfig
+from gnn.model import GraphSAGE, SageBagModel, SAGEConfig
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,7 @@ def _pos_weight(labels: np.ndarray, policy: str) -> float:
 class TrainedSAGE:
     """A trained model and everything it needs to score new graphs."""
 
-    model: GraphSAGE
+    model: GraphSAGE | SageBagModel
     scaler: FeatureScaler
     sage_config: SAGEConfig
     weighting: EdgeWeighting

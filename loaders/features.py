@@ -368,7 +368,7 @@ def _distress_aggregates(
     seller, buyer, gmv = pairs_year
     e, o = (seller, buyer) if side == "buyers" else (buyer, seller)
     share = _shares(n, e, gmv)
-    out = {
+    out: dict[str, np.ndarray] = {
         "share_distressed": np.bincount(e, weights=share * flag[o], minlength=n),
         "share_silent": np.bincount(e, weights=share * silent[o], minlength=n),
         "wmean_distress": np.bincount(e, weights=share * score[o], minlength=n),

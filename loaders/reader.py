@@ -75,13 +75,14 @@ class RawChunk:
     frame: pd.DataFrame
     lines: np.ndarray
     bad_lines: np.ndarray
-    spans: np.ndarray | None = None
-    bad_spans: np.ndarray | None = None
+    spans: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    bad_spans: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     def __post_init__(self) -> None:
-        if self.spans is None:
+        # Not given: every record covers one physical line.
+        if len(self.spans) != len(self.lines):
             self.spans = np.ones(len(self.lines), dtype=np.int64)
-        if self.bad_spans is None:
+        if len(self.bad_spans) != len(self.bad_lines):
             self.bad_spans = np.ones(len(self.bad_lines), dtype=np.int64)
 
 
@@ -311,15 +312,17 @@ def _place_records(
     all_spans = np.concatenate([spans, np.zeros(len(bad), dtype=np.int64)])[order]
     is_bad = np.concatenate([np.zeros(len(records), bool), np.ones(len(bad), bool)])[order]
     starts = np.empty(len(merged), dtype=np.int64)
-    position, done = first_line, 0
+    position: int = int(first_line)
+    done = 0
     for index in np.flatnonzero(is_bad):
         segment = all_spans[done:index]
         starts[done:index] = position + np.cumsum(segment) - segment
         position += int(segment.sum())
         starts[index] = position
-        all_spans[index] = cursor().record_span(position)
-        position += int(all_spans[index])
-        done = index + 1
+        span = int(cursor().record_span(position))
+        all_spans[index] = span
+        position += span
+        done = int(index) + 1
     segment = all_spans[done:]
     starts[done:] = position + np.cumsum(segment) - segment
     position += int(segment.sum())

@@ -321,7 +321,7 @@ class ExportReader:
         kept_frames: list[pd.DataFrame] = []
         identifier_frames: list[pd.DataFrame] = []
         for table, chunk, tally in self._chunks("businesses"):
-            frame, flags = chunk.frame, {}
+            frame, flags = chunk.frame, dict[str, np.ndarray]()
             checks = self._checks(chunk)
             parsed = check_columns(frame, c.BUSINESSES, checks, self.base_currency, flags)
             version = parsed[BUSINESS_VERSION].fillna(parsed["registered_at"])
@@ -379,7 +379,7 @@ class ExportReader:
         rate_index = pd.Series(rates, dtype="float64")
         seen = SeenHashes()
         for table, chunk, tally in self._chunks("transactions"):
-            frame, flags = chunk.frame, {}
+            frame, flags = chunk.frame, dict[str, np.ndarray]()
             checks = self._checks(chunk)
             parsed = check_columns(frame, c.TRANSACTIONS, checks, self.base_currency, flags)
             txn = parsed["txn_id"]
@@ -425,7 +425,7 @@ class ExportReader:
         seen = SeenHashes()
         frames: list[pd.DataFrame] = []
         for table, chunk, tally in self._chunks("outcomes"):
-            frame, flags = chunk.frame, {}
+            frame, flags = chunk.frame, dict[str, np.ndarray]()
             checks = self._checks(chunk)
             parsed = check_columns(frame, c.OUTCOMES, checks, self.base_currency, flags)
             no_label = parsed["defaulted"].isna() & parsed["fraud"].isna()
@@ -455,7 +455,7 @@ class ExportReader:
         seen = SeenHashes()
         frames: list[pd.DataFrame] = []
         for table, chunk, tally in self._chunks("credit_events"):
-            frame, flags = chunk.frame, {}
+            frame, flags = chunk.frame, dict[str, np.ndarray]()
             checks = self._checks(chunk)
             parsed = check_columns(frame, c.CREDIT_EVENTS, checks, self.base_currency, flags)
             triple = pd.DataFrame({name: parsed[name] for name in CREDIT_EVENT_COLUMNS})

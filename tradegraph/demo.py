@@ -135,8 +135,9 @@ def run_demo(
     with timed("generate"):
         # Outcomes at the two score dates the demo uses; the 25 monthly cohorts that stacked
         # training reads would add minutes of loading and are not used here.
-        config = SyntheticConfig(n_businesses=businesses, seed=seed, monthly_cohorts=False)
-        market = generate_marketplace(config)
+        market = generate_marketplace(
+            SyntheticConfig(n_businesses=businesses, seed=seed, monthly_cohorts=False)
+        )
         write_export(market, export_dir)
         say(
             f"Generated {len(market.businesses):,} businesses and "

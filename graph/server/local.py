@@ -506,7 +506,8 @@ def _bolt_answers(uri: str, password: str, timeout: float = 5.0) -> bool:
             ) as driver,
             driver.session() as session,
         ):
-            return session.run("RETURN 1 AS ok").single()["ok"] == 1
+            record = session.run("RETURN 1 AS ok").single()
+            return record is not None and record["ok"] == 1
     except (DriverError, Neo4jError, OSError):
         return False
 
@@ -536,7 +537,7 @@ def status(config: LocalServerConfig) -> dict:
     """What runs in this data folder: ``{"running": bool, "pid", "uri", ...}``."""
     state = _read_json(config.data_dir / "server.json") or {}
     pid = state.get("pid")
-    running = bool(pid) and _pid_alive(int(pid)) and _is_our_server(int(pid), config, state)
+    running = pid is not None and _pid_alive(int(pid)) and _is_our_server(int(pid), config, state)
     return {
         "running": running,
         "pid": pid if running else None,

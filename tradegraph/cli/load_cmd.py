@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.progress import TaskID
 from rich.table import Table
 
 from tradegraph.cli.common import EXIT_FAILURE, EXIT_USAGE, console, local_server_config
@@ -73,7 +74,7 @@ def load(
     driver = open_driver(settings)
     try:
         with progress_display(unit="rows", rate=True) as progress:
-            tasks: dict[str, int] = {}
+            tasks: dict[str, TaskID] = {}
 
             def advance(table: str, rows: int) -> None:
                 if table not in tasks:

@@ -173,7 +173,7 @@ def _champion_predictions(data: ReportData) -> tuple[str, np.ndarray, np.ndarray
     if data.predictions is None or data.predictions.empty:
         return None
     models = data.predictions["model"].astype(str)
-    model = data.champion if data.champion in set(models) else models.iloc[0]
+    model = str(data.champion) if data.champion in set(models) else str(models.iloc[0])
     rows = data.predictions[models == model]
     return model, rows["y_true"].to_numpy(dtype=int), rows["pd"].to_numpy(dtype=float)
 

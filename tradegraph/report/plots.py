@@ -8,6 +8,7 @@ writes one PNG at ``path`` and returns it.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -46,7 +47,7 @@ def _by_model(
     return sorted(out, key=lambda item: (item[0] != champion, item[0]))
 
 
-def _style(model: str, champion: str | None) -> dict[str, object]:
+def _style(model: str, champion: str | None) -> dict[str, Any]:
     return {
         "linewidth": 2.6 if model == champion else 1.3,
         "alpha": 1.0 if model == champion else 0.8,
@@ -217,7 +218,7 @@ def score_distribution_plot(scores: pd.DataFrame, path: Path) -> Path:
         values,
         bins=30,
         stacked=True,
-        color=colours[: len(grades)],
+        color=[tuple(c) for c in colours[: len(grades)]],
         label=grades,
         edgecolor="white",
         linewidth=0.3,
