@@ -1,0 +1,160 @@
+"""Batch scoring speed: scores, grades and reasons for every SME, and the write-back to Neo4j.
+
+For each champion kind, train it at a light setting (2 folds, the champion forced) on the
+default synthetic marketplace (frames in memory), then time ``gnn.scoring.score`` on the next
+score date: features and graph, prediction, and reasons (TreeSHAP and/or batched Integrated
+Gradients), median over ``--repeats``. Then write one run's scores to Neo4j with
+``graph.scores.write_scores`` (a server of its own under ``--work-dir`` unless ``--uri``),
+median over ``--repeats`` writes of the same run (the first creates the ``:Score`` nodes,
+the rest update them in place).
+
+Run: ``python benchmarks/score_benchmark.py [--champions trees_own_cp,hybrid,graphsage]``;
+figures go to ``benchmarks/results/score_benchmark.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import pandas as pd
+from model_benchmark import market_frames
+from results_io import command_line, generator_version, write_result
+
+from gnn.scoring import TrainingConfig, score, train_models
+from gnn.selection import ModelConfig, SelectionConfig
+
+MODELS_FOR = {
+    "trees_own": ("trees_own",),
+    "trees_own_cp": ("trees_own_cp",),
+    "graphsage": ("graphsage",),
+    "hybrid": ("graphsage", "hybrid"),
+}
+
+
+def time_scoring(champion: str, frames, dates, repeats: int) -> tuple[dict, pd.DataFrame]:
+    """Train ``champion`` lightly at the first date and time scoring at the second."""
+    config = TrainingConfig(
+        selection=SelectionConfig(folds=2, champion=champion, models=MODELS_FOR[champion]),
+        models=ModelConfig(),
+        allow_immature=True,
+    )
+    started = time.perf_counter()
+    artefact = train_models(frames, dates[0], config)
+    train_s = time.perf_counter() - started
+    seconds, without_reasons = [], []
+    scores = pd.DataFrame()
+    for _ in range(repeats):
+        t = time.perf_counter()
+        scores = score(artefact, frames, dates[1])
+        seconds.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        score(artefact, frames, dates[1], with_reasons=False)
+        without_reasons.append(time.perf_counter() - t)
+    n = len(scores)
+    total, bare = statistics.median(seconds), statistics.median(without_reasons)
+    figures = {
+        "champion": champion,
+        "smes": n,
+        "train_seconds": round(train_s, 1),
+        "score_seconds_median": round(total, 2),
+        "score_seconds_runs": [round(s, 2) for s in seconds],
+        "without_reasons_seconds_median": round(bare, 2),
+        "reasons_seconds": round(total - bare, 2),
+        "smes_per_second": round(n / total),
+        "gnn_members": len(artefact.sage.members) if artefact.sage is not None else 0,
+        "example_reasons": scores.head(3)[["business_id", "reason_codes", "reasons"]].to_dict(
+            "records"
+        ),
+    }
+    return figures, scores
+
+
+def time_write_back(args: argparse.Namespace, frames, scores: pd.DataFrame, as_of) -> dict:
+    """Load the businesses into a Neo4j of its own (or ``--uri``) and time the write-back."""
+    import neo4j
+
+    from graph.load import load_frames
+    from graph.scores import write_scores
+    from graph.server import local
+
+    work = Path(args.work_dir or tempfile.mkdtemp(prefix="tradegraph-score-bench-"))
+    server = None
+    if args.uri:
+        driver = neo4j.GraphDatabase.driver(args.uri, auth=None)
+    else:
+        config = local.LocalServerConfig(data_dir=work / "neo4j", bolt_port=args.port, apoc=False)
+        server = local.start(config, say=print)
+        driver = neo4j.GraphDatabase.driver(server.uri, auth=(server.user, server.password))
+    try:
+        load_frames(
+            driver, frames.businesses, frames.identifiers.iloc[:0], [], None,
+            key_fingerprint="score-benchmark",
+        )  # fmt: skip
+        runs = []
+        for _ in range(args.repeats):
+            t = time.perf_counter()
+            result = write_scores(driver, scores, as_of, "score-benchmark", batch_size=5_000)
+            runs.append(time.perf_counter() - t)
+        median = statistics.median(runs)
+        return {
+            "written": result.written,
+            "seconds_median": round(median, 2),
+            "seconds_runs": [round(s, 2) for s in runs],
+            "smes_per_second": round(result.written / median),
+            "batch_size": 5_000,
+        }
+    finally:
+        driver.close()
+        if server is not None:
+            local.stop(config)
+            if not args.work_dir:
+                shutil.rmtree(work, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--champions", default="trees_own_cp,hybrid,graphsage")
+    parser.add_argument("--generator-seed", type=int, default=42)
+    parser.add_argument("--businesses", type=int, default=10_000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--uri", help="an existing empty Neo4j (default: start one)")
+    parser.add_argument("--port", type=int, default=7699)
+    parser.add_argument("--work-dir", type=Path)
+    parser.add_argument("--no-write", action="store_true", help="skip the write-back")
+    args = parser.parse_args()
+
+    frames, dates, about = market_frames(args.businesses, args.generator_seed)
+    figures: dict = {"marketplace": about, "score_as_of": str(dates[1].date()), "runs": []}
+    command = command_line()
+    scores = None
+    for champion in args.champions.split(","):
+        print(f"[{champion}] training (2 folds) and timing score x{args.repeats}", flush=True)
+        run, champion_scores = time_scoring(champion, frames, dates, args.repeats)
+        figures["runs"].append(run)
+        scores = champion_scores if scores is None else scores
+        print(
+            f"[{champion}] {run['smes']} SMEs in {run['score_seconds_median']} s "
+            f"({run['smes_per_second']}/s; reasons {run['reasons_seconds']} s)",
+            flush=True,
+        )
+        write_result("score_benchmark", figures, command=command,
+                     generator_version=generator_version())  # fmt: skip
+    if not args.no_write and scores is not None:
+        figures["write_back"] = time_write_back(args, frames, scores, dates[1])
+        print(f"write-back: {figures['write_back']}", flush=True)
+    path = write_result(
+        "score_benchmark", figures, command=command, generator_version=generator_version()
+    )
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
