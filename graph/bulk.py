@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from graph.pairs import combine_pair_totals, pair_totals
 from graph.schema import SCHEMA_VERSION
 from graph.server import local
 from graph.server.errors import Neo4jSetupError
@@ -55,34 +56,6 @@ def _iso(series: pd.Series) -> pd.Series:
     return values.dt.strftime(_ISO).where(values.notna(), None)
 
 
-def _pair_totals(orders: pd.DataFrame) -> pd.DataFrame:
-    status = orders["status"].astype(object)
-    work = pd.DataFrame(
-        {
-            "seller_id": orders["seller_id"].astype(object),
-            "buyer_id": orders["buyer_id"].astype(object),
-            "gmv": orders["amount_base"].astype(float).where(status != "cancelled", 0.0),
-            "refunded": (status == "refunded").astype("int64"),
-            "disputed": (status == "disputed").astype("int64"),
-            "cancelled": (status == "cancelled").astype("int64"),
-            "ts": pd.to_datetime(orders["ts"], utc=True),
-        }
-    )
-    return (
-        work.groupby(["seller_id", "buyer_id"], sort=False)
-        .agg(
-            orders=("gmv", "size"),
-            gmv=("gmv", "sum"),
-            refunded=("refunded", "sum"),
-            disputed=("disputed", "sum"),
-            cancelled=("cancelled", "sum"),
-            first_ts=("ts", "min"),
-            last_ts=("ts", "max"),
-        )
-        .reset_index()
-    )
-
-
 def _one_version_each(businesses: pd.DataFrame) -> None:
     """The import writes one node per business: versions need the online load."""
     if businesses["business_id"].duplicated().any():
@@ -93,34 +66,152 @@ def _one_version_each(businesses: pd.DataFrame) -> None:
         )
 
 
-def _emit_credit_events(
-    emit: Callable[..., None], events: pd.DataFrame | None, nodes: list[Path], rels: list[Path]
-) -> None:
+class _ImportFiles:
+    """The import's CSV files with their typed headers, as nodes or relationships."""
+
+    def __init__(self, csv_dir: Path) -> None:
+        self.csv_dir = csv_dir
+        self.nodes: list[Path] = []
+        self.relationships: list[Path] = []
+
+    def emit(
+        self, name: str, frame: pd.DataFrame, header: list[str], *, node: bool, append: bool = False
+    ) -> None:
+        """Write ``frame`` as ``<name>.csv`` with ``header`` (``append``: add to it)."""
+        path = self.csv_dir / f"{name}.csv"
+        frame = frame.set_axis(header, axis=1)
+        frame.to_csv(path, index=False, mode="a" if append else "w", header=not append)
+        if not append:
+            (self.nodes if node else self.relationships).append(path)
+
+
+def _emit_businesses(files: _ImportFiles, b: pd.DataFrame) -> None:
+    frame = pd.DataFrame(
+        {
+            "id": b["business_id"],
+            "kind": b["kind"],
+            "registered_at": _iso(b["registered_at"]),
+            "region": b["region"],
+            "industry": b["industry"],
+            "employees": b["employees"],
+            "declared_revenue": b["declared_revenue"],
+            "updated_at": _iso(b["updated_at"] if "updated_at" in b else b["registered_at"]),
+            "label": "Business",
+        }
+    )
+    header = [
+        "business_id:ID(Business)", "kind", "registered_at:datetime", "region", "industry",
+        "employees:long", "declared_revenue:double", "updated_at:datetime", ":LABEL",
+    ]  # fmt: skip
+    files.emit("businesses", frame, header, node=True)
+
+
+def _emit_credit_events(files: _ImportFiles, events: pd.DataFrame | None) -> None:
     """``(:CreditEvent {business_id, event, at})`` nodes and their ``HAD_EVENT`` links."""
     if events is None or events.empty:
         return
     at = _iso(events["at"])
     key = events["business_id"].astype(str) + "|" + events["event"].astype(str) + "|" + at
-    emit(
-        "credit_events",
-        pd.DataFrame(
+    frame = pd.DataFrame(
+        {"id": key, "b": events["business_id"], "e": events["event"], "at": at, "l": "CreditEvent"}
+    )
+    header = [":ID(CreditEvent)", "business_id", "event", "at:datetime", ":LABEL"]
+    files.emit("credit_events", frame, header, node=True)
+    links = pd.DataFrame({"s": events["business_id"], "e": key, "t": "HAD_EVENT"})
+    header = [":START_ID(Business)", ":END_ID(CreditEvent)", ":TYPE"]
+    files.emit("had_event", links, header, node=False)
+
+
+def _emit_identifiers(files: _ImportFiles, identifiers: pd.DataFrame, hub_threshold: int) -> None:
+    """Identifier nodes with their degree and hub flag, and ``HAS_IDENTIFIER`` links."""
+    ids = identifiers[IDENTIFIER_COLUMNS].drop_duplicates()
+    degree = ids.groupby(["id_type", "id_hash"]).size().rename("degree").reset_index()
+    frame = pd.DataFrame(
+        {
+            "id": degree["id_type"] + "|" + degree["id_hash"],
+            "type": degree["id_type"],
+            "hash": degree["id_hash"],
+            "hub": (degree["degree"] > hub_threshold).map({True: "true", False: "false"}),
+            "degree": degree["degree"],
+            "label": "Identifier",
+        }
+    )
+    header = [":ID(Identifier)", "type", "hash", "hub:boolean", "degree:long", ":LABEL"]
+    files.emit("identifiers", frame, header, node=True)
+    links = pd.DataFrame(
+        {"s": ids["business_id"], "e": ids["id_type"] + "|" + ids["id_hash"], "t": "HAS_IDENTIFIER"}
+    )
+    header = [":START_ID(Business)", ":END_ID(Identifier)", ":TYPE"]
+    files.emit("has_identifier", links, header, node=False)
+
+
+def _emit_outcomes(files: _ImportFiles, outcomes: pd.DataFrame | None) -> None:
+    if outcomes is None or not len(outcomes):
+        return
+    o = outcomes
+    as_of = _iso(o["as_of"])
+    frame = pd.DataFrame(
+        {
+            "id": o["business_id"] + "|" + as_of,
+            "business_id": o["business_id"],
+            "as_of": as_of,
+            "defaulted": o["defaulted"],
+            "fraud": o["fraud"],
+            "source": "export",
+            "label": "Outcome",
+        }
+    )
+    header = [
+        ":ID(Outcome)", "business_id", "as_of:datetime", "defaulted:long", "fraud:long",
+        "source", ":LABEL",
+    ]  # fmt: skip
+    files.emit("outcomes", frame, header, node=True)
+    links = pd.DataFrame(
+        {"s": o["business_id"], "e": o["business_id"] + "|" + as_of, "t": "HAS_OUTCOME"}
+    )
+    files.emit("has_outcome", links, [":START_ID(Business)", ":END_ID(Outcome)", ":TYPE"],
+               node=False)  # fmt: skip
+
+
+_ORDER_HEADER = [
+    ":START_ID(Business)", ":END_ID(Business)", "txn_id", "ts:datetime", "amount:double",
+    "currency", "amount_base:double", "status", "status_at:datetime", "category", ":TYPE",
+]  # fmt: skip
+_PAIR_HEADER = [
+    ":START_ID(Business)", ":END_ID(Business)", "orders:long", "gmv:double", "refunded:long",
+    "disputed:long", "cancelled:long", "first_ts:datetime", "last_ts:datetime", ":TYPE",
+]  # fmt: skip
+
+
+def _emit_orders(files: _ImportFiles, order_chunks: Iterable[pd.DataFrame]) -> None:
+    """``SOLD_TO`` per order, streamed chunk by chunk, then ``TRADES_WITH`` per pair summed
+    over all chunks (:mod:`graph.pairs`)."""
+    partials: list[pd.DataFrame] = []
+    for chunk in order_chunks:
+        frame = pd.DataFrame(
             {
-                "id": key,
-                "b": events["business_id"],
-                "e": events["event"],
-                "at": at,
-                "l": "CreditEvent",
+                "s": chunk["seller_id"],
+                "e": chunk["buyer_id"],
+                "txn_id": chunk["txn_id"],
+                "ts": _iso(chunk["ts"]),
+                "amount": chunk["amount"],
+                "currency": chunk["currency"],
+                "amount_base": chunk["amount_base"],
+                "status": chunk["status"],
+                "status_at": _iso(chunk["status_at"]),
+                "category": chunk["category"],
+                "t": "SOLD_TO",
             }
-        ),
-        [":ID(CreditEvent)", "business_id", "event", "at:datetime", ":LABEL"],
-        nodes,
-    )
-    emit(
-        "had_event",
-        pd.DataFrame({"s": events["business_id"], "e": key, "t": "HAD_EVENT"}),
-        [":START_ID(Business)", ":END_ID(CreditEvent)", ":TYPE"],
-        rels,
-    )
+        )
+        files.emit("sold_to", frame, _ORDER_HEADER, node=False, append=bool(partials))
+        partials.append(pair_totals(chunk))
+    if not partials:
+        return
+    pairs = combine_pair_totals(partials)
+    pairs["first_ts"] = _iso(pairs["first_ts"])
+    pairs["last_ts"] = _iso(pairs["last_ts"])
+    pairs["t"] = "TRADES_WITH"
+    files.emit("trades_with", pairs, _PAIR_HEADER, node=False)
 
 
 def write_import_csvs(
@@ -143,191 +234,18 @@ def write_import_csvs(
     """
     _one_version_each(businesses)
     csv_dir.mkdir(parents=True, exist_ok=True)
-    nodes: list[Path] = []
-    rels: list[Path] = []
-
-    def emit(
-        name: str, frame: pd.DataFrame, header: list[str], kind: list[Path], *, append: bool = False
-    ) -> None:
-        path = csv_dir / f"{name}.csv"
-        frame = frame.set_axis(header, axis=1)
-        frame.to_csv(path, index=False, mode="a" if append else "w", header=not append)
-        if not append:
-            kind.append(path)
-
-    b = businesses
-    emit(
-        "businesses",
-        pd.DataFrame(
-            {
-                "id": b["business_id"],
-                "kind": b["kind"],
-                "registered_at": _iso(b["registered_at"]),
-                "region": b["region"],
-                "industry": b["industry"],
-                "employees": b["employees"],
-                "declared_revenue": b["declared_revenue"],
-                "updated_at": _iso(b["updated_at"] if "updated_at" in b else b["registered_at"]),
-                "label": "Business",
-            }
-        ),
-        [
-            "business_id:ID(Business)",
-            "kind",
-            "registered_at:datetime",
-            "region",
-            "industry",
-            "employees:long",
-            "declared_revenue:double",
-            "updated_at:datetime",
-            ":LABEL",
-        ],
-        nodes,
+    files = _ImportFiles(csv_dir)
+    _emit_businesses(files, businesses)
+    _emit_credit_events(files, credit_events)
+    _emit_identifiers(files, identifiers, hub_threshold)
+    meta = pd.DataFrame(
+        {"id": ["schema"], "v": [SCHEMA_VERSION], "k": [key_fingerprint], "l": ["SchemaInfo"]}
     )
-    _emit_credit_events(emit, credit_events, nodes, rels)
-    ids = identifiers[IDENTIFIER_COLUMNS].drop_duplicates()
-    degree = ids.groupby(["id_type", "id_hash"]).size().rename("degree").reset_index()
-    emit(
-        "identifiers",
-        pd.DataFrame(
-            {
-                "id": degree["id_type"] + "|" + degree["id_hash"],
-                "type": degree["id_type"],
-                "hash": degree["id_hash"],
-                "hub": (degree["degree"] > hub_threshold).map({True: "true", False: "false"}),
-                "degree": degree["degree"],
-                "label": "Identifier",
-            }
-        ),
-        [":ID(Identifier)", "type", "hash", "hub:boolean", "degree:long", ":LABEL"],
-        nodes,
-    )
-    emit(
-        "has_identifier",
-        pd.DataFrame(
-            {
-                "s": ids["business_id"],
-                "e": ids["id_type"] + "|" + ids["id_hash"],
-                "t": "HAS_IDENTIFIER",
-            }
-        ),
-        [":START_ID(Business)", ":END_ID(Identifier)", ":TYPE"],
-        rels,
-    )
-    emit(
-        "schema_info",
-        pd.DataFrame(
-            {"id": ["schema"], "v": [SCHEMA_VERSION], "k": [key_fingerprint], "l": ["SchemaInfo"]}
-        ),
-        [":ID(Meta)", "version:long", "key_fingerprint", ":LABEL"],
-        nodes,
-    )
-    if outcomes is not None and len(outcomes):
-        o = outcomes
-        as_of = _iso(o["as_of"])
-        emit(
-            "outcomes",
-            pd.DataFrame(
-                {
-                    "id": o["business_id"] + "|" + as_of,
-                    "business_id": o["business_id"],
-                    "as_of": as_of,
-                    "defaulted": o["defaulted"],
-                    "fraud": o["fraud"],
-                    "source": "export",
-                    "label": "Outcome",
-                }
-            ),
-            [
-                ":ID(Outcome)",
-                "business_id",
-                "as_of:datetime",
-                "defaulted:long",
-                "fraud:long",
-                "source",
-                ":LABEL",
-            ],
-            nodes,
-        )
-        emit(
-            "has_outcome",
-            pd.DataFrame(
-                {"s": o["business_id"], "e": o["business_id"] + "|" + as_of, "t": "HAS_OUTCOME"}
-            ),
-            [":START_ID(Business)", ":END_ID(Outcome)", ":TYPE"],
-            rels,
-        )
-    partials: list[pd.DataFrame] = []
-    header = [
-        ":START_ID(Business)",
-        ":END_ID(Business)",
-        "txn_id",
-        "ts:datetime",
-        "amount:double",
-        "currency",
-        "amount_base:double",
-        "status",
-        "status_at:datetime",
-        "category",
-        ":TYPE",
-    ]
-    first = True
-    for chunk in order_chunks:
-        frame = pd.DataFrame(
-            {
-                "s": chunk["seller_id"],
-                "e": chunk["buyer_id"],
-                "txn_id": chunk["txn_id"],
-                "ts": _iso(chunk["ts"]),
-                "amount": chunk["amount"],
-                "currency": chunk["currency"],
-                "amount_base": chunk["amount_base"],
-                "status": chunk["status"],
-                "status_at": _iso(chunk["status_at"]),
-                "category": chunk["category"],
-                "t": "SOLD_TO",
-            }
-        )
-        emit("sold_to", frame, header, rels, append=not first)
-        first = False
-        partials.append(_pair_totals(chunk))
-    if partials:
-        pairs = pd.concat(partials, ignore_index=True)
-        if len(partials) > 1:
-            pairs = (
-                pairs.groupby(["seller_id", "buyer_id"], sort=False)
-                .agg(
-                    orders=("orders", "sum"),
-                    gmv=("gmv", "sum"),
-                    refunded=("refunded", "sum"),
-                    disputed=("disputed", "sum"),
-                    cancelled=("cancelled", "sum"),
-                    first_ts=("first_ts", "min"),
-                    last_ts=("last_ts", "max"),
-                )
-                .reset_index()
-            )
-        pairs["first_ts"] = _iso(pairs["first_ts"])
-        pairs["last_ts"] = _iso(pairs["last_ts"])
-        pairs["t"] = "TRADES_WITH"
-        emit(
-            "trades_with",
-            pairs,
-            [
-                ":START_ID(Business)",
-                ":END_ID(Business)",
-                "orders:long",
-                "gmv:double",
-                "refunded:long",
-                "disputed:long",
-                "cancelled:long",
-                "first_ts:datetime",
-                "last_ts:datetime",
-                ":TYPE",
-            ],
-            rels,
-        )
-    return {"nodes": nodes, "relationships": rels}
+    files.emit("schema_info", meta, [":ID(Meta)", "version:long", "key_fingerprint", ":LABEL"],
+               node=True)  # fmt: skip
+    _emit_outcomes(files, outcomes)
+    _emit_orders(files, order_chunks)
+    return {"nodes": files.nodes, "relationships": files.relationships}
 
 
 def guard_bulk_target(

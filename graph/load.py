@@ -23,6 +23,7 @@ import neo4j
 import pandas as pd
 
 from graph import cypher
+from graph.pairs import pair_totals
 from graph.schema import check_key_fingerprint, ensure_schema
 from graph.session import read_frame, run, write
 from graph.session import write_work as _write
@@ -52,7 +53,6 @@ _ORDER_VALUE_COLUMNS = [
     "category",
 ]
 _BUSINESS_VALUE_COLUMNS = BUSINESS_COLUMNS[1:]
-_PAIR_KEYS = ["seller_id", "buyer_id"]
 #: What a re-sent order may not change (contract v2): such a row is an amended order.
 _FIXED_ORDER_COLUMNS = ["seller_id", "buyer_id", "ts", "amount", "currency"]
 #: Reject reason of a re-sent order that changes one of :data:`_FIXED_ORDER_COLUMNS`.
@@ -265,32 +265,14 @@ def _identifier_batch(tx: neo4j.ManagedTransaction, batch: pd.DataFrame) -> Tabl
 
 
 def _pair_deltas(orders: pd.DataFrame) -> list[dict[str, Any]]:
-    """Per (seller, buyer): order count, GMV (non-cancelled amount_base), status counts,
-    first/last ts (micros) - summed in pandas so each pair is written once per batch."""
-    status = orders["status"].astype(object)
-    work = pd.DataFrame(
-        {
-            "seller_id": orders["seller_id"].astype(object),
-            "buyer_id": orders["buyer_id"].astype(object),
-            "gmv": orders["amount_base"].astype(float).where(status != "cancelled", 0.0),
-            "refunded": (status == "refunded").astype(int),
-            "disputed": (status == "disputed").astype(int),
-            "cancelled": (status == "cancelled").astype(int),
-            "ts": pd.to_datetime(orders["ts"], utc=True).dt.as_unit("us").array.asi8,
-        }
-    )
-    grouped = work.groupby(_PAIR_KEYS, sort=False).agg(
-        orders=("ts", "size"),
-        gmv=("gmv", "sum"),
-        refunded=("refunded", "sum"),
-        disputed=("disputed", "sum"),
-        cancelled=("cancelled", "sum"),
-        first_ts=("ts", "min"),
-        last_ts=("ts", "max"),
-    )
+    """The batch's :func:`graph.pairs.pair_totals` as rows for ``ADD_PAIR_DELTAS`` (times in
+    epoch microseconds), so each pair is written once per batch."""
+    grouped = pair_totals(orders)
+    for column in ("first_ts", "last_ts"):
+        grouped[column] = grouped[column].dt.as_unit("us").array.asi8
     # Buyer order, like the orders: two loads into one database lock shared buyers in the
     # same order, so they wait for each other instead of deadlocking.
-    grouped = grouped.reset_index().sort_values(["buyer_id", "seller_id"])
+    grouped = grouped.sort_values(["buyer_id", "seller_id"])
     columns = list(grouped.columns)
     lists = [grouped[c].tolist() for c in columns]
     return [dict(zip(columns, row, strict=True)) for row in zip(*lists, strict=True)]
