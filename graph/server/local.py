@@ -557,27 +557,50 @@ def start(config: LocalServerConfig, say: Say = _quiet) -> ServerInfo:
     Raises :class:`Neo4jSetupError` with what to do next on any setup problem.
     """
     config.data_dir.mkdir(parents=True, exist_ok=True)
+    running = _already_running(config)
+    if running is not None:
+        return running
+    t0 = time.perf_counter()
+    java = find_java(config.java_home)
+    extras = _preflight(config, say)
+    config.data_dir.chmod(_PRIVATE_DIR)  # before anything private is written into it
+    conf_dir = _write_conf(config)
+    _install_plugins(config, say)
+    password = _set_initial_password(java, config)
+    write_private(config.data_dir / "VERSION", config.version)
+    make_private(config.data_dir)
+    proc = _launch(config, java, conf_dir, extras)
+    return _wait_for_bolt(config, proc, password, t0)
+
+
+def _already_running(config: LocalServerConfig) -> ServerInfo | None:
+    """The server already running in this data folder, or ``None``; one that owns the folder
+    but does not answer is an error."""
     current = status(config)
-    if current["running"]:
-        password = read_password(config.data_dir) or ""
-        if _wait_until_answers(int(current["pid"]), current["uri"], password):
-            return ServerInfo(
-                uri=current["uri"],
-                user=NEO4J_USER,
-                password=password,
-                pid=int(current["pid"]),
-                startup_seconds=0.0,
-                already_running=True,
-                log_file=config.log_file,
-                browser_url=current.get("browser_url"),
-            )
+    if not current["running"]:
+        return None
+    password = read_password(config.data_dir) or ""
+    if not _wait_until_answers(int(current["pid"]), current["uri"], password):
         raise Neo4jSetupError(
             f"A server process (pid {current['pid']}) owns {config.data_dir} but does not "
             f"answer on {current['uri']}. Run `tradegraph neo4j stop`, then start again; "
             f"log: {config.log_file}"
         )
-    t0 = time.perf_counter()
-    java = find_java(config.java_home)
+    return ServerInfo(
+        uri=current["uri"],
+        user=NEO4J_USER,
+        password=password,
+        pid=int(current["pid"]),
+        startup_seconds=0.0,
+        already_running=True,
+        log_file=config.log_file,
+        browser_url=current.get("browser_url"),
+    )
+
+
+def _preflight(config: LocalServerConfig, say: Say) -> list[Path]:
+    """Jars present, store version readable, ports free; returns the extra class-path
+    folders (Neo4j Browser when asked for)."""
     ensure_jars(config, say)
     _check_store_version(config)
     if _port_in_use(config.bolt_port):
@@ -597,13 +620,14 @@ def start(config: LocalServerConfig, say: Say = _quiet) -> ServerInfo:
         if browser is None:
             raise Neo4jSetupError("Neo4j Browser could not be downloaded; start without --browser.")
         extras.append(browser)
-    config.data_dir.chmod(_PRIVATE_DIR)  # before anything private is written into it
-    conf_dir = _write_conf(config)
-    _install_plugins(config, say)
-    password = _set_initial_password(java, config)
-    write_private(config.data_dir / "VERSION", config.version)
-    make_private(config.data_dir)
+    return extras
 
+
+def _launch(
+    config: LocalServerConfig, java: JavaRuntime, conf_dir: Path, extras: list[Path]
+) -> subprocess.Popen[bytes]:
+    """Start the server process in its own session, logging to the folder's log, and record
+    it in ``server.json`` (pid and start time, so ``stop`` signals only this process)."""
     cmd = [
         *_java_cmd(java, config, _ENTRY_POINT, extras),
         f"--home-dir={config.data_dir.resolve()}",
@@ -620,7 +644,6 @@ def start(config: LocalServerConfig, say: Say = _quiet) -> ServerInfo:
             start_new_session=True,  # outlives the CLI, and Ctrl-C in the shell doesn't kill it
             umask=_PRIVATE_UMASK,  # the store, transaction logs and logs it writes stay private
         )
-    browser_url = f"http://127.0.0.1:{config.http_port}/browser/" if config.browser else None
     write_private(
         config.data_dir / "server.json",
         json.dumps(
@@ -631,10 +654,22 @@ def start(config: LocalServerConfig, say: Say = _quiet) -> ServerInfo:
                 "version": config.version,
                 "java": str(java.executable),
                 "started_at": time.time(),
-                "browser_url": browser_url,
+                "browser_url": _browser_url(config),
             }
         ),
     )
+    return proc
+
+
+def _browser_url(config: LocalServerConfig) -> str | None:
+    return f"http://127.0.0.1:{config.http_port}/browser/" if config.browser else None
+
+
+def _wait_for_bolt(
+    config: LocalServerConfig, proc: subprocess.Popen[bytes], password: str, t0: float
+) -> ServerInfo:
+    """Wait until the new server answers on Bolt; a process that exits or a server that does
+    not answer in time is an error with the log's tail."""
     deadline = time.monotonic() + _START_TIMEOUT_S
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -652,7 +687,7 @@ def start(config: LocalServerConfig, say: Say = _quiet) -> ServerInfo:
                 startup_seconds=time.perf_counter() - t0,
                 already_running=False,
                 log_file=config.log_file,
-                browser_url=browser_url,
+                browser_url=_browser_url(config),
             )
         time.sleep(0.5)
     _terminate(proc.pid)
