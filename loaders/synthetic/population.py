@@ -95,11 +95,48 @@ def _month_of(times: pd.DatetimeIndex | pd.Series, grid: pd.DatetimeIndex) -> np
 
 
 def make_population(config: SyntheticConfig, rng: np.random.Generator) -> Population:
-    """Draw the businesses; rings are new accounts opened together, so they set their own dates."""
+    """Draw the businesses; rings are new accounts opened together, so they set their own dates.
+
+    The draws happen in a fixed order (profile, registration, credit, roles): changing it
+    changes every generated marketplace of a seed."""
     n = config.n_businesses
     grid = month_grid(config)
     n_months = len(grid) - 1
+    kind, industry, region, size = _draw_profile(config, rng)
+    registered = _draw_registration(config, rng, grid)
+    is_sme = kind == KIND_SME
+    older = registered < grid[0].to_datetime64()
+    credit_p = np.clip(config.credit_share + 0.15 * older - 0.1, 0.05, 0.95)
+    has_credit = is_sme & (rng.random(n) < credit_p)
+    roles = _assign_roles(config, rng, is_sme, registered, has_credit, grid)
 
+    active_from = np.maximum(_month_of(pd.DatetimeIndex(registered, tz="UTC"), grid) + 1, 0)
+    width = max(6, len(str(n)))
+    business_id = np.array([f"B{i:0{width}d}" for i in range(1, n + 1)], dtype=object)
+    return Population(
+        business_id=business_id,
+        kind=kind,
+        industry=industry,
+        region=region,
+        registered_at=registered,
+        active_from=active_from,
+        size=size,
+        has_credit=has_credit,
+        family_group=roles["family_group"],
+        warehouse=roles["warehouse"],
+        ring_id=roles["ring_id"],
+        bust_out_month=roles["bust_out"],
+        lone_fraud_month=roles["lone_fraud"],
+        n_months=n_months,
+        month_starts=grid,
+    )
+
+
+def _draw_profile(
+    config: SyntheticConfig, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Kind, industry (-1 for consumers), region (Zipf) and size (log-normal) per business."""
+    n = config.n_businesses
     kind = rng.choice(
         3,
         size=n,
@@ -117,7 +154,15 @@ def make_population(config: SyntheticConfig, rng: np.random.Generator) -> Popula
     size = rng.lognormal(0.0, config.size_sigma, size=n)
     size[kind == KIND_ENTERPRISE] *= config.enterprise_size_factor
     size[kind == KIND_CONSUMER] = rng.lognormal(-1.0, 0.5, size=int((kind == KIND_CONSUMER).sum()))
+    return kind, industry, region, size
 
+
+def _draw_registration(
+    config: SyntheticConfig, rng: np.random.Generator, grid: pd.DatetimeIndex
+) -> np.ndarray:
+    """Registration dates (``datetime64[s]`` at midnight): established businesses before the
+    simulated period, the others during it."""
+    n = config.n_businesses
     first = pd.Timestamp(config.first_registration, tz="UTC")
     start = grid[0]
     last = pd.Timestamp(config.last_registration, tz="UTC")
@@ -128,19 +173,24 @@ def make_population(config: SyntheticConfig, rng: np.random.Generator) -> Popula
         established, -old_span * rng.random(n) - 86_400, new_span * rng.random(n)
     ).astype(np.int64)
     registered = start.to_datetime64().astype("datetime64[s]") + offsets.astype("timedelta64[s]")
-    registered = registered.astype("datetime64[D]").astype("datetime64[s]")  # dates, not times
+    return registered.astype("datetime64[D]").astype("datetime64[s]")  # dates, not times
 
-    is_sme = kind == KIND_SME
-    older = registered < start.to_datetime64()
-    credit_p = np.clip(config.credit_share + 0.15 * older - 0.1, 0.05, 0.95)
-    has_credit = is_sme & (rng.random(n) < credit_p)
 
-    family_group = np.full(n, -1, dtype=np.int64)
-    warehouse = np.full(n, -1, dtype=np.int64)
-    ring_id = np.full(n, -1, dtype=np.int64)
-    bust_out = np.full(n, -1, dtype=np.int64)
-    lone_fraud = np.full(n, -1, dtype=np.int64)
-
+def _assign_roles(
+    config: SyntheticConfig,
+    rng: np.random.Generator,
+    is_sme: np.ndarray,
+    registered: np.ndarray,
+    has_credit: np.ndarray,
+    grid: pd.DatetimeIndex,
+) -> dict[str, np.ndarray]:
+    """Fraud rings (which reset their members' registration and credit in place), lone
+    fraudsters, families and warehouse tenants, drawn from disjoint SMEs in that order."""
+    n, n_months = config.n_businesses, len(grid) - 1
+    roles = {
+        name: np.full(n, -1, dtype=np.int64)
+        for name in ("family_group", "warehouse", "ring_id", "bust_out", "lone_fraud")
+    }
     sme_idx = rng.permutation(np.flatnonzero(is_sme))
     cursor = 0
 
@@ -152,8 +202,8 @@ def make_population(config: SyntheticConfig, rng: np.random.Generator) -> Popula
         members = sme_idx[cursor : cursor + k]
         cursor += len(members)
         opened = int(rng.integers(0, max(1, n_months - 14)))
-        ring_id[members] = ring_no
-        bust_out[members] = min(opened + int(rng.integers(7, 19)), n_months + 6)
+        roles["ring_id"][members] = ring_no
+        roles["bust_out"][members] = min(opened + int(rng.integers(7, 19)), n_months + 6)
         day0 = grid[opened].to_datetime64().astype("datetime64[s]")
         jitter = rng.integers(0, 45 * 86_400, size=len(members)).astype("timedelta64[s]")
         registered[members] = (day0 + jitter).astype("datetime64[D]").astype("datetime64[s]")
@@ -164,7 +214,7 @@ def make_population(config: SyntheticConfig, rng: np.random.Generator) -> Popula
     n_lone = round(config.lone_fraud_share * len(sme_idx))
     lone = sme_idx[cursor : cursor + n_lone]
     cursor += len(lone)
-    lone_fraud[lone] = rng.integers(3, n_months, size=len(lone))
+    roles["lone_fraud"][lone] = rng.integers(3, n_months, size=len(lone))
 
     # Families: 2-4 businesses under one owner (innocent identifier sharing).
     n_family = round(config.family_share * len(sme_idx))
@@ -172,7 +222,7 @@ def make_population(config: SyntheticConfig, rng: np.random.Generator) -> Popula
     stop = cursor + n_family
     while cursor < min(stop, len(sme_idx)) - 1:
         k = int(rng.integers(2, 5))
-        family_group[sme_idx[cursor : cursor + k]] = group
+        roles["family_group"][sme_idx[cursor : cursor + k]] = group
         cursor += k
         group += 1
 
@@ -181,26 +231,6 @@ def make_population(config: SyntheticConfig, rng: np.random.Generator) -> Popula
     for w in range(config.n_warehouses):
         k = int(rng.integers(lo, hi + 1))
         tenants = sme_idx[cursor : cursor + k]
-        warehouse[tenants] = w
+        roles["warehouse"][tenants] = w
         cursor += len(tenants)
-
-    active_from = np.maximum(_month_of(pd.DatetimeIndex(registered, tz="UTC"), grid) + 1, 0)
-    width = max(6, len(str(n)))
-    business_id = np.array([f"B{i:0{width}d}" for i in range(1, n + 1)], dtype=object)
-    return Population(
-        business_id=business_id,
-        kind=kind,
-        industry=industry,
-        region=region,
-        registered_at=registered,
-        active_from=active_from,
-        size=size,
-        has_credit=has_credit,
-        family_group=family_group,
-        warehouse=warehouse,
-        ring_id=ring_id,
-        bust_out_month=bust_out,
-        lone_fraud_month=lone_fraud,
-        n_months=n_months,
-        month_starts=grid,
-    )
+    return roles
