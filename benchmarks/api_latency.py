@@ -29,6 +29,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -121,7 +122,7 @@ def main() -> None:
                     for bid in rng.sample(ids, min(10, len(ids))):  # warm-up
                         client.get(f"/businesses/{bid}/score").raise_for_status()
                     stored = [
-                        _timed(lambda b=rng.choice(ids): client.get(f"/businesses/{b}/score"))
+                        _timed(partial(client.get, f"/businesses/{rng.choice(ids)}/score"))
                         for _ in range(args.requests)
                     ]
                     print(
@@ -138,8 +139,10 @@ def main() -> None:
                 n = args.fly_requests if label == "warm" else args.cold_requests
                 fly = [
                     _timed(
-                        lambda b=rng.choice(ids): client.post(
-                            "/score", json={"business_ids": [b], "as_of": fly_date}
+                        partial(
+                            client.post,
+                            "/score",
+                            json={"business_ids": [rng.choice(ids)], "as_of": fly_date},
                         )
                     )
                     for _ in range(n)

@@ -298,14 +298,14 @@ def test_serve_refuses_to_start_without_a_key(
     import typer
     from typer.testing import CliRunner
 
-    from tradegraph.cli import app_cmd
+    from tradegraph.cli import serve_cmd
     from tradegraph.settings import get_settings
 
     monkeypatch.delenv("TRADEGRAPH_API_KEY", raising=False)
     monkeypatch.chdir(tmp_path)  # no .env here
     get_settings.cache_clear()
     app = typer.Typer()
-    app_cmd.register(app)
+    serve_cmd.register(app)
     try:
         result = CliRunner().invoke(app, ["serve"])
     finally:

@@ -242,7 +242,7 @@ def test_report_command_writes_the_page_from_the_latest_evaluation(
     import typer
     from typer.testing import CliRunner
 
-    from tradegraph.cli import app_cmd
+    from tradegraph.cli import report_cmd
     from tradegraph.settings import get_settings
 
     data = _report_data()
@@ -262,7 +262,7 @@ def test_report_command_writes_the_page_from_the_latest_evaluation(
     monkeypatch.setenv("TRADEGRAPH_HOME", str(tmp_path / "home"))
     get_settings.cache_clear()
     app = typer.Typer()
-    app_cmd.register(app)
+    report_cmd.register(app)
     try:
         result = CliRunner().invoke(app, ["report", "--no-graph", "--out", str(tmp_path / "out")])
     finally:

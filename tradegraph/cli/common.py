@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import NoReturn
 
+import pandas as pd
 import typer
 from neo4j import Driver
 from rich.console import Console
@@ -116,3 +117,11 @@ def configure_torch(settings: Settings) -> None:
         import torch
 
         torch.set_num_threads(settings.torch_threads)
+
+
+def as_of_date(value: str) -> pd.Timestamp:
+    """``--as-of`` as a UTC midnight; anything else is a usage error."""
+    try:
+        return pd.Timestamp(value, tz="UTC").normalize()
+    except ValueError:
+        fail(f"--as-of {value!r} is not a date: use YYYY-MM-DD")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -12,14 +13,24 @@ from tradegraph.settings import get_settings
 
 
 def demo(
-    businesses: int = typer.Option(10_000, "--businesses", "-n", help="Size of the marketplace."),
-    seed: int = typer.Option(None, help="Seed for generation and training (default: settings)."),
-    work_dir: Path = typer.Option(
-        None, "--work-dir", help="Where the export, scores and report go (default <home>/demo)."
-    ),
-    browser: bool = typer.Option(
-        False, "--browser", help="Start the local server with Neo4j Browser (fresh start only)."
-    ),
+    businesses: Annotated[
+        int, typer.Option("--businesses", "-n", help="Size of the marketplace.")
+    ] = 10_000,
+    seed: Annotated[
+        int | None, typer.Option(help="Seed for generation and training (default: settings).")
+    ] = None,
+    work_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--work-dir", help="Where the export, scores and report go (default <home>/demo)."
+        ),
+    ] = None,
+    browser: Annotated[
+        bool,
+        typer.Option(
+            "--browser", help="Start the local server with Neo4j Browser (fresh start only)."
+        ),
+    ] = False,
 ) -> None:
     """Generate a marketplace, load it into Neo4j, train, score, find clusters, report.
 

@@ -1,4 +1,4 @@
-"""``tradegraph evaluate``: baselines vs GraphSAGE on point-in-time snapshots from Neo4j."""
+"""``tradegraph evaluate``: every model against the baselines, with intervals and one champion."""
 
 from __future__ import annotations
 

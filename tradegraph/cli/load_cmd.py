@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.progress import TaskID
@@ -29,22 +30,27 @@ def _reconciliation(result) -> Table:
 
 
 def load(
-    export: Path = typer.Argument(..., help="Export folder (businesses, transactions, outcomes)."),
-    batch_size: int | None = typer.Option(
-        None, help="Rows per write transaction (default: settings)."
-    ),
-    demo: bool = typer.Option(
-        False, help="Hash identifiers with the public demo key (synthetic data only)."
-    ),
-    bulk: bool = typer.Option(
-        False, help="First load into an EMPTY local database via neo4j-admin import."
-    ),
-    rejects: Path | None = typer.Option(
-        None, help="Folder for rejected rows (default: EXPORT/rejects)."
-    ),
-    overwrite: bool = typer.Option(
-        False, help="With --bulk: replace a local database that holds data (its data is lost)."
-    ),
+    export: Annotated[
+        Path, typer.Argument(help="Export folder (businesses, transactions, outcomes).")
+    ],
+    batch_size: Annotated[
+        int | None, typer.Option(help="Rows per write transaction (default: settings).")
+    ] = None,
+    demo: Annotated[
+        bool, typer.Option(help="Hash identifiers with the public demo key (synthetic data only).")
+    ] = False,
+    bulk: Annotated[
+        bool, typer.Option(help="First load into an EMPTY local database via neo4j-admin import.")
+    ] = False,
+    rejects: Annotated[
+        Path | None, typer.Option(help="Folder for rejected rows (default: EXPORT/rejects).")
+    ] = None,
+    overwrite: Annotated[
+        bool,
+        typer.Option(
+            help="With --bulk: replace a local database that holds data (its data is lost)."
+        ),
+    ] = False,
 ) -> None:
     """Validate EXPORT and load it into Neo4j: exact, idempotent, safe to re-run after a crash."""
     from graph.load import load_export
@@ -166,9 +172,10 @@ def _bulk_load(settings, export: Path, key: bytes, rejects_dir: Path, *, overwri
 
 
 def analytics(
-    only: list[str] | None = typer.Option(
-        None, help="Run only these (degree_strength, pagerank, identifier_wcc, louvain)."
-    ),
+    only: Annotated[
+        list[str] | None,
+        typer.Option(help="Run only these (degree_strength, pagerank, identifier_wcc, louvain)."),
+    ] = None,
 ) -> None:
     """Compute all-time graph analytics and write them to Business nodes (GDS or networkx)."""
     from graph.analytics import ANALYTICS, has_gds, run_all

@@ -5,15 +5,17 @@ from __future__ import annotations
 import typer
 
 from tradegraph.cli import (
-    app_cmd,
     demo_cmd,
+    evaluate_cmd,
     generate_cmd,
     load_cmd,
-    model_cmd,
     neo4j_cmd,
     query_cmd,
     real_cmd,
+    report_cmd,
     score_cmd,
+    serve_cmd,
+    train_cmd,
     validate_cmd,
 )
 
@@ -36,10 +38,12 @@ for module in (
     validate_cmd,
     real_cmd,
     load_cmd,
-    model_cmd,
+    evaluate_cmd,
+    train_cmd,
     score_cmd,
     query_cmd,
-    app_cmd,
+    serve_cmd,
+    report_cmd,
 ):
     module.register(app)
 

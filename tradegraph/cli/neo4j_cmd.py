@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Annotated
 
 import typer
 
@@ -24,11 +25,12 @@ neo4j_app = typer.Typer(
 
 @neo4j_app.command()
 def start(
-    browser: bool = typer.Option(
-        False,
-        "--browser",
-        help="Also serve Neo4j Browser on http://127.0.0.1:<http port>/browser/.",
-    ),
+    browser: Annotated[
+        bool,
+        typer.Option(
+            "--browser", help="Also serve Neo4j Browser on http://127.0.0.1:<http port>/browser/."
+        ),
+    ] = False,
 ) -> None:
     """Start the local server (idempotent) and wait until it answers RETURN 1 over Bolt."""
     settings = get_settings()
@@ -74,7 +76,7 @@ def stop() -> None:
 
 @neo4j_app.command()
 def status(
-    as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
+    as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
 ) -> None:
     """Say which Neo4j tradegraph uses and whether it runs."""
     settings = get_settings()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import NoReturn
+from typing import Annotated, NoReturn
 
 import typer
 from rich import box
@@ -26,12 +26,16 @@ class Dataset(StrEnum):
 
 
 def import_real(
-    dataset: Dataset = typer.Argument(..., help="Which public dataset SRC holds."),
-    src: Path = typer.Argument(..., help="The dataset's folder, e.g. ../shared/data/bitcoin-otc."),
-    out: Path = typer.Argument(..., help="Folder to write the export to (created if missing)."),
-    overwrite: bool = typer.Option(
-        False, "--overwrite", help="Replace tables already in OUT instead of refusing."
-    ),
+    dataset: Annotated[Dataset, typer.Argument(help="Which public dataset SRC holds.")],
+    src: Annotated[
+        Path, typer.Argument(help="The dataset's folder, e.g. ../shared/data/bitcoin-otc.")
+    ],
+    out: Annotated[
+        Path, typer.Argument(help="Folder to write the export to (created if missing).")
+    ],
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace tables already in OUT instead of refusing.")
+    ] = False,
 ) -> None:
     """Convert a public dataset into the input contract, labels as fraud outcomes.
 

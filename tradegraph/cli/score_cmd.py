@@ -1,95 +1,17 @@
-"""``tradegraph train`` and ``tradegraph score``: a calibrated champion, scores, grades and
-reasons written back to Neo4j with history (and optionally to a CSV file)."""
+"""``tradegraph score``: scores, grades and reasons of every SME written back to Neo4j with
+history (and optionally to a CSV file)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
-import pandas as pd
 import typer
+
+from tradegraph.cli.common import as_of_date
 
 if TYPE_CHECKING:
     from graph.score_runs import ScoreRun
-
-
-def _as_of(value: str) -> pd.Timestamp:
-    from tradegraph.cli.common import fail
-
-    try:
-        return pd.Timestamp(value, tz="UTC").normalize()
-    except ValueError:
-        fail(f"--as-of {value!r} is not a date: use YYYY-MM-DD")
-
-
-def train_command(
-    as_of: Annotated[str, typer.Option(help="Score date D: train on the outcomes at D.")],
-    models_dir: Annotated[
-        Path | None, typer.Option(help="Where model folders go (default <home>/models).")
-    ] = None,
-    target: Annotated[str, typer.Option(help="Label: defaulted or fraud.")] = "defaulted",
-    scale: Annotated[str, typer.Option(help="Score scale: default, 300-850 or 0-300.")] = "default",
-    champion: Annotated[
-        str,
-        typer.Option(help="auto (best cross-validated AUC) or force one of the four models."),
-    ] = "auto",
-    folds: Annotated[
-        int, typer.Option(min=2, help="Cross-validation folds inside the cohort.")
-    ] = 5,
-    allow_immature: Annotated[
-        bool,
-        typer.Option("--allow-immature", help="Train on a cohort whose labels are not yet mature."),
-    ] = False,
-) -> None:
-    """Train champion and baselines on the cohort at --as-of (cross-validation inside it),
-    calibrate, and write the model folder with its model card."""
-    from tradegraph.cli.common import configure_torch, console, fail, open_driver
-    from tradegraph.settings import get_settings
-
-    if target not in ("defaulted", "fraud"):
-        fail("--target must be defaulted or fraud")
-    from gnn.errors import ImmatureLabelsError
-    from gnn.scale import preset
-    from gnn.scoring import TrainingConfig, TrainingDataError, train_models
-    from gnn.selection import SelectionConfig
-    from graph.snapshot import read_snapshot
-
-    try:
-        score_scale = preset(scale)
-    except ValueError as error:
-        fail(str(error))
-    settings = get_settings()
-    configure_torch(settings)
-    d = _as_of(as_of)
-    folder = models_dir or settings.models_dir
-    driver = open_driver(settings)
-    try:
-        with console.status(f"reading the snapshot as of {d.date()} from Neo4j"):
-            snapshot = read_snapshot(driver, d, database=settings.neo4j_database)
-    finally:
-        driver.close()
-    if snapshot.outcomes.empty:
-        fail(f"no outcomes dated {d.date()} in Neo4j: load outcomes for that date, then retrain")
-    with console.status("training") as status:
-        try:
-            config = TrainingConfig(
-                target=target,
-                horizon_days=settings.horizon_days,
-                allow_immature=allow_immature,
-                scale=score_scale,
-                selection=SelectionConfig(folds=folds, champion=champion),
-            )
-            artefact = train_models(snapshot, d, config, models_dir=folder, progress=status.update)
-        except (TrainingDataError, ImmatureLabelsError, ValueError, KeyError) as error:
-            fail(str(error))
-    metrics = artefact.metrics
-    console.print(f"champion: [bold]{artefact.champion}[/]  model {artefact.model_version}")
-    for name, values in metrics["out_of_fold"].items():
-        console.print(
-            f"  out of fold {name:<20} AUC {values['auc']:.3f}  AUPRC {values['auprc']:.3f}  "
-            f"Brier {values['brier']:.4f}"
-        )
-    console.print(f"wrote {artefact.folder} (model card: {artefact.card_path})")
 
 
 def score_command(
@@ -127,7 +49,7 @@ def score_command(
 
     settings = get_settings()
     configure_torch(settings)
-    d = _as_of(as_of)
+    d = as_of_date(as_of)
     try:
         folder = model or latest_artefact(models_dir or settings.models_dir)
         artefact = load_artefact(folder)
@@ -195,6 +117,5 @@ def _say_incomplete(run: ScoreRun | None) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``train`` and ``score`` to the app."""
-    app.command("train")(train_command)
+    """Add ``score`` to the app."""
     app.command("score")(score_command)
