@@ -22,6 +22,7 @@ The run's one champion is the model with the best mean cross-validated AUC over 
 from __future__ import annotations
 
 import json
+import logging
 import math
 import time
 from collections.abc import Callable, Mapping
@@ -49,6 +50,8 @@ from gnn.selection import (
 )
 from gnn.train import peak_rss_mib
 from loaders.labels import require_mature
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "MODELS",
@@ -431,6 +434,8 @@ def evaluate(
 
     say("bootstrapping test intervals")
     intervals = _intervals(folds, seeds_out, y_test, thin_test, config)
+    logger.info("evaluation (%s split, %d seeds): champion %s by cross-validated AUC %s",
+                config.split, config.seeds, champion, cv_auc)  # fmt: skip
     return EvaluationResult(
         target=config.target,
         split=config.split,

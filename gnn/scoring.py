@@ -14,6 +14,7 @@ neighbours' data, with reasons.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -46,6 +47,8 @@ from gnn.selection import (
 from gnn.train import TrainedSAGE
 from loaders.columns import as_utc
 from loaders.features import FeatureReference, compute_features
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["TrainingConfig", "TrainingDataError", "score", "train_models"]
 
@@ -302,6 +305,7 @@ def train_models(
         metrics=metrics,
         feature_reference=_reference(features_def, frames, as_of),
     )
+    logger.info("trained %s as of %s: champion %s", artefact.model_version, as_of.date(), champion)
     if models_dir is not None:
         say("writing the artefact and model card")
         folder = save_artefact(artefact, models_dir)
@@ -478,4 +482,8 @@ def score(
             "as_of": as_of,
         }
     )
+    logger.info(
+        "scored %d businesses as of %s with %s (%s reasons)",
+        len(out), as_of.date(), artefact.model_version, "with" if with_reasons else "without",
+    )  # fmt: skip
     return out.sort_values(["pd", "business_id"], ascending=[False, True], ignore_index=True)

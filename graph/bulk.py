@@ -19,6 +19,7 @@ in-use flags).
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -32,6 +33,8 @@ from graph.schema import SCHEMA_VERSION
 from graph.server import local
 from graph.server.errors import Neo4jSetupError
 from loaders.columns import HUB_THRESHOLD, IDENTIFIER_COLUMNS
+
+logger = logging.getLogger(__name__)
 
 _ISO = "%Y-%m-%dT%H:%M:%S.%fZ"
 #: Node records of Neo4j 5's ``record-aligned`` store format: 15 bytes, bit 0 of the first
@@ -394,6 +397,7 @@ def bulk_import(
             f"empty data folder.\n{completed.stdout[-3000:]}\n{completed.stderr[-3000:]}"
         )
     counts = {f.stem: sum(1 for _ in f.open()) - 1 for f in files}
+    logger.info("neo4j-admin import of %d files took %.1fs: %s", len(files), seconds, counts)
     return BulkResult(
         nodes=sum(counts[f.stem] for f in node_files),
         relationships=sum(counts[f.stem] for f in rel_files),

@@ -12,6 +12,7 @@ Frames follow ``loaders.columns``; timestamps travel to Neo4j as integer microse
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -35,6 +36,8 @@ from loaders.columns import (
     OUTCOME_COLUMNS,
     OUTCOME_SPLIT,
 )
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from loaders.validate import ExportReader
@@ -468,6 +471,8 @@ def load_frames(
             counts=result.as_properties(),
             status=status,
         )
+        logger.info("load %s %s in %.1fs: %s", result.run_id, status, result.seconds,
+                    result.as_properties())  # fmt: skip
     return result
 
 

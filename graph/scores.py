@@ -13,6 +13,7 @@ updates its ``Score`` nodes in place instead of adding more. Each write-back rec
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +24,8 @@ import pandas as pd
 from graph import cypher, score_runs
 from graph.session import read_frame, run, session
 from loaders.columns import as_utc
+
+logger = logging.getLogger(__name__)
 
 SCORE_FRAME_COLUMNS = ["business_id", "pd", "score", "grade", "reasons"]
 #: Optional columns, written as empty lists when a frame lacks them.
@@ -112,6 +115,8 @@ def write_scores(
             raise score_runs.ScoreRunIncompleteError(run_id, done, len(rows), err) from err
         raise
     score_runs.finish_run(driver, run_id, status="complete", database=database)
+    logger.info("score run %s complete: %d written, %d unknown", run_id, len(rows) - n_unknown,
+                n_unknown)  # fmt: skip
     return WriteResult(written=len(rows) - n_unknown, unknown=n_unknown, run_id=run_id)
 
 

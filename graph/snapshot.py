@@ -12,6 +12,7 @@ synthetic export.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 import neo4j
@@ -30,6 +31,8 @@ from loaders.columns import (
     as_utc,
 )
 from loaders.labels import StackedLabels, stack_outcomes
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -160,6 +163,10 @@ def read_snapshot(
     events = _credit_events(
         read_frame(driver, cypher.SNAPSHOT_CREDIT_EVENTS, database, as_of=micros)
     )
+    logger.info(
+        "snapshot as of %s: %d businesses, %d orders, %d outcomes",
+        stamp.date(), len(businesses), len(orders), len(outcomes),
+    )  # fmt: skip
     return Snapshot(
         as_of=stamp,
         businesses=businesses,

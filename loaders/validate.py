@@ -25,6 +25,7 @@ and cross-table checks (duplicates, unknown businesses, fx); pandera schemas
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -56,6 +57,8 @@ from loaders.reader import (
 from loaders.rejects import RejectsWriter
 from loaders.report import TableReport, ValidationReport
 from loaders.rowchecks import TS_DTYPE, RowChecks, check_columns
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "ExportReader",
@@ -520,4 +523,9 @@ def validate_export(
         chunk_rows=chunk_rows,
         on_progress=on_progress,
     ) as reader:
-        return reader.validate_all()
+        report = reader.validate_all()
+    logger.info(
+        "validated %s: %s rejected, reconciles=%s",
+        export_dir, report.rejected, report.reconciles(),
+    )  # fmt: skip
+    return report

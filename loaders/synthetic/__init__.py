@@ -92,6 +92,7 @@ before as_of, ``has_credit``,
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 import numpy as np
@@ -129,6 +130,8 @@ from loaders.synthetic.population import (
     make_population,
 )
 from loaders.synthetic.trade import CATEGORY_NAMES, make_links
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "STAGES",
@@ -273,6 +276,8 @@ def generate_marketplace(
     outcomes["as_of"] = pd.to_datetime(outcomes["as_of"], utc=True)
     credit_events = make_credit_events(config, pop, failures) if config.credit_events else None
     versions = make_business_versions(config, pop, failures, businesses)
+    logger.info("generated %d businesses and %d orders (seed %d)", len(businesses),
+                len(transactions), config.seed)  # fmt: skip
     return SyntheticMarketplace(
         businesses=businesses,
         transactions=transactions,
