@@ -42,6 +42,7 @@ from gnn.evaluate import (
     split_folds,
 )
 from gnn.selection import SelectionConfig
+from loaders.options import ExportOptions
 from loaders.real.bitcoin_otc import convert_bitcoin_otc
 from loaders.real.ethereum_phishing import convert_ethereum_phishing
 from loaders.validate import ExportReader
@@ -63,7 +64,7 @@ def read_frames(dataset: str, src: Path, scratch: Path) -> SnapshotFrames:
     (extra columns kept: ``rating`` on Bitcoin OTC orders, ``split`` on Ethereum outcomes)."""
     CONVERTERS[dataset](src, scratch)
     with ExportReader(
-        scratch, KEY, rejects_dir=None, base_currency=BASE_CURRENCY[dataset]
+        scratch, KEY, rejects_dir=None, options=ExportOptions(BASE_CURRENCY[dataset])
     ) as reader:
         businesses, identifiers = reader.businesses()
         orders = pd.concat(list(reader.iter_orders()), ignore_index=True)

@@ -36,6 +36,7 @@ from loaders.columns import (
     OUTCOME_COLUMNS,
     OUTCOME_SPLIT,
 )
+from loaders.options import ExportOptions
 
 logger = logging.getLogger(__name__)
 
@@ -573,13 +574,12 @@ def load_export(
     hub_threshold: int = HUB_THRESHOLD,
     progress: ProgressCallback | None = None,
     database: str | None = None,
-    base_currency: str = "USD",
-    phone_country_code: str | None = None,
+    options: ExportOptions = ExportOptions(),
 ) -> LoadResult:
     """Validate ``export_dir`` with ``loaders.validate.ExportReader`` and load what passes.
 
     Rows the validator rejects go to ``rejects_dir`` and are counted as ``rejected``;
-    ``base_currency`` and ``phone_country_code`` are passed to the reader (see there).
+    ``options`` (base currency, phone country code) go to the reader.
     """
     from graph.schema import key_fingerprint as fingerprint_of
     from loaders.validate import ExportReader
@@ -592,8 +592,7 @@ def load_export(
         export_dir,
         key,
         rejects_dir=rejects_dir,
-        base_currency=base_currency,
-        phone_country_code=phone_country_code,
+        options=options,
     ) as reader:
         businesses, identifiers = reader.businesses()
         outcomes = reader.outcomes()

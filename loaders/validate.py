@@ -46,6 +46,7 @@ from loaders.columns import (
     OUTCOME_COLUMNS,
 )
 from loaders.identifiers import hash_identifiers, hash_personal_column, key_fingerprint
+from loaders.options import ExportOptions
 from loaders.reader import (
     ExportStructureError,
     RawChunk,
@@ -172,9 +173,8 @@ class ExportReader:
     or call :meth:`close`, so rejects are published (on success) or discarded (on error).
 
     ``key`` is the identifier-hashing key; ``rejects_dir=None`` counts rejects without writing
-    them. ``phone_country_code`` (e.g. ``"44"``) turns national phone numbers with a trunk ``0``
-    into international ones before hashing, so both spellings match. ``chunk_rows`` bounds
-    memory. ``on_progress(table, rows_read)`` is called per chunk.
+    them. ``options``: the base currency and phone country code (:class:`ExportOptions`).
+    ``chunk_rows`` bounds memory. ``on_progress(table, rows_read)`` is called per chunk.
     """
 
     def __init__(
@@ -183,8 +183,7 @@ class ExportReader:
         key: bytes,
         *,
         rejects_dir: Path | None,
-        base_currency: str = "USD",
-        phone_country_code: str | None = None,
+        options: ExportOptions = ExportOptions(),
         chunk_rows: int = 200_000,
         on_progress: ProgressCallback | None = None,
     ) -> None:
@@ -192,8 +191,8 @@ class ExportReader:
             raise ValueError("the identifier-hashing key is empty")
         self.export_dir = Path(export_dir)
         self._key = key
-        self.phone_country_code = phone_country_code
-        self.base_currency = base_currency.strip().upper()
+        self.phone_country_code = options.phone_country_code
+        self.base_currency = options.base_currency
         self.chunk_rows = chunk_rows
         self._on_progress = on_progress
         self._files, ignored = discover_tables(self.export_dir)
@@ -507,8 +506,7 @@ def validate_export(
     key: bytes,
     *,
     rejects_dir: Path | None,
-    base_currency: str = "USD",
-    phone_country_code: str | None = None,
+    options: ExportOptions = ExportOptions(),
     chunk_rows: int = 200_000,
     on_progress: ProgressCallback | None = None,
 ) -> ValidationReport:
@@ -518,8 +516,7 @@ def validate_export(
         export_dir,
         key,
         rejects_dir=rejects_dir,
-        base_currency=base_currency,
-        phone_country_code=phone_country_code,
+        options=options,
         chunk_rows=chunk_rows,
         on_progress=on_progress,
     ) as reader:

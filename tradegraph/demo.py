@@ -152,6 +152,7 @@ def run_demo(
             rejects_dir=work_dir / "rejects",
             batch_size=batch_size,
             hub_threshold=hub_threshold,
+            options=settings.export_options(),
         )
         result.counts = graph_counts(driver)
         say(f"Loaded: {load.orders_per_second:,.0f} orders/s; graph {result.counts}")

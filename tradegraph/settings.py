@@ -16,6 +16,7 @@ from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from loaders.columns import HUB_THRESHOLD
+from loaders.options import ExportOptions
 
 #: The fixed key that demo and test runs hash identifiers with. It is public (it is in this
 #: file), so hashes made with it protect nothing: never use it on real data.
@@ -85,6 +86,10 @@ class Settings(BaseSettings):
     @property
     def runs_dir(self) -> Path:
         return (self.home / "runs").resolve()
+
+    def export_options(self) -> ExportOptions:
+        """How exports are read here: the base currency and the phone country code."""
+        return ExportOptions(self.base_currency, self.phone_country_code)
 
     def identifier_key(self, *, demo: bool = False) -> bytes:
         """The HMAC key for identifiers: the configured one, or the public demo key in demo

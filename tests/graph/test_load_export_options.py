@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from graph.load import graph_counts, load_export
+from loaders.options import ExportOptions
 from tests.loaders.export_fixture import KEY, raw_businesses, raw_transactions, write_export
 
 pytestmark = pytest.mark.neo4j
@@ -38,7 +39,7 @@ def test_base_currency_reaches_the_validator(neo4j_driver, tmp_path: Path) -> No
         "status": "completed",
     }
 
-    loaded = load_export(neo4j_driver, export, KEY, base_currency="ETH")
+    loaded = load_export(neo4j_driver, export, KEY, options=ExportOptions(base_currency="ETH"))
     assert loaded.tables["orders"].rejected == 0
     assert graph_counts(neo4j_driver)["orders"] == len(raw_transactions())
 
@@ -52,7 +53,7 @@ def test_phone_country_code_joins_national_and_international_numbers(
     export = write_export(
         tmp_path / "export", {"businesses": businesses, "transactions": raw_transactions()}
     )
-    load_export(neo4j_driver, export, KEY, phone_country_code="44")
+    load_export(neo4j_driver, export, KEY, options=ExportOptions(phone_country_code="44"))
     records, _, _ = neo4j_driver.execute_query(
         "MATCH (a:Business {business_id: $a})-[:HAS_IDENTIFIER]->(i:Identifier {type: 'phone'})"
         "<-[:HAS_IDENTIFIER]-(b:Business {business_id: $b}) RETURN count(i) AS shared",

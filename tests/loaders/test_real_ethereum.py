@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from loaders.options import ExportOptions
 from loaders.real import RealDataError, convert_ethereum_phishing
 from loaders.real.common import CONFLICTING_LABEL, SELF_LOOP, UNPARSEABLE
 from loaders.real.ethereum_phishing import NEGATIVE_AMOUNT, UNLABELLED, ZERO_AMOUNT
@@ -139,7 +140,7 @@ def test_no_usable_transfer_is_an_error(tmp_path: Path) -> None:
 def test_export_passes_the_validator_with_zero_rejects(converted, tmp_path: Path) -> None:
     report, _ = converted
     checked = validate_export(
-        report.out, b"test-key", rejects_dir=tmp_path / "rejects", base_currency="ETH"
+        report.out, b"test-key", rejects_dir=tmp_path / "rejects", options=ExportOptions("ETH")
     )
     assert checked.rejected == 0
     assert {name: table.kept for name, table in checked.tables.items()} == report.written_rows

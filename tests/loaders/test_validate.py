@@ -26,6 +26,7 @@ from loaders.contract import (
     all_reasons,
 )
 from loaders.identifiers import key_fingerprint
+from loaders.options import ExportOptions
 from loaders.validate import ExportReader, ExportStructureError, SeenHashes, validate_export
 
 # (row index in transactions, column, new value, expected reason)
@@ -126,7 +127,7 @@ def test_valid_export_round_trips_with_zero_rejects(tmp_path: Path) -> None:
 def test_frames_follow_the_contract_defaults(tmp_path: Path) -> None:
     raw = raw_transactions()
     export = write_export(tmp_path / "export")
-    with ExportReader(export, KEY, rejects_dir=None, base_currency="USD") as reader:
+    with ExportReader(export, KEY, rejects_dir=None, options=ExportOptions("USD")) as reader:
         businesses, _ = reader.businesses()
         orders = pd.concat(list(reader.iter_orders()), ignore_index=True).set_index("txn_id")
     # kind defaults to sme; registered_at is UTC midnight
@@ -290,7 +291,9 @@ def test_phone_country_code_makes_national_and_international_numbers_match(
     )
 
     def phone_hashes(country_code: str | None) -> pd.Series:
-        with ExportReader(export, KEY, rejects_dir=None, phone_country_code=country_code) as r:
+        with ExportReader(
+            export, KEY, rejects_dir=None, options=ExportOptions(phone_country_code=country_code)
+        ) as r:
             _, identifiers = r.businesses()
         phones = identifiers[identifiers["id_type"] == "phone"].set_index("business_id")["id_hash"]
         return phones.loc[[raw.loc[0, "business_id"], raw.loc[1, "business_id"]]]

@@ -100,8 +100,7 @@ def load(
                 hub_threshold=settings.hub_threshold,
                 progress=advance,
                 database=settings.neo4j_database,
-                base_currency=settings.base_currency,
-                phone_country_code=settings.phone_country_code,
+                options=settings.export_options(),
             )
     except KeyFingerprintMismatchError as error:
         _exit(str(error), EXIT_USAGE)
@@ -145,8 +144,7 @@ def _bulk_load(settings, export: Path, key: bytes, rejects_dir: Path, *, overwri
         export,
         key,
         rejects_dir=rejects_dir,
-        base_currency=settings.base_currency,
-        phone_country_code=settings.phone_country_code,
+        options=settings.export_options(),
     ) as reader:
         businesses, identifiers = reader.businesses()
         write_import_csvs(

@@ -60,8 +60,7 @@ def validate(
                 export,
                 key,
                 rejects_dir=rejects,
-                base_currency=settings.base_currency,
-                phone_country_code=settings.phone_country_code,
+                options=settings.export_options(),
                 chunk_rows=chunk_rows,
                 on_progress=on_progress,
             )
