@@ -37,17 +37,15 @@ from loaders.real.common import (
     SELF_LOOP,
     UNPARSEABLE,
     ConversionReport,
+    LabelledGraph,
     RealDataError,
-    as_of_after,
-    businesses_from_orders,
     check_header,
     dedupe_labels,
-    iso_timestamp,
     read_raw_csv,
     require_file,
     unix_to_utc,
     valid_ids,
-    write_export,
+    write_labelled_graph,
 )
 
 DATASET = "bitcoin-otc"
@@ -72,37 +70,10 @@ def convert_bitcoin_otc(src: Path, out: Path) -> ConversionReport:
     if orders.empty:
         raise RealDataError(f"{src / RATINGS_FILE} holds no usable ratings; nothing to convert.")
     labels = _read_labels(require_file(src, LABELS_FILE, DATASET), report)
-
-    as_of = as_of_after(orders["ts"].max())
-    businesses, isolated = businesses_from_orders(
-        orders, labels["business_id"], fallback_date=orders["ts"].min()
+    source = LabelledGraph(
+        orders.assign(amount=1), labels["business_id"], labels, carried=("rating",)
     )
-    transactions = orders.assign(ts=iso_timestamp(orders["ts"]), amount=1, status="completed")[
-        ["txn_id", "buyer_id", "seller_id", "ts", "amount", "status", "rating"]
-    ]
-    outcomes = pd.DataFrame(
-        {
-            "business_id": labels["business_id"].to_numpy(),
-            "as_of": as_of.strftime("%Y-%m-%d"),
-            "defaulted": pd.array([pd.NA] * len(labels), dtype="Int8"),
-            "fraud": labels["fraud"].astype("Int8").to_numpy(),
-        }
-    )
-    report.notes.update(
-        {
-            "as_of": as_of.strftime("%Y-%m-%d"),
-            "labelled businesses without kept ratings": isolated,
-            "repeated (buyer, seller) pairs kept as separate orders": int(
-                orders.duplicated(["buyer_id", "seller_id"]).sum()
-            ),
-            "fraud = 1 outcomes": int((outcomes["fraud"] == 1).sum()),
-        }
-    )
-    write_export(
-        out,
-        {"businesses": businesses, "transactions": transactions, "outcomes": outcomes},
-        report,
-    )
+    write_labelled_graph(source, out, report)
     return report
 
 

@@ -207,6 +207,59 @@ def dedupe_labels(labels: pd.DataFrame, dropped: Counter[str]) -> pd.DataFrame:
     return consistent[~repeated]
 
 
+@dataclass(frozen=True)
+class LabelledGraph:
+    """What every adapter reads from its source, before the common export is built:
+    ``orders`` (``txn_id, buyer_id, seller_id, ts`` UTC, ``amount`` and the dataset's
+    ``carried`` columns), the ``node_ids`` that must exist as businesses even without orders
+    and the node ``labels`` (``business_id, fraud`` and optionally ``split``)."""
+
+    orders: pd.DataFrame
+    node_ids: pd.Series
+    labels: pd.DataFrame
+    carried: tuple[str, ...] = ()
+
+
+def write_labelled_graph(
+    source: LabelledGraph, out: Path, report: ConversionReport
+) -> pd.Timestamp:
+    """The converter template: businesses from the orders' endpoints (and ``node_ids``), the
+    orders as completed transactions, one fraud outcome per label dated the midnight after the
+    last order; the notes every dataset gets; the tables and report written to ``out``.
+    Returns the outcomes' score date. Adapters add their own notes before calling it."""
+    orders, labels = source.orders, source.labels
+    as_of = as_of_after(orders["ts"].max())
+    businesses, isolated = businesses_from_orders(
+        orders, source.node_ids, fallback_date=orders["ts"].min()
+    )
+    transactions = orders.assign(ts=iso_timestamp(orders["ts"]), status="completed")[
+        ["txn_id", "buyer_id", "seller_id", "ts", "amount", "status", *source.carried]
+    ]
+    outcomes = pd.DataFrame(
+        {
+            "business_id": labels["business_id"].to_numpy(),
+            "as_of": as_of.strftime("%Y-%m-%d"),
+            "defaulted": pd.array([pd.NA] * len(labels), dtype="Int8"),
+            "fraud": labels["fraud"].astype("Int8").to_numpy(),
+        }
+    )
+    if "split" in labels:
+        outcomes["split"] = labels["split"].to_numpy()
+    report.notes.update(
+        {
+            "as_of": as_of.strftime("%Y-%m-%d"),
+            "businesses without kept orders (labelled or listed)": isolated,
+            "repeated (buyer, seller) pairs kept as separate orders": int(
+                orders.duplicated(["buyer_id", "seller_id"]).sum()
+            ),
+            "fraud = 1 outcomes": int((outcomes["fraud"] == 1).sum()),
+        }
+    )
+    tables = {"businesses": businesses, "transactions": transactions, "outcomes": outcomes}
+    write_export(out, tables, report)
+    return as_of
+
+
 def write_export(out: Path, tables: dict[str, pd.DataFrame], report: ConversionReport) -> None:
     """Write ``OUT/{businesses,transactions,outcomes}.csv`` and the JSON report; count rows."""
     out.mkdir(parents=True, exist_ok=True)

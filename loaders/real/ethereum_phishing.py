@@ -44,17 +44,15 @@ from loaders.real.common import (
     SELF_LOOP,
     UNPARSEABLE,
     ConversionReport,
+    LabelledGraph,
     RealDataError,
-    as_of_after,
-    businesses_from_orders,
     check_header,
     dedupe_labels,
-    iso_timestamp,
     read_raw_csv,
     require_file,
     unix_to_utc,
     valid_ids,
-    write_export,
+    write_labelled_graph,
 )
 
 DATASET = "ethereum-phishing"
@@ -82,49 +80,23 @@ def convert_ethereum_phishing(src: Path, out: Path) -> ConversionReport:
     if orders.empty:
         raise RealDataError(f"{src / EDGES_FILE} holds no usable transfers; nothing to convert.")
     node_ids, labels = _read_nodes(require_file(src, NODES_FILE, DATASET), report)
-
-    as_of = as_of_after(orders["ts"].max())
-    businesses, isolated = businesses_from_orders(
-        orders, node_ids, fallback_date=orders["ts"].min()
-    )
-    transactions = orders.assign(ts=iso_timestamp(orders["ts"]), status="completed")[
-        ["txn_id", "buyer_id", "seller_id", "ts", "amount", "status", "n_transactions"]
-    ]
-    outcomes = pd.DataFrame(
-        {
-            "business_id": labels["business_id"].to_numpy(),
-            "as_of": as_of.strftime("%Y-%m-%d"),
-            "defaulted": pd.array([pd.NA] * len(labels), dtype="Int8"),
-            "fraud": labels["fraud"].astype("Int8").to_numpy(),
-            "split": labels["split"].to_numpy(),
-        }
-    )
     listed = set(node_ids)
     endpoints = pd.concat([orders["buyer_id"], orders["seller_id"]]).drop_duplicates()
     report.notes.update(
         {
-            "as_of": as_of.strftime("%Y-%m-%d"),
             "base currency": "ETH",
             "source transfers in kept orders (sum of n_transactions)": int(
                 orders["n_transactions"].sum()
             ),
-            "nodes without kept orders": isolated,
             "order endpoints missing from the nodes file": int((~endpoints.isin(listed)).sum()),
-            "repeated (buyer, seller) pairs kept as separate orders": int(
-                orders.duplicated(["buyer_id", "seller_id"]).sum()
-            ),
-            "fraud = 1 outcomes": int((outcomes["fraud"] == 1).sum()),
             **{
-                f"split = {name}": int((outcomes["split"] == name).sum())
+                f"split = {name}": int((labels["split"] == name).sum())
                 for name in (SPLIT_TRAIN, SPLIT_TEST, SPLIT_NOT_USED)
             },
         }
     )
-    write_export(
-        out,
-        {"businesses": businesses, "transactions": transactions, "outcomes": outcomes},
-        report,
-    )
+    source = LabelledGraph(orders, node_ids, labels, carried=("n_transactions",))
+    write_labelled_graph(source, out, report)
     return report
 
 

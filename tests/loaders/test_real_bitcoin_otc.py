@@ -120,7 +120,7 @@ def test_businesses_registered_on_first_rating_and_labelled_isolated_node_kept(c
     expected = first.groupby("business_id")["ts"].min()
     assert businesses.loc[expected.index, "registered_at"].tolist() == expected.tolist()
     assert businesses.loc["42", "registered_at"] == "2010-11-08"  # first rating's date
-    assert report.notes["labelled businesses without kept ratings"] == 1
+    assert report.notes["businesses without kept orders (labelled or listed)"] == 1
 
 
 def test_outcomes_are_fraud_labels_at_one_as_of_after_every_order(converted) -> None:

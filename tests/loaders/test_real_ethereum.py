@@ -106,7 +106,7 @@ def test_every_listed_node_is_a_business_registered_on_its_first_order(converted
     assert businesses.loc["4", "registered_at"] == "2017-07-14"  # eth-6 (1500000000)
     # 5..8 only in the nodes file or in dropped rows: registered at the first order's date
     assert businesses.loc[["5", "6", "7", "8"], "registered_at"].eq("2017-03-22").all()
-    assert report.notes["nodes without kept orders"] == 4
+    assert report.notes["businesses without kept orders (labelled or listed)"] == 4
 
 
 def test_outcomes_keep_the_given_split(converted) -> None:
