@@ -12,7 +12,10 @@ and measures, with one HTTP client:
   model runs on the graph; the snapshot is cached between requests (the API's default);
 * **on the fly, cold**: the same with the cache off, so every request reads the snapshot from
   Neo4j first (fewer requests: each costs a full snapshot read);
-* **throughput**: ``GET /businesses/{id}/score`` from ``--concurrency`` threads.
+* **throughput**: ``GET /businesses/{id}/score`` from ``--concurrency`` threads;
+* **on the fly under load**: ``POST /score`` for one id from ``--concurrency`` threads, each
+  request at one of ``--fly-dates`` score dates without stored scores (so several snapshots are
+  read and scored side by side), errors counted.
 
 Request counts are bounded by the options. It only reads the graph (nothing is written). The
 result goes to ``benchmarks/results/api_latency.json`` unless ``--json`` names a file.
@@ -35,6 +38,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
+import pandas as pd
 import uvicorn
 from results_io import command_line, write_result
 
@@ -85,6 +89,41 @@ def _timed(call) -> float:  # type: ignore[no-untyped-def]
     return elapsed
 
 
+def _fly_under_load(
+    client: httpx.Client, ids: list[str], first_date: str, rng: random.Random, args
+) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    """``POST /score`` for one id at one of several score dates, from concurrent clients."""
+    base = pd.Timestamp(first_date)
+    dates = [str((base + pd.Timedelta(days=7 * k)).date()) for k in range(args.fly_dates)]
+    jobs = [(rng.choice(ids), dates[i % len(dates)]) for i in range(args.fly_load_requests)]
+    errors: list[int] = []
+
+    def one(job: tuple[str, str]) -> float | None:
+        started = time.perf_counter()
+        response = client.post("/score", json={"business_ids": [job[0]], "as_of": job[1]})
+        if response.status_code != 200:
+            errors.append(response.status_code)
+            return None
+        return time.perf_counter() - started
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(args.concurrency) as pool:
+        timings = [t for t in pool.map(one, jobs) if t is not None]
+    wall = time.perf_counter() - started
+    print(
+        f"on the fly under load, {args.concurrency} clients, {len(dates)} dates: "
+        f"{len(jobs) / wall:,.1f} requests/s  {_percentiles(timings) if timings else '-'}  "
+        f"errors {len(errors)}"
+    )
+    return {
+        "dates": dates,
+        "requests": len(jobs),
+        "errors": len(errors),
+        "requests_per_s": round(len(jobs) / wall, 2),
+        **(_latency(timings) if timings else {}),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=200, help="stored-score requests")
@@ -92,6 +131,8 @@ def main() -> None:
     parser.add_argument("--cold-requests", type=int, default=5, help="cold on-the-fly requests")
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--load-requests", type=int, default=800, help="requests under load")
+    parser.add_argument("--fly-load-requests", type=int, default=48, help="on the fly, loaded")
+    parser.add_argument("--fly-dates", type=int, default=3, help="score dates under load")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--json",
@@ -166,6 +207,7 @@ def main() -> None:
                         "requests_per_s": round(len(loaded) / wall, 1),
                         **_latency(loaded),
                     }
+                    figures["fly_concurrent"] = _fly_under_load(client, ids, fly_date, rng, args)
             server.should_exit = True
             time.sleep(0.3)
     finally:
