@@ -125,3 +125,9 @@ def as_of_date(value: str) -> pd.Timestamp:
         return pd.Timestamp(value, tz="UTC").normalize()
     except ValueError:
         fail(f"--as-of {value!r} is not a date: use YYYY-MM-DD")
+
+
+def earlier_months(as_of: pd.Timestamp, months: int) -> list[pd.Timestamp]:
+    """The ``months`` month-steps before ``as_of``, newest first: the extra score dates whose
+    cohorts ``--stack-months`` stacks with the training date's."""
+    return [as_of - pd.DateOffset(months=k) for k in range(1, months + 1)]

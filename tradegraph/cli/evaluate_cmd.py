@@ -48,7 +48,13 @@ def evaluate_command(
     hybrid on AUC, AUPRC, KS, Gini, Brier and recall in the riskiest 10%, overall and on the
     thin-file slice, with paired bootstrap intervals over test businesses and each model's
     lead over (b). The one champion is chosen by cross-validation inside the training rows."""
-    from tradegraph.cli.common import configure_torch, console, driver_session, fail
+    from tradegraph.cli.common import (
+        configure_torch,
+        console,
+        driver_session,
+        earlier_months,
+        fail,
+    )
     from tradegraph.settings import get_settings
 
     if target not in ("defaulted", "fraud"):
@@ -71,7 +77,7 @@ def evaluate_command(
 
     if stack_months and split != "temporal":
         fail("--stack-months needs --split temporal", code=2)
-    earlier = [d1 - pd.DateOffset(months=k) for k in range(1, stack_months + 1)]
+    earlier = earlier_months(d1, stack_months)
     with driver_session(settings) as driver, console.status("reading snapshots from Neo4j"):
         train = read_snapshot(driver, d1)
         test = read_snapshot(driver, d2) if d2 is not None and split == "temporal" else None

@@ -29,10 +29,24 @@ def train_command(
         bool,
         typer.Option("--allow-immature", help="Train on a cohort whose labels are not yet mature."),
     ] = False,
+    stack_months: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Also train on the cohorts of the N month-starts before --as-of (each read as "
+            "of its own date; labels from outcomes or credit events).",
+        ),
+    ] = 0,
 ) -> None:
-    """Train champion and baselines on the cohort at --as-of (cross-validation inside it),
-    calibrate, and write the model folder with its model card."""
-    from tradegraph.cli.common import configure_torch, console, fail, open_driver
+    """Train champion and baselines on the cohort at --as-of (cross-validation inside it,
+    folds grouped by business), calibrate, and write the model folder with its model card."""
+    from tradegraph.cli.common import (
+        configure_torch,
+        console,
+        earlier_months,
+        fail,
+        open_driver,
+    )
     from tradegraph.settings import get_settings
 
     if target not in ("defaulted", "fraud"):
@@ -51,10 +65,14 @@ def train_command(
     configure_torch(settings)
     d = as_of_date(as_of)
     folder = models_dir or settings.models_dir
+    earlier = earlier_months(d, stack_months)
     driver = open_driver(settings)
     try:
         with console.status(f"reading the snapshot as of {d.date()} from Neo4j"):
             snapshot = read_snapshot(driver, d, database=settings.neo4j_database)
+        with console.status(f"reading {len(earlier)} earlier cohorts from Neo4j"):
+            cohorts = {e: read_snapshot(driver, e, database=settings.neo4j_database)
+                       for e in earlier}  # fmt: skip
     finally:
         driver.close()
     if snapshot.outcomes.empty:
@@ -67,8 +85,11 @@ def train_command(
                 allow_immature=allow_immature,
                 scale=score_scale,
                 selection=SelectionConfig(folds=folds, champion=champion),
+                train_dates=tuple(earlier),
             )
-            artefact = train_models(snapshot, d, config, models_dir=folder, progress=status.update)
+            artefact = train_models(
+                snapshot, d, config, models_dir=folder, cohorts=cohorts, progress=status.update
+            )
         except (TrainingDataError, ImmatureLabelsError, ValueError, KeyError) as error:
             fail(str(error))
     metrics = artefact.metrics
