@@ -35,7 +35,8 @@ def demo(
     """Generate a marketplace, load it into Neo4j, train, score, find clusters, report.
 
     Uses the public demo key for identifiers (synthetic data only). Evaluates with one seed
-    to stay within a few minutes; `tradegraph evaluate` runs the five-seed comparison.
+    and three folds to stay within a few minutes; `tradegraph evaluate` runs the full
+    comparison (five seeds, five folds).
     """
     from graph.server import local
     from graph.server.errors import Neo4jSetupError
