@@ -207,10 +207,12 @@ def write_clusters(
     *,
     found_at: dt.datetime | None = None,
     database: str | None = None,
+    detectors: list[DetectorRun] | None = None,
 ) -> ClusterRun:
     """Replace every undecided cluster tradegraph wrote with ``clusters`` (one transaction);
     clusters whose id already carries a verdict are skipped, other applications' ``:Cluster``
-    nodes are left alone."""
+    nodes are left alone. The run is recorded as a ``(:ClusterRun)`` in the same transaction,
+    with how each detector ran (``detectors``), so a partial run is visible later."""
     found_at = found_at or dt.datetime.now(dt.UTC)
     decided = {r["cluster_id"] for r in _read(driver, cypher.DECIDED_CLUSTER_IDS, database)}
     fresh = [c for c in clusters if c.cluster_id not in decided]
@@ -225,14 +227,23 @@ def write_clusters(
         for c in fresh
     ]
 
+    ran = detectors or []
+
     def work(tx: neo4j.ManagedTransaction) -> int:
         deleted = tx.run(cypher.DELETE_UNDECIDED_CLUSTERS).single()
         tx.run(cypher.CREATE_CLUSTERS, clusters=payload, found_at=found_at).consume()
+        tx.run(
+            cypher.RECORD_CLUSTER_RUN,
+            found_at=found_at,
+            partial=any(d.status != "complete" for d in ran),
+            detectors=[d.describe() for d in ran],
+            clusters=len(fresh),
+        ).consume()
         return int(deleted["deleted"]) if deleted else 0
 
     with _session(driver, database) as session:
         replaced = session.execute_write(work)
-    return ClusterRun(found_at, fresh, replaced, len(clusters) - len(fresh))
+    return ClusterRun(found_at, fresh, replaced, len(clusters) - len(fresh), list(ran))
 
 
 def refresh_clusters(
@@ -250,9 +261,16 @@ def refresh_clusters(
         driver, params=params, database=database, on_query=on_query, budgets=budgets,
         report=detectors,
     )  # fmt: skip
-    run = write_clusters(driver, found, database=database)
-    run.detectors = detectors
-    return run
+    return write_clusters(driver, found, database=database, detectors=detectors)
+
+
+def latest_cluster_run(
+    driver: neo4j.Driver, *, database: str | None = None
+) -> dict[str, Any] | None:
+    """The latest ``clusters`` run: ``found_at`` (µs), ``partial``, ``detectors`` (one line
+    each) and ``clusters`` written; ``None`` before the first run."""
+    rows = _read(driver, cypher.LATEST_CLUSTER_RUN, database)
+    return rows[0] if rows else None
 
 
 def list_clusters(

@@ -414,6 +414,20 @@ CREATE (b)-[:IN_CLUSTER]->(c)
 RETURN count(DISTINCT c) AS clusters, count(*) AS memberships
 """
 
+#: One record per ``clusters`` run: when, whether it was partial and how each detector ran
+#: ($detectors: list of "name: status after Ns (detail)" strings).
+RECORD_CLUSTER_RUN: Final = """
+CREATE (:ClusterRun {found_at: $found_at, partial: $partial, detectors: $detectors,
+                     clusters: $clusters, created_by: 'tradegraph'})
+"""
+
+LATEST_CLUSTER_RUN: Final = f"""
+MATCH (r:ClusterRun {{created_by: 'tradegraph'}})
+RETURN {_us("r.found_at")} AS found_at, r.partial AS partial, r.detectors AS detectors,
+       r.clusters AS clusters
+ORDER BY r.found_at DESC LIMIT 1
+"""
+
 LIST_CLUSTERS: Final = """
 MATCH (c:Cluster {created_by: 'tradegraph'})
 WHERE ($kind IS NULL OR c.kind = $kind) AND ($include_decided OR c.verdict IS NULL)

@@ -13,6 +13,7 @@ from graph.clusters import (
     cluster_id_for,
     find_clusters,
     label_date,
+    latest_cluster_run,
     list_clusters,
     mark,
     refresh_clusters,
@@ -71,6 +72,8 @@ def test_rerun_replaces_the_previous_result_cleanly(neo4j_driver: neo4j.Driver) 
     clusters = count(neo4j_driver, "MATCH (c:Cluster) RETURN count(c)")
     links = count(neo4j_driver, "MATCH ()-[r:IN_CLUSTER]->() RETURN count(r)")
     assert clusters == len(first.clusters) == 6
+    recorded = latest_cluster_run(neo4j_driver)
+    assert recorded is not None and recorded["partial"] is False and recorded["clusters"] == 6
     assert links == sum(len(c.members) for c in first.clusters)
     second = refresh_clusters(neo4j_driver)
     assert second.replaced == 6
@@ -213,6 +216,10 @@ def test_a_detector_past_its_budget_is_narrowed_or_skipped_and_the_rest_written(
     assert dict(load_library()["wash_trading"].narrow).items() <= retried.items()
     skipped = next(d for d in run.detectors if d.name == "circular_trading")
     assert "missing" in skipped.describe()
+    recorded = latest_cluster_run(neo4j_driver)
+    assert recorded is not None and recorded["partial"] is True
+    assert any(line.startswith("circular_trading: skipped") for line in recorded["detectors"])
+    assert recorded["clusters"] == len(run.clusters)
 
 
 def test_errors_other_than_timeouts_are_not_swallowed(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -295,3 +295,32 @@ def test_report_shows_the_evaluations_bootstrap_intervals(tmp_path: Path) -> Non
     loaded = from_evaluation_json(json.dumps(payload))
     page = render_report(loaded, tmp_path).read_text(encoding="utf-8")
     assert "[0.612, 0.734]" in page
+
+
+def test_report_says_a_partial_clusters_run_and_lists_reasons_with_codes(tmp_path: Path) -> None:
+    data = _report_data()
+    data.cluster_run = {
+        "partial": True,
+        "detectors": [
+            "identifier_rings: complete after 0.1s ()",
+            "circular_trading: skipped after 90.0s (ran past its 90s budget; its clusters are "
+            "missing)",
+        ],
+    }
+    data.riskiest = pd.DataFrame(
+        {
+            "business_id": ["B1"],
+            "pd": [0.31],
+            "score": [455],
+            "grade": ["F"],
+            "reason_codes": [["BUYERS_CREDIT"]],
+            "reasons": [["Buyers that take 60% of its sales carry a higher risk"]],
+            "reason_details": [["B7, 60% of its sales: defaulted in the last 12 months"]],
+        }
+    )
+    page = render_report(data, tmp_path / "out").read_text(encoding="utf-8")
+    assert "The latest clusters run was partial" in page and "circular_trading: skipped" in page
+    assert "identifier_rings: complete" not in page
+    assert "<code>BUYERS_CREDIT</code>" in page and "B7, 60% of its sales" in page
+    data.cluster_run = {"partial": False, "detectors": []}
+    assert "was partial" not in render_report(data, tmp_path / "again").read_text(encoding="utf-8")

@@ -124,11 +124,12 @@ def build_report(
             data.metrics = _holdout_metrics(artefact.metrics)
             data.champion = artefact.champion
     if driver is not None:
-        from graph.clusters import list_clusters
+        from graph.clusters import latest_cluster_run, list_clusters
         from graph.scores import riskiest
 
         say("reading suspicious clusters and the riskiest businesses")
         data.clusters = list_clusters(driver, limit=10)
+        data.cluster_run = latest_cluster_run(driver)
         data.riskiest = riskiest(driver, limit=RISKIEST_SHOWN)
         date = test_as_of or data.facts.get("test_as_of")
         if artefact is not None and date:

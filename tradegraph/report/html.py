@@ -59,6 +59,8 @@ class ReportData:
     train_scores: pd.Series | None = None
     test_scores: pd.Series | None = None
     clusters: list[dict[str, Any]] = field(default_factory=list)
+    #: The latest ``clusters`` run (``graph.clusters.latest_cluster_run``): partial or not.
+    cluster_run: dict[str, Any] | None = None
     riskiest: pd.DataFrame | None = None
     model_card: str | None = None
     warnings: list[str] = field(default_factory=list)
@@ -305,7 +307,24 @@ def _riskiest_section(data: ReportData) -> str:
     )
 
 
+def _cluster_run_note(run: dict[str, Any] | None) -> str:
+    """A warning when the latest clusters run was partial: which detectors, and why."""
+    if not run or not run.get("partial"):
+        return ""
+    lines = [d for d in run.get("detectors") or [] if ": complete" not in d]
+    return (
+        '<p class="warning">The latest clusters run was partial: '
+        + "; ".join(_esc(line) for line in lines)
+        + ". Clusters those detectors would find may be missing.</p>"
+    )
+
+
 def _clusters_section(data: ReportData, top: int = 10) -> str:
+    note = _cluster_run_note(data.cluster_run)
+    return note + _clusters_table(data, top)
+
+
+def _clusters_table(data: ReportData, top: int) -> str:
     if not data.clusters:
         return _missing(
             "No suspicious clusters in the graph: run `tradegraph clusters` to find them."
