@@ -65,7 +65,10 @@ Mechanisms, in the order they are simulated (monthly grid, ``start``..``end``):
    defaulted and fraud). They share one device, most phones, bank accounts in pairs and two
    addresses. ``lone_fraud_share`` of SMEs are lone fraudsters who stop delivering (disputes)
    for six months before they are caught (fraud, not default).
-7. **Innocent sharing** (identifiers.py). ``family_share`` of SMEs sit in families of 2-4
+7. **Innocent sharing** (identifiers.py; with ``camouflage``, camouflage.py adds accountants'
+   phones, co-working addresses, lent devices and payment aggregators' accounts shared by
+   unrelated SMEs, makes rings share only some identifiers and disguises ring orders, on its
+   own random stream: off, every table is as before). ``family_share`` of SMEs sit in families of 2-4
    sharing an owner (and often an address); ``n_warehouses`` warehouse addresses are shared by
    ``warehouse_tenants`` unrelated tenants each (hubs, above the default hub threshold of 20).
    Identifiers come in messy formats (phone styles, case, spacing); ``identifier_missing_prob``
@@ -98,6 +101,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+from loaders.synthetic.camouflage import CAMOUFLAGE_STREAM, disguise_ring_orders
 from loaders.synthetic.config import SyntheticConfig
 from loaders.synthetic.events import make_business_versions, make_credit_events
 from loaders.synthetic.export import (
@@ -189,10 +193,19 @@ def _transactions_frame(
     fx = dict(config.fx_rates)
     currencies = np.array([config.base_currency, *fx], dtype=object)
     rates = np.array([1.0, *fx.values()])
-    foreign = (rng.random(n) < config.foreign_share) & ~orders.is_ring[order]
+    amount_base, category_index = orders.amount_base[order], orders.category[order]
+    may_be_foreign = ~orders.is_ring[order]
+    if config.camouflage:  # ring orders in the currencies and categories everyone uses
+        amount_base, ring_category = disguise_ring_orders(
+            amount_base, orders.is_ring[order], len(CATEGORY_NAMES),
+            np.random.default_rng([config.seed, CAMOUFLAGE_STREAM, 1]),
+        )  # fmt: skip
+        may_be_foreign = np.ones(n, dtype=bool)
+        category_index = np.where(ring_category >= 0, ring_category, category_index)
+    foreign = (rng.random(n) < config.foreign_share) & may_be_foreign
     pick = np.where(foreign, rng.integers(1, len(currencies), n), 0)
-    amount = np.round(orders.amount_base[order] / rates[pick], 2)
-    category = np.asarray([*CATEGORY_NAMES, None], dtype=object)[orders.category[order]]
+    amount = np.round(amount_base / rates[pick], 2)
+    category = np.asarray([*CATEGORY_NAMES, None], dtype=object)[category_index]
     width = max(8, len(str(n)))
     frame = pd.DataFrame(
         {

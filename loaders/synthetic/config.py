@@ -85,6 +85,11 @@ class SyntheticConfig:
     n_warehouses: int = 4
     warehouse_tenants: tuple[int, int] = (25, 60)
 
+    # --- camouflage (loaders.synthetic.camouflage): off by default, on its own random stream
+    camouflage: bool = False  # innocent look-alike sharing, rings that hide, ring orders disguised
+    accountant_clients: tuple[int, int] = (4, 12)  # SMEs on one accountant's phone
+    ring_device_share: float = 0.4  # rings that still share one device when camouflaged
+
     # --- money
     foreign_share: float = 0.02
     fx_rates: tuple[tuple[str, float], ...] = (("EUR", 1.08), ("CAD", 0.74), ("MXN", 0.055))

@@ -4,6 +4,8 @@ Every business gets its own values, written in the messy formats real exports ho
 phone formats, mixed-case addresses). Then sharing is planted: a ring shares one device, some
 phones, a few bank accounts and addresses; a family shares its owner and often an address;
 a warehouse address is used by dozens of unrelated tenants (a hub, more than the hub threshold).
+With ``camouflage`` (:mod:`loaders.synthetic.camouflage`), rings share less and ordinary
+businesses share more.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from loaders.synthetic.camouflage import camouflage_rng, hide_rings, plant_innocent_sharing
 from loaders.synthetic.config import SyntheticConfig
 from loaders.synthetic.population import KIND_CONSUMER, REGION_CODES, Population
 
@@ -67,6 +70,8 @@ def make_identifiers(
         dtype=object,
     )
     owner = np.array([f"OWN-{x:08d}" for x in _distinct(n, 10**8, rng)], dtype=object)
+    own = {"phone": phone.copy(), "device_id": device.copy(), "address": address.copy(),
+           "bank_account": bank.copy()}  # fmt: skip
 
     for ring in np.unique(pop.ring_id[pop.ring_id >= 0]):
         members = np.flatnonzero(pop.ring_id == ring)
@@ -93,11 +98,16 @@ def make_identifiers(
         # The same building, typed the way each tenant typed it (case varies).
         address[tenants] = np.where(rng.random(len(tenants)) < 0.3, site.upper(), site)
 
-    consumers = pop.kind == KIND_CONSUMER
-    address[consumers] = bank[consumers] = owner[consumers] = None
-    in_ring = pop.ring_id >= 0
     columns = {"phone": phone, "device_id": device, "address": address,
                "bank_account": bank, "owner_id": owner}  # fmt: skip
+    if config.camouflage:
+        other = camouflage_rng(config)
+        hide_rings(config, pop, columns, own, other)
+        plant_innocent_sharing(config, pop, columns, other)
+    consumers = pop.kind == KIND_CONSUMER
+    address[consumers] = bank[consumers] = owner[consumers] = None
+    # Camouflaged rings leave identifiers out as often as anyone.
+    in_ring = (pop.ring_id >= 0) & (not config.camouflage)
     for name, values in columns.items():
         missing = (rng.random(n) < config.identifier_missing_prob) & ~in_ring
         if name == "address":
