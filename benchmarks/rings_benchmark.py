@@ -100,16 +100,34 @@ def member_scores(flagged: set[str], truth: pd.DataFrame) -> dict[str, Any]:
     }
 
 
-def bench_scale(driver: neo4j.Driver, scale: int, seed: int, reuse: bool) -> dict[str, Any]:
+def suspicion_ranking(clusters: list[Any], truth: pd.DataFrame) -> dict[str, Any]:
+    """The combined ranking an analyst works down: of the top ``2 x planted rings`` clusters
+    by suspicion, how many planted rings they find (Jaccard >= 0.5) and what share of their
+    members are ring members."""
+    planted = truth.dropna(subset=["ring_id"]).groupby("ring_id")["business_id"].apply(set)
+    top = [set(c.members) for c in clusters[: 2 * len(planted)]]
+    scores = ring_scores([sorted(t) for t in top], truth)
+    return {
+        "top_clusters": len(top),
+        "rings_found": scores["rings_found"],
+        "ring_recall": scores["ring_recall"],
+        "member_precision": scores["member_precision"],
+    }
+
+
+def bench_scale(
+    driver: neo4j.Driver, scale: int, seed: int, reuse: bool, camouflage: bool = False
+) -> dict[str, Any]:
     """Generate (and, unless ``reuse``, load and analyse) one scale, then score and time."""
-    config = SyntheticConfig(n_businesses=10_000 * scale, seed=seed)
+    config = SyntheticConfig(n_businesses=10_000 * scale, seed=seed, camouflage=camouflage)
     started = time.perf_counter()
     market = generate_marketplace(config)
+    about = {"scale": scale, "seed": seed, "camouflage": camouflage}
     if reuse:
-        return score_and_time(driver, market, scale, {"scale": scale, "reused_database": True})
+        return score_and_time(driver, market, scale, {**about, "reused_database": True})
     businesses, identifiers, orders, outcomes = to_contract_frames(market, DEMO_KEY)
     out: dict[str, Any] = {
-        "scale": scale,
+        **about,
         "businesses": len(businesses),
         "orders": len(orders),
         "generate_s": round(time.perf_counter() - started, 1),
@@ -168,6 +186,7 @@ def score_and_time(
         "seconds": round(time.perf_counter() - started, 2),
         "rows": len(clusters),
     }
+    out["suspicion_ranking"] = suspicion_ranking(clusters, truth)
     out["query_times"] = timings
     return out
 
@@ -175,7 +194,7 @@ def score_and_time(
 def print_summary(result: dict[str, Any]) -> None:
     """One line per detector (precision/recall) and per query (time against budget)."""
     scale = result["scale"]
-    for name in ("rings_default", "circular_trading", "bust_out"):
+    for name in ("rings_default", "circular_trading", "bust_out", "suspicion_ranking"):
         s = result.get(name, {})
         print(
             f"[x{scale}] {name}: member precision {s.get('member_precision')}, "
@@ -196,7 +215,10 @@ def main() -> None:
     parser.add_argument("--password", default=None)
     parser.add_argument("--wipe", action="store_true", help="Confirm the database may be wiped.")
     parser.add_argument("--scales", type=int, nargs="+", default=[1, 10])
-    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[42])
+    parser.add_argument(
+        "--camouflage", action="store_true", help="Generate with SyntheticConfig(camouflage=True)."
+    )
     parser.add_argument(
         "--json",
         type=Path,
@@ -217,10 +239,11 @@ def main() -> None:
     auth = (args.user, args.password) if args.password else None
     results = []
     with neo4j.GraphDatabase.driver(args.uri, auth=auth) as driver:
-        for scale in args.scales:
-            results.append(bench_scale(driver, scale, args.seed, args.reuse))
-            print(json.dumps(results[-1], indent=2), flush=True)
-            print_summary(results[-1])
+        for seed in args.seeds:
+            for scale in args.scales:
+                results.append(bench_scale(driver, scale, seed, args.reuse, args.camouflage))
+                print(json.dumps(results[-1], indent=2), flush=True)
+                print_summary(results[-1])
     written = write_result(
         "rings_benchmark",
         results,
