@@ -25,6 +25,7 @@ sparse matrix every step. A plain list of per-relation matrices still works (the
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -72,7 +73,7 @@ def fused_adjacency(adjacencies: list[Tensor]) -> tuple[Tensor, Tensor]:
     nodes = torch.arange(num_nodes, device=device)
     rows, cols, values = [nodes], [nodes * slots], [torch.ones(num_nodes, device=device)]
     for slot, adjacency in enumerate(adjacencies, start=1):
-        coo = adjacency.to_sparse_coo().coalesce()
+        coo = adjacency.to_sparse_coo().coalesce()  # type: ignore[no-untyped-call]
         target, source = coo.indices()
         rows.append(target)
         cols.append(source * slots + slot)
@@ -83,7 +84,7 @@ def fused_adjacency(adjacencies: list[Tensor]) -> tuple[Tensor, Tensor]:
     return forward, backward
 
 
-class RelationAdjacencies(list):
+class RelationAdjacencies(list[Tensor]):
     """Per-relation normalised CSR adjacencies (a list, in relation order) plus the fused
     operator and its transpose (:func:`fused_adjacency`), built once per graph."""
 
@@ -126,16 +127,16 @@ class _FusedAggregate(torch.autograd.Function):
     sparse transposition)."""
 
     @staticmethod
-    def forward(ctx, z: Tensor, fused: Tensor, fused_t: Tensor) -> Tensor:
+    def forward(ctx: Any, z: Tensor, fused: Tensor, fused_t: Tensor) -> Tensor:
         ctx.fused_t = fused_t
         return torch.sparse.mm(fused, z)
 
     @staticmethod
-    def backward(ctx, grad: Tensor) -> tuple[Tensor, None, None]:
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, None]:
         return torch.sparse.mm(ctx.fused_t, grad.contiguous()), None, None
 
 
-class DirectedSAGEConv(MessagePassing):
+class DirectedSAGEConv(MessagePassing):  # type: ignore[misc]  # PyG ships no types
     """GraphSAGE layer with one weighted-mean aggregation and weight matrix per relation.
 
     ``forward(x [N, in], adjacencies: list of R sparse [N, N]) -> [N, out]``; a

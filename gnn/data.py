@@ -19,7 +19,7 @@ Features are standardised by a :class:`FeatureScaler` fitted on training nodes o
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import pandas as pd
@@ -97,11 +97,11 @@ class FeatureScaler:
         values = np.where(np.isnan(values), np.asarray(self.median), values)
         return ((values - np.asarray(self.mean)) / np.asarray(self.std)).astype(np.float32)
 
-    def to_dict(self) -> dict[str, list]:
+    def to_dict(self) -> dict[str, list[Any]]:
         return {"columns": self.columns, "median": self.median, "mean": self.mean, "std": self.std}
 
     @classmethod
-    def from_dict(cls, payload: dict[str, list]) -> FeatureScaler:
+    def from_dict(cls, payload: dict[str, list[Any]]) -> FeatureScaler:
         return cls(
             columns=list(payload["columns"]),
             median=list(payload["median"]),

@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -41,6 +42,10 @@ from gnn.reason_codes import (
     counterparty_fact,
     unit_of,
 )
+
+if TYPE_CHECKING:
+    from gnn.artefact import Artefact
+    from gnn.train import TrainedSAGE
 
 MAX_REASONS = 4
 #: Counterparties named per counterparty reason (analyst detail).
@@ -114,7 +119,7 @@ def _unit_matrix(columns: tuple[str, ...], relation: str) -> np.ndarray:
 # --- attributions -----------------------------------------------------------------------------
 
 
-def tree_contributions(booster, matrix: np.ndarray) -> np.ndarray:
+def tree_contributions(booster: Any, matrix: np.ndarray) -> np.ndarray:
     """TreeSHAP log-odds contributions ``[n, F]`` (bias column dropped) of a LightGBM model."""
     contrib = booster.predict(matrix, pred_contrib=True)
     return np.asarray(contrib)[:, :-1]
@@ -243,7 +248,7 @@ def integrated_gradients(
             use_identifiers=use_identifiers,
         )
         which = np.repeat(np.arange(start, start + len(chunk)), steps)
-        readout(z, adjs, blocks.target_rows, which).sum().backward()
+        readout(z, adjs, blocks.target_rows, which).sum().backward()  # type: ignore[no-untyped-call]
         grad = z.grad.numpy()  # type: ignore[union-attr]
         k = blocks.sizes[blocks.owner]
         mean_grad = sum(grad[blocks.first_row + s * k] for s in range(steps)) / steps
@@ -259,7 +264,9 @@ def integrated_gradients(
 def gnn_readout(model: torch.nn.Module) -> Readout:
     """Readout for GraphSAGE: the logit of each target copy."""
 
-    def read(z: torch.Tensor, adjs: list[torch.Tensor], rows: np.ndarray, _which: np.ndarray):
+    def read(
+        z: torch.Tensor, adjs: list[torch.Tensor], rows: np.ndarray, _which: np.ndarray
+    ) -> torch.Tensor:
         return model(z, adjs)[torch.from_numpy(rows)]
 
     return read
@@ -276,7 +283,9 @@ def hybrid_readout(
     w = torch.from_numpy((shap * deviation / (deviation**2 + 1e-3)).astype(np.float32))
     centre = torch.from_numpy(mean.astype(np.float32))
 
-    def read(z: torch.Tensor, adjs: list[torch.Tensor], rows: np.ndarray, which: np.ndarray):
+    def read(
+        z: torch.Tensor, adjs: list[torch.Tensor], rows: np.ndarray, which: np.ndarray
+    ) -> torch.Tensor:
         e = model.embed(z, adjs)[torch.from_numpy(rows)]  # type: ignore[operator]
         return ((e - centre) * w[torch.from_numpy(which)]).sum(-1)
 
@@ -436,7 +445,7 @@ def _reason(ev: _Evidence, i: int, u: int, contribution: float) -> Reason:
 
 
 def explain(
-    artefact,
+    artefact: Artefact,
     features: pd.DataFrame,
     graph: GraphData,
     targets: np.ndarray,
@@ -468,7 +477,7 @@ def explain(
         matrix = features[artefact.feature_columns if kind == "hybrid" else columns]
         matrix = matrix.to_numpy(np.float64)[targets]
         if kind == "hybrid":
-            embedding = artefact.sage.embed(graph)[targets]
+            embedding = _sage(artefact).embed(graph)[targets]
             matrix = np.hstack([matrix, embedding])
         ev.shap, ev.tree_columns = tree_contributions(artefact.trees, matrix), columns
         contributions += ev.shap @ unit_matrix(columns)
@@ -484,10 +493,22 @@ def explain(
     ]
 
 
-def _graph_evidence(ev: _Evidence, artefact, graph: GraphData, contributions: np.ndarray,
-                    progress: Callable[[int], None] | None, steps: int) -> None:  # fmt: skip
+def _sage(artefact: Artefact) -> TrainedSAGE:
+    if artefact.sage is None:
+        raise ValueError(f"a {artefact.champion} model needs its GraphSAGE part to be explained")
+    return artefact.sage
+
+
+def _graph_evidence(
+    ev: _Evidence,
+    artefact: Artefact,
+    graph: GraphData,
+    contributions: np.ndarray,
+    progress: Callable[[int], None] | None,
+    steps: int,
+) -> None:
     """Integrated Gradients of the GraphSAGE part, added to ``contributions`` in place."""
-    sage = artefact.sage
+    sage = _sage(artefact)
     model = sage.model
     if artefact.champion == "graphsage":
         readout = gnn_readout(model)
@@ -495,7 +516,7 @@ def _graph_evidence(ev: _Evidence, artefact, graph: GraphData, contributions: np
         n_raw = len(artefact.feature_columns)
         emb_cols = list(artefact.tree_columns)[n_raw:]
         mean = np.asarray([artefact.typical.get(c, 0.0) for c in emb_cols], dtype=np.float64)
-        embedding = artefact.sage.embed(graph)[ev.targets]
+        embedding = sage.embed(graph)[ev.targets]
         readout = hybrid_readout(model, ev.shap[:, n_raw:], embedding, mean)  # type: ignore[index]
     with torch.enable_grad():
         ig = integrated_gradients(

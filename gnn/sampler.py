@@ -55,7 +55,7 @@ def typed_adjacency(batch: Data, num_relations: int) -> list[Tensor]:
     ]
 
 
-class UniformNeighborSampler(BaseSampler):
+class UniformNeighborSampler(BaseSampler):  # type: ignore[misc]  # PyG ships no types
     """Multi-hop uniform in-neighbour sampler over a typed edge list (CSR by target)."""
 
     def __init__(self, data: Data, fanout: tuple[int, ...], seed: int = 0) -> None:
@@ -154,7 +154,7 @@ def sampled_batches(
         loss = F.binary_cross_entropy_with_logits(
             logits, batch.y[: batch.batch_size].to(device), pos_weight=pos_weight
         )
-        loss.backward()
+        loss.backward()  # type: ignore[no-untyped-call]
         optimiser.step()
         losses.append(float(loss.detach()))
     return float(np.mean(losses)) if losses else 0.0

@@ -19,6 +19,7 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -165,7 +166,9 @@ def _slices(
     return out
 
 
-def _grade_backtest(grades: Grades, scores: np.ndarray, y: np.ndarray, pd_: np.ndarray) -> list:
+def _grade_backtest(
+    grades: Grades, scores: np.ndarray, y: np.ndarray, pd_: np.ndarray
+) -> list[dict[str, Any]]:
     letters = grades.grade(scores)
     rows = []
     for grade in grades.names:
@@ -313,7 +316,9 @@ def train_models(
     return artefact
 
 
-def _reference(features_def: FeatureSet, frames: Frames, as_of: pd.Timestamp):
+def _reference(
+    features_def: FeatureSet, frames: Frames, as_of: pd.Timestamp
+) -> FeatureReference | None:
     """The training date's population figures, frozen for scoring (``None`` for a feature
     function that has none)."""
     if features_def.compute is not compute_features:
@@ -392,7 +397,9 @@ def model_metrics(
     }
 
 
-def _graph_for(artefact: Artefact, frames: Frames, features: pd.DataFrame, as_of) -> GraphData:
+def _graph_for(
+    artefact: Artefact, frames: Frames, features: pd.DataFrame, as_of: pd.Timestamp
+) -> GraphData:
     sage: TrainedSAGE | None = artefact.sage
     scaler = sage.scaler if sage is not None else FeatureScaler(artefact.feature_columns)
     if sage is None:

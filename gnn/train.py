@@ -201,7 +201,7 @@ def train_sage(
             optimiser.zero_grad()
             logits = model(x, adjacencies)[train_t]
             loss = F.binary_cross_entropy_with_logits(logits, y[train_t], pos_weight=pos_weight)
-            loss.backward()
+            loss.backward()  # type: ignore[no-untyped-call]
             optimiser.step()
             epoch_loss = float(loss.detach())
         else:

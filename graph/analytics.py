@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 import neo4j
 import networkx as nx
@@ -53,7 +54,7 @@ def _write_property_rows(
     lists = [frame[c].tolist() for c in columns]
     rows = [dict(zip(columns, r, strict=True)) for r in zip(*lists, strict=True)]
 
-    def work(tx: neo4j.ManagedTransaction, chunk: list[dict]) -> None:
+    def work(tx: neo4j.ManagedTransaction, chunk: list[dict[str, Any]]) -> None:
         tx.run(query, rows=chunk).consume()
 
     with session(driver, database) as s:

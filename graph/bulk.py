@@ -24,6 +24,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -321,7 +322,7 @@ def _running_database_holds_data(config: local.LocalServerConfig, database: str)
     return bool(records[0]["has_data"])
 
 
-def _store_info(config: local.LocalServerConfig, database: str) -> dict:
+def _store_info(config: local.LocalServerConfig, database: str) -> dict[str, Any]:
     completed = local.admin_command(config, "database", "info", database, "--format=json")
     lines = [ln for ln in completed.stdout.splitlines() if ln.strip().startswith("{")]
     if completed.returncode != 0 or not lines:

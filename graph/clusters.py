@@ -488,7 +488,7 @@ def _read(
     """Rows of a read statement as plain dicts (temporals as ISO strings, nulls as None)."""
 
     def work(tx: neo4j.ManagedTransaction) -> list[dict[str, Any]]:
-        return [{k: to_plain(v) for k, v in r.items()} for r in tx.run(query, params)]
+        return [{k: to_plain(r[k]) for k in r.keys()} for r in tx.run(query, params)]  # noqa: SIM118
 
     with _session(driver, database) as session:
         return session.execute_read(work)

@@ -199,7 +199,9 @@ def _merge(
     return merged, rows, links
 
 
-def _chain_rows(business_id: str, chain: dict[int, _Version]) -> tuple[dict, list[dict]]:
+def _chain_rows(
+    business_id: str, chain: dict[int, _Version]
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The WRITE_VERSIONS row of one business and its LINK_VERSIONED_IDENTIFIERS rows."""
     stamps = sorted(chain)
     first = chain[stamps[0]].values[_ATTRIBUTES.index("registered_at")]

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -189,7 +190,7 @@ class FeatureReference:
         return {"size_offset": self.size_offset, "activity_quantiles": [*self.activity_quantiles]}
 
     @classmethod
-    def from_dict(cls, payload: dict) -> FeatureReference:
+    def from_dict(cls, payload: dict[str, Any]) -> FeatureReference:
         return cls(float(payload["size_offset"]), tuple(map(float, payload["activity_quantiles"])))
 
 

@@ -28,7 +28,7 @@ class RejectsWriter:
         self.rejects_dir = rejects_dir
         self._tmp: Path | None = None
         self._started: set[str] = set()
-        self._finalizer: weakref.finalize | None = None
+        self._finalizer: weakref.finalize[..., RejectsWriter] | None = None
 
     def _tmp_dir(self) -> Path:
         if self._tmp is None:

@@ -40,6 +40,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from graph.server.errors import Neo4jSetupError
 from graph.server.java import JavaRuntime, find_java
@@ -253,7 +254,7 @@ def _artifact_name(jar_name: str) -> str:
 # --- state files --------------------------------------------------------------------------
 
 
-def _read_json(path: Path) -> dict | None:
+def _read_json(path: Path) -> dict[str, Any] | None:
     try:
         return json.loads(path.read_text())
     except (OSError, ValueError):
@@ -337,7 +338,7 @@ def _command_line(pid: int) -> list[str] | None:
     return proc.stdout.split() if proc.returncode == 0 and proc.stdout.strip() else None
 
 
-def _is_our_server(pid: int, config: LocalServerConfig, state: dict) -> bool:
+def _is_our_server(pid: int, config: LocalServerConfig, state: dict[str, Any]) -> bool:
     """Is ``pid`` the Neo4j of this data folder? Its command line must run Neo4j's entry point
     with this folder as ``--home-dir``, and (where ``/proc`` tells) it must have started when
     ``server.json`` says: a pid reused by another process after a crash is never ours."""
@@ -533,7 +534,7 @@ def _log_tail(config: LocalServerConfig, lines: int = 15) -> str:
 # --- lifecycle ----------------------------------------------------------------------------
 
 
-def status(config: LocalServerConfig) -> dict:
+def status(config: LocalServerConfig) -> dict[str, Any]:
     """What runs in this data folder: ``{"running": bool, "pid", "uri", ...}``."""
     state = _read_json(config.data_dir / "server.json") or {}
     pid = state.get("pid")

@@ -68,7 +68,8 @@ Mechanisms, in the order they are simulated (monthly grid, ``start``..``end``):
 7. **Innocent sharing** (identifiers.py; with ``camouflage``, camouflage.py adds accountants'
    phones, co-working addresses, lent devices and payment aggregators' accounts shared by
    unrelated SMEs, makes rings share only some identifiers and disguises ring orders, on its
-   own random stream: off, every table is as before). ``family_share`` of SMEs sit in families of 2-4
+   own random stream: off, every table is as before). ``family_share`` of SMEs sit in
+   families of 2-4
    sharing an owner (and often an address); ``n_warehouses`` warehouse addresses are shared by
    ``warehouse_tenants`` unrelated tenants each (hubs, above the default hub threshold of 20).
    Identifiers come in messy formats (phone styles, case, spacing); ``identifier_missing_prob``

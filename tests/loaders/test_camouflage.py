@@ -32,9 +32,11 @@ def test_sharing_an_identifier_no_longer_marks_a_ring(market) -> None:
     camouflaged, generated, (businesses, identifiers, orders, _) = market
     ring = _ring_members(generated)
     smes = businesses.loc[businesses["kind"] == "sme", "business_id"]
-    features = compute_features(
-        businesses, orders, generated.as_of_dates[1], identifiers=identifiers
-    ).reindex(smes).dropna()
+    features = (
+        compute_features(businesses, orders, generated.as_of_dates[1], identifiers=identifiers)
+        .reindex(smes)
+        .dropna()
+    )
     y = ring.reindex(features.index).fillna(0).astype(int)
     auc = roc_auc_score(y, features["shared_id_businesses"])
     degree = identifiers.groupby(["id_type", "id_hash"])["business_id"].transform("nunique")
