@@ -59,12 +59,23 @@ def _metric_rows(block: dict[str, dict[str, float]], champion: str) -> list[list
 
 
 def render(artefact: Artefact) -> str:
-    """The model card of ``artefact`` as Markdown."""
+    """The model card of ``artefact`` as Markdown, section by section."""
+    parts = [
+        *_overview(artefact),
+        *_calibration_and_grades(artefact),
+        *_fairness(artefact),
+        *_use_and_limits(artefact),
+    ]
+    return "\n".join(parts)
+
+
+def _overview(artefact: Artefact) -> list[str]:
+    """Champion, target, scale and calibration; the cohort; the out-of-fold comparison."""
     m = artefact.metrics
     cohort = m["cohort"]
     scale = artefact.scale
     champion = m["champion"]
-    parts = [
+    return [
         f"# Model card: {artefact.model_version}",
         "",
         f"- **Champion**: {MODEL_LABELS.get(champion, champion)} (`{champion}`), chosen on "
@@ -115,6 +126,14 @@ def render(artefact: Artefact) -> str:
             else "."
         ),
         "",
+    ]
+
+
+def _calibration_and_grades(artefact: Artefact) -> list[str]:
+    """Calibration by decile and the back-test by grade, both out of fold."""
+    m = artefact.metrics
+    scale = artefact.scale
+    return [
         "## Calibration (out of fold, by decile of calibrated PD)",
         "",
         _table(
@@ -153,6 +172,13 @@ def render(artefact: Artefact) -> str:
             ],
         ),
         "",
+    ]
+
+
+def _fairness(artefact: Artefact) -> list[str]:
+    """Performance by region and industry with the slices that need a look flagged."""
+    m = artefact.metrics
+    parts = [
         "## Performance by region and industry (fairness review, out of fold)",
         "",
         "A slice is flagged when its AUC trails the overall out-of-fold AUC by more than 0.10, or "
@@ -183,7 +209,13 @@ def render(artefact: Artefact) -> str:
             ),
             "",
         ]
-    parts += [
+    return parts
+
+
+def _use_and_limits(artefact: Artefact) -> list[str]:
+    """Intended use and known limits."""
+    cohort = artefact.metrics["cohort"]
+    return [
         "## Intended use",
         "",
         "Ranking and pricing the credit risk of small businesses that trade on the marketplace, "
@@ -210,4 +242,3 @@ def render(artefact: Artefact) -> str:
         "investigate, not conclusions.",
         "",
     ]
-    return "\n".join(parts)
