@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from graph.pairs import pair_totals
 from loaders.columns import BUSINESS_COLUMNS, IDENTIFIER_COLUMNS, ORDER_COLUMNS, OUTCOME_COLUMNS
 
 T0 = pd.Timestamp("2024-01-01", tz="UTC")
@@ -96,29 +97,11 @@ def make_frames(n_businesses: int = 40, n_orders: int = 600, seed: int = 7) -> F
 
 
 def expected_pairs(orders: pd.DataFrame) -> pd.DataFrame:
-    """TRADES_WITH recomputed from orders in pandas (timestamps as epoch microseconds)."""
-    status = orders["status"].astype(object)
-    work = pd.DataFrame(
-        {
-            "seller_id": orders["seller_id"].astype(object),
-            "buyer_id": orders["buyer_id"].astype(object),
-            "gmv": orders["amount_base"].where(status != "cancelled", 0.0),
-            "refunded": (status == "refunded").astype(int),
-            "disputed": (status == "disputed").astype(int),
-            "cancelled": (status == "cancelled").astype(int),
-            "ts": orders["ts"].dt.as_unit("us").array.asi8,
-        }
-    )
-    out = work.groupby(["seller_id", "buyer_id"]).agg(
-        orders=("ts", "size"),
-        gmv=("gmv", "sum"),
-        refunded=("refunded", "sum"),
-        disputed=("disputed", "sum"),
-        cancelled=("cancelled", "sum"),
-        first_ts=("ts", "min"),
-        last_ts=("ts", "max"),
-    )
-    out = out.reset_index().astype({"seller_id": object, "buyer_id": object})
+    """TRADES_WITH as the whole order set gives it at once (``graph.pairs.pair_totals``,
+    timestamps as epoch microseconds): what Neo4j must hold after batch-by-batch loading."""
+    out = pair_totals(orders).astype({"seller_id": object, "buyer_id": object})
+    for column in ("first_ts", "last_ts"):
+        out[column] = out[column].dt.as_unit("us").array.asi8
     for column in ("orders", "refunded", "disputed", "cancelled", "first_ts", "last_ts"):
         out[column] = out[column].astype("int64")
     return out.sort_values(["seller_id", "buyer_id"], ignore_index=True)
