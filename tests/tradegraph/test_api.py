@@ -295,17 +295,14 @@ def test_no_trained_model_is_a_clear_503(neo4j_driver: neo4j.Driver, tmp_path: P
 def test_serve_refuses_to_start_without_a_key(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import typer
     from typer.testing import CliRunner
 
-    from tradegraph.cli import serve_cmd
+    from tradegraph.cli.main import app
     from tradegraph.settings import get_settings
 
     monkeypatch.delenv("TRADEGRAPH_API_KEY", raising=False)
     monkeypatch.chdir(tmp_path)  # no .env here
     get_settings.cache_clear()
-    app = typer.Typer()
-    serve_cmd.register(app)
     try:
         result = CliRunner().invoke(app, ["serve"])
     finally:

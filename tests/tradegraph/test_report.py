@@ -239,10 +239,9 @@ def test_headless_chromium_draws_the_page(rendered: Path, tmp_path: Path) -> Non
 def test_report_command_writes_the_page_from_the_latest_evaluation(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import typer
     from typer.testing import CliRunner
 
-    from tradegraph.cli import report_cmd
+    from tradegraph.cli.main import app
     from tradegraph.settings import get_settings
 
     data = _report_data()
@@ -261,8 +260,6 @@ def test_report_command_writes_the_page_from_the_latest_evaluation(
     )
     monkeypatch.setenv("TRADEGRAPH_HOME", str(tmp_path / "home"))
     get_settings.cache_clear()
-    app = typer.Typer()
-    report_cmd.register(app)
     try:
         result = CliRunner().invoke(app, ["report", "--no-graph", "--out", str(tmp_path / "out")])
     finally:
