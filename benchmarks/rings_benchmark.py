@@ -49,11 +49,14 @@ DEMO_KEY = "tradegraph-DEMO-KEY-public-not-for-real-data"
 
 
 def wipe(driver: neo4j.Driver) -> None:
-    """Delete every node in batches (constraints and indexes stay)."""
+    """Delete every relationship, then every node, in batches (constraints and indexes stay).
+    Relationships first: detaching a hub with hundreds of thousands of them inside one batch
+    runs past the server's transaction memory limit."""
     with driver.session() as session:
         session.run(
-            "MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS"
+            "MATCH ()-[r]->() CALL (r) { DELETE r } IN TRANSACTIONS OF 10000 ROWS"
         ).consume()
+        session.run("MATCH (n) CALL (n) { DELETE n } IN TRANSACTIONS OF 10000 ROWS").consume()
 
 
 def ring_scores(reported: list[list[str]], truth: pd.DataFrame) -> dict[str, Any]:
