@@ -79,8 +79,6 @@ def create_app(
         ),
     )
     app.state.context = AppContext(driver, database, scorer, gate, batch_limit, key)
-    app.state.scorer = scorer
-    app.state.neo4j = gate
     app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)
     install_handlers(app, gate)
     for module in (service, scores, graph):
