@@ -31,6 +31,7 @@ from loaders.columns import (
     as_utc,
 )
 from loaders.labels import StackedLabels, stack_outcomes
+from loaders.point_in_time import status_as_of
 
 logger = logging.getLogger(__name__)
 
@@ -73,11 +74,7 @@ def _orders(rows: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     out["status_at"] = _from_micros(out["status_at"])
     for column in ("amount", "amount_base"):
         out[column] = pd.to_numeric(out[column]).astype("float64")
-    # Status as it stood at as_of: a change dated on or after as_of has not happened yet.
-    not_yet = out["status_at"].isna() | (out["status_at"] >= as_of)
-    out.loc[not_yet, "status"] = "completed"
-    out.loc[not_yet, "status_at"] = out.loc[not_yet, "ts"]
-    return out[ORDER_COLUMNS].sort_values("txn_id", ignore_index=True)
+    return status_as_of(out, as_of)[ORDER_COLUMNS].sort_values("txn_id", ignore_index=True)
 
 
 def _outcomes(rows: pd.DataFrame) -> pd.DataFrame:

@@ -509,9 +509,12 @@ def validate_export(
     options: ExportOptions = ExportOptions(),
     chunk_rows: int = 200_000,
     on_progress: ProgressCallback | None = None,
+    lake: Path | None = None,
 ) -> ValidationReport:
     """Validate every table of an export; rejects (if ``rejects_dir``) and report.json are
-    written only if the whole run succeeds. Raises :class:`ExportStructureError`."""
+    written only if the whole run succeeds. With ``lake``, the kept rows are also written
+    there as one new export of a Parquet lake (:mod:`loaders.lake`). Raises
+    :class:`ExportStructureError` (and :class:`loaders.lake.LakeError`)."""
     with ExportReader(
         export_dir,
         key,
@@ -520,7 +523,14 @@ def validate_export(
         chunk_rows=chunk_rows,
         on_progress=on_progress,
     ) as reader:
-        report = reader.validate_all()
+        if lake is None:
+            report = reader.validate_all()
+        else:
+            from loaders.lake import write_lake
+
+            reader.fx_rates()
+            write_lake(reader, lake, source=str(export_dir))
+            report = reader.report
     logger.info(
         "validated %s: %s rejected, reconciles=%s",
         export_dir, report.rejected, report.reconciles(),

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from loaders.lake import LakeError
 from loaders.validate import ExportStructureError, validate_export
 from tradegraph.cli.common import EXIT_FAILURE, EXIT_USAGE
 from tradegraph.cli.common import progress as progress_display
@@ -34,6 +35,13 @@ def validate(
         ),
     ] = False,
     chunk_rows: Annotated[int, typer.Option(help="Rows per chunk (bounds memory).")] = 200_000,
+    lake: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also write the kept rows (normalised, hashed) to this Parquet lake, orders "
+            "partitioned by month, for `snapshot --lake`, Spark and notebooks."
+        ),
+    ] = None,
 ) -> None:
     """Validate EXPORT against the input format (docs/input-format.md).
 
@@ -63,8 +71,9 @@ def validate(
                 options=settings.export_options(),
                 chunk_rows=chunk_rows,
                 on_progress=on_progress,
+                lake=lake,
             )
-        except ExportStructureError as error:
+        except (ExportStructureError, LakeError) as error:
             progress.stop()
             _console.print(f"[red]error:[/red] {error}")
             raise typer.Exit(EXIT_USAGE) from None
@@ -83,6 +92,8 @@ def validate(
                 f"{', '.join(table.hashed_columns)}"
             )
     out.print(f"key fingerprint {report.key_fingerprint}; report and rejects in {rejects}")
+    if lake is not None:
+        out.print(f"kept rows written to the lake {lake} (read it with `tradegraph snapshot`)")
     if not report.reconciles():  # pragma: no cover - a bug, not an input problem
         _console.print("[red]error:[/red] counts do not reconcile; please report this bug.")
         raise typer.Exit(EXIT_FAILURE)

@@ -1,0 +1,263 @@
+"""The validated export as a lake holds it: partitioned Parquet, read without Neo4j.
+
+``tradegraph validate EXPORT --lake ROOT`` (or :func:`write_lake`) writes the rows the validator
+kept, already normalised, converted to the base currency and hashed, so validation, hashing and
+versions happen once, in ``loaders``; pandas, Spark and researchers then read the same files.
+Layout under ``ROOT``::
+
+    _lake.json                          manifest: format, contract, key fingerprint, exports
+    businesses/<export>.parquet         every kept version (``updated_at``)
+    identifiers/<export>.parquet
+    orders/month=YYYY-MM/<export>-*.parquet   by the month the order was placed
+    outcomes/<export>.parquet
+    credit_events/<export>.parquet
+
+Every write adds one *export* (a sequence number in the manifest and a ``_export`` column); a
+later export re-sending a row (same order, same business version, same outcome) supersedes
+the earlier one. A lake holds one hashing key: writing with another is refused, since hashed
+identifiers would no longer join. :func:`read_lake_snapshot` cuts the frames as of a score
+date with the rules of :mod:`loaders.point_in_time`, the same frames ``graph.snapshot`` reads
+from Neo4j.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from loaders.columns import (
+    BUSINESS_COLUMNS,
+    BUSINESS_VERSION,
+    CREDIT_EVENT_COLUMNS,
+    IDENTIFIER_COLUMNS,
+    ORDER_COLUMNS,
+    OUTCOME_COLUMNS,
+    OUTCOME_SPLIT,
+    as_utc,
+)
+from loaders.point_in_time import (
+    identifiers_in_force,
+    plain_businesses,
+    status_as_of,
+    versions_in_force,
+)
+
+logger = logging.getLogger(__name__)
+
+MANIFEST = "_lake.json"
+LAKE_FORMAT = "tradegraph-lake"
+LAKE_VERSION = 1
+EXPORT_COLUMN = "_export"
+#: Per table, the columns that name one row: a later export's row replaces an earlier one's.
+ROW_KEYS: dict[str, list[str]] = {
+    "businesses": ["business_id", BUSINESS_VERSION],
+    "identifiers": [*IDENTIFIER_COLUMNS, BUSINESS_VERSION],
+    "orders": ["txn_id"],
+    "outcomes": ["business_id", "as_of"],
+    "credit_events": CREDIT_EVENT_COLUMNS,
+}
+TABLE_COLUMNS: dict[str, list[str]] = {
+    "businesses": [*BUSINESS_COLUMNS, BUSINESS_VERSION],
+    "identifiers": [*IDENTIFIER_COLUMNS, BUSINESS_VERSION],
+    "orders": ORDER_COLUMNS,
+    "outcomes": [*OUTCOME_COLUMNS, OUTCOME_SPLIT],
+    "credit_events": CREDIT_EVENT_COLUMNS,
+}
+TIMESTAMPS = ("registered_at", BUSINESS_VERSION, "ts", "status_at", "as_of", "at")
+
+
+class LakeError(ValueError):
+    """The lake folder cannot be written or read as asked; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class LakeSnapshot:
+    """The contract frames as of ``as_of`` read from a lake (what ``graph.snapshot`` reads
+    from Neo4j): businesses as they stood, their identifiers then, orders before ``as_of``
+    with their status then, outcomes dated ``as_of`` and credit events before it."""
+
+    as_of: pd.Timestamp
+    businesses: pd.DataFrame
+    identifiers: pd.DataFrame
+    orders: pd.DataFrame
+    outcomes: pd.DataFrame
+    credit_events: pd.DataFrame
+
+
+def _manifest(root: Path) -> dict[str, Any] | None:
+    path = root / MANIFEST
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _normalised(frame: pd.DataFrame, table: str, export: int) -> pd.DataFrame:
+    out = frame.reindex(columns=TABLE_COLUMNS[table]).copy()
+    for column in out.columns:
+        if column in TIMESTAMPS:
+            out[column] = pd.to_datetime(out[column], utc=True).astype("datetime64[us, UTC]")
+    out[EXPORT_COLUMN] = export
+    return out
+
+
+def _write_table(root: Path, table: str, frame: pd.DataFrame, name: str) -> int:
+    folder = root / table
+    folder.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), folder / f"{name}.parquet")
+    return len(frame)
+
+
+def _write_orders(root: Path, frame: pd.DataFrame, name: str, chunk: int) -> int:
+    if frame.empty:
+        return 0
+    months = frame["ts"].dt.strftime("%Y-%m")
+    for month, part in frame.groupby(months.to_numpy(), sort=True):
+        folder = root / "orders" / f"month={month}"
+        folder.mkdir(parents=True, exist_ok=True)
+        table = pa.Table.from_pandas(part, preserve_index=False)
+        pq.write_table(table, folder / f"{name}-{chunk:05d}.parquet")
+    return len(frame)
+
+
+def write_lake(
+    reader: Any,
+    root: Path,
+    *,
+    source: str,
+    progress: Callable[[str, int], None] | None = None,
+) -> dict[str, int]:
+    """Write what ``reader`` (a :class:`loaders.validate.ExportReader`) keeps into the lake at
+    ``root`` as one new export; returns the rows written per table."""
+    businesses, identifiers = reader.businesses()
+    return write_lake_frames(
+        root,
+        LakeRows(businesses, identifiers, reader.iter_orders(), reader.outcomes(),
+                 reader.credit_events()),
+        key_fingerprint=reader.report.key_fingerprint,
+        base_currency=reader.base_currency,
+        source=source,
+        progress=progress,
+    )  # fmt: skip
+
+
+@dataclass
+class LakeRows:
+    """Validated contract frames to write (orders as chunks, so an export streams)."""
+
+    businesses: pd.DataFrame
+    identifiers: pd.DataFrame
+    order_chunks: Iterable[pd.DataFrame]
+    outcomes: pd.DataFrame
+    credit_events: pd.DataFrame | None = None
+
+
+def write_lake_frames(
+    root: Path,
+    rows: LakeRows,
+    *,
+    key_fingerprint: str,
+    base_currency: str,
+    source: str,
+    progress: Callable[[str, int], None] | None = None,
+) -> dict[str, int]:
+    """Write validated ``rows`` into the lake at ``root`` as one new export; returns the rows
+    written per table. Raises :class:`LakeError` when ``root`` holds a lake hashed with
+    another key (``key_fingerprint``)."""
+    root = Path(root)
+    manifest = _manifest(root) or {
+        "format": LAKE_FORMAT, "version": LAKE_VERSION, "contract": "v2",
+        "key_fingerprint": key_fingerprint, "base_currency": base_currency, "exports": [],
+    }  # fmt: skip
+    if manifest["key_fingerprint"] != key_fingerprint:
+        raise LakeError(
+            f"{root} holds identifiers hashed with key {manifest['key_fingerprint']}, not "
+            f"{key_fingerprint}: write this export to a new lake, or use the lake's key"
+        )
+    export = len(manifest["exports"]) + 1
+    name = f"export-{export:05d}"
+    events = rows.credit_events if rows.credit_events is not None else pd.DataFrame()
+    written: dict[str, int] = {}
+    for table, frame in (("businesses", rows.businesses), ("identifiers", rows.identifiers)):
+        written[table] = _write_table(root, table, _normalised(frame, table, export), name)
+    written["orders"] = 0
+    for chunk, orders in enumerate(rows.order_chunks):
+        written["orders"] += _write_orders(root, _normalised(orders, "orders", export), name, chunk)
+        if progress is not None:
+            progress("orders", written["orders"])
+    for table, frame in (("outcomes", rows.outcomes), ("credit_events", events)):
+        written[table] = _write_table(root, table, _normalised(frame, table, export), name)
+    manifest["exports"].append(
+        {"export": export, "source": source, "rows": written,
+         "written_at": datetime.now(UTC).replace(microsecond=0).isoformat()}
+    )  # fmt: skip
+    (root / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+    logger.info("lake %s: export %d written (%s)", root, export, written)
+    return written
+
+
+def _read(root: Path, table: str, filter_: Any = None) -> pd.DataFrame:
+    """Every export's rows of ``table``, the latest export's where they repeat a row."""
+    folder = root / table
+    columns = TABLE_COLUMNS[table]
+    if not folder.exists() or not any(folder.rglob("*.parquet")):
+        return pd.DataFrame(columns=columns)
+    dataset = ds.dataset(folder, format="parquet", partitioning="hive")
+    frame = dataset.to_table(filter=filter_).to_pandas()
+    frame = frame.reindex(columns=[*columns, EXPORT_COLUMN])
+    keys = [k for k in ROW_KEYS[table] if k in frame.columns]
+    frame = frame.sort_values(EXPORT_COLUMN, kind="stable")
+    frame = frame[~frame.duplicated(subset=keys, keep="last")]
+    return frame.drop(columns=EXPORT_COLUMN).reset_index(drop=True)
+
+
+def lake_manifest(root: Path) -> dict[str, Any]:
+    """The lake's manifest; raises :class:`LakeError` when ``root`` is not a lake."""
+    manifest = _manifest(Path(root))
+    if manifest is None or manifest.get("format") != LAKE_FORMAT:
+        raise LakeError(
+            f"{root} is not a tradegraph lake (no {MANIFEST}): write one with "
+            "`tradegraph validate EXPORT --lake ROOT`"
+        )
+    return manifest
+
+
+def read_lake_snapshot(root: Path, as_of: pd.Timestamp | str) -> LakeSnapshot:
+    """The frames as of ``as_of`` (date or timestamp; naive means UTC), read from the lake.
+
+    Only order partitions up to ``as_of``'s month are opened. Orders are kept only when both
+    parties were registered before ``as_of``, as in ``graph.snapshot``."""
+    root = Path(root)
+    lake_manifest(root)
+    stamp = as_utc(as_of)
+    in_force = versions_in_force(_read(root, "businesses"), stamp)
+    businesses = plain_businesses(in_force)
+    identifiers = identifiers_in_force(_read(root, "identifiers"), in_force)
+    identifiers = identifiers.sort_values(IDENTIFIER_COLUMNS, ignore_index=True)
+    month = stamp.strftime("%Y-%m")
+    before = pa.scalar(stamp, pa.timestamp("us", "UTC"))
+    placed = (ds.field("month") <= month) & (ds.field("ts") < before)
+    orders = status_as_of(_read(root, "orders", placed), stamp)[ORDER_COLUMNS]
+    known = set(businesses["business_id"].tolist())
+    orders = orders[orders["seller_id"].isin(known) & orders["buyer_id"].isin(known)]
+    outcomes = _read(root, "outcomes")
+    outcomes = outcomes[outcomes["as_of"] == stamp]
+    if outcomes[OUTCOME_SPLIT].isna().all():
+        outcomes = outcomes.drop(columns=OUTCOME_SPLIT)
+    events = _read(root, "credit_events")
+    events = events[(events["at"] < stamp) & events["business_id"].isin(known)]
+    return LakeSnapshot(
+        as_of=stamp,
+        businesses=businesses,
+        identifiers=identifiers,
+        orders=orders.sort_values("txn_id", ignore_index=True),
+        outcomes=outcomes.sort_values("business_id", ignore_index=True),
+        credit_events=events.sort_values(["at", "business_id", "event"], ignore_index=True),
+    )
