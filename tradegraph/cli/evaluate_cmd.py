@@ -33,7 +33,7 @@ def evaluate_command(
         typer.Option(
             min=0,
             help="Also train on the cohorts of the N monthly score dates before --train-as-of "
-            "(temporal split; each read from Neo4j as of its own date).",
+            "(temporal split; each read as of its own date).",
         ),
     ] = 0,
     allow_immature: Annotated[
@@ -43,6 +43,10 @@ def evaluate_command(
             help="Test less than the label horizon after the training date (optimistic).",
         ),
     ] = False,
+    lake: Annotated[
+        Path | None,
+        typer.Option(help="Read snapshots from this Parquet lake (`validate --lake`), not Neo4j."),
+    ] = None,
 ) -> None:
     """Compare (a) LightGBM own, (b) LightGBM own+counterparty, (c) GraphSAGE and (d) the
     hybrid on AUC, AUPRC, KS, Gini, Brier and recall in the riskiest 10%, overall and on the
@@ -51,9 +55,9 @@ def evaluate_command(
     from tradegraph.cli.common import (
         configure_torch,
         console,
-        driver_session,
         earlier_months,
         fail,
+        open_driver,
     )
     from tradegraph.settings import get_settings
 
@@ -73,17 +77,24 @@ def evaluate_command(
     from gnn.errors import ImmatureLabelsError
     from gnn.evaluate import EvaluationConfig, evaluate, format_table
     from gnn.selection import SelectionConfig
-    from graph.snapshot import read_snapshot
+    from loaders.lake import LakeError
+    from tradegraph.sources import read_frames
 
     if stack_months and split != "temporal":
         fail("--stack-months needs --split temporal", code=2)
     earlier = earlier_months(d1, stack_months)
-    with driver_session(settings) as driver, console.status("reading snapshots from Neo4j"):
-        train = read_snapshot(driver, d1)
-        test = read_snapshot(driver, d2) if d2 is not None and split == "temporal" else None
-        cohorts = {d: read_snapshot(driver, d) for d in earlier}
+    tested = d2 is not None and split == "temporal"
+    dates = [d1, *earlier, *([d2] if tested else [])]
+    source = f"the lake {lake}" if lake is not None else "Neo4j"
+    try:
+        with console.status(f"reading {len(dates)} snapshot(s) from {source}"):
+            frames = read_frames(settings, dates, lake=lake, open_driver=open_driver)
+    except LakeError as error:
+        fail(str(error))
+    train, cohorts = frames[d1], {d: frames[d] for d in earlier}
+    test = frames[d2] if tested and d2 is not None else None
     if train.outcomes.empty:
-        fail(f"no outcomes dated {d1.date()} in Neo4j: load outcomes for that as_of first", code=2)
+        fail(f"no outcomes dated {d1.date()} in {source}: load outcomes for that as_of first")
 
     with console.status("evaluating") as status:
         try:

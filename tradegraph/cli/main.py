@@ -15,6 +15,7 @@ from tradegraph.cli import (
     report_cmd,
     score_cmd,
     serve_cmd,
+    snapshot_cmd,
     train_cmd,
     validate_cmd,
 )
@@ -38,6 +39,7 @@ for module in (
     validate_cmd,
     real_cmd,
     load_cmd,
+    snapshot_cmd,
     evaluate_cmd,
     train_cmd,
     score_cmd,

@@ -11,7 +11,10 @@ import typer
 from tradegraph.cli.common import as_of_date
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from graph.score_runs import ScoreRun
+    from tradegraph.settings import Settings
 
 
 def score_command(
@@ -29,23 +32,19 @@ def score_command(
     write_back: Annotated[
         bool, typer.Option("--write/--no-write", help="Write scores to Neo4j.")
     ] = True,
+    lake: Annotated[
+        Path | None,
+        typer.Option(help="Read the snapshot from this Parquet lake (`validate --lake`)."),
+    ] = None,
 ) -> None:
     """Score every SME registered before --as-of with the latest (or the named) model, write
     the scores with history to Neo4j and optionally to a CSV file."""
     from gnn.artefact import ArtefactError, latest_artefact, load_artefact
     from gnn.scoring import score
-    from graph.score_runs import ScoreRunIncompleteError, latest_run
-    from graph.scores import grade_counts, write_scores
-    from graph.snapshot import read_snapshot
-    from tradegraph.cli.common import (
-        EXIT_FAILURE,
-        configure_torch,
-        console,
-        fail,
-        open_driver,
-        progress,
-    )
+    from loaders.lake import LakeError
+    from tradegraph.cli.common import configure_torch, console, fail, open_driver, progress
     from tradegraph.settings import get_settings
+    from tradegraph.sources import read_frames
 
     settings = get_settings()
     configure_torch(settings)
@@ -55,53 +54,64 @@ def score_command(
         artefact = load_artefact(folder)
     except ArtefactError as error:
         fail(str(error))
-    driver = open_driver(settings)
+    source = f"the lake {lake}" if lake is not None else "Neo4j"
     try:
-        with console.status(f"reading the snapshot as of {d.date()} from Neo4j"):
-            snapshot = read_snapshot(driver, d, database=settings.neo4j_database)
-        with progress() as bar:
-            task = bar.add_task("scoring and explaining", total=None)
+        with console.status(f"reading the snapshot as of {d.date()} from {source}"):
+            snapshot = read_frames(settings, [d], lake=lake, open_driver=open_driver)[d]
+    except LakeError as error:
+        fail(str(error))
+    with progress() as bar:
+        task = bar.add_task("scoring and explaining", total=None)
 
-            def tick(done: int, total: int) -> None:
-                bar.update(task, completed=done, total=total)
+        def tick(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
 
-            try:
-                scores = score(
-                    artefact, snapshot, d, progress=tick, currency=settings.base_currency
-                )
-            except ValueError as error:
-                fail(str(error))
-        if write_back:
-            _say_incomplete(latest_run(driver, database=settings.neo4j_database))
-            with progress() as bar:
-                task = bar.add_task("writing scores to Neo4j", total=len(scores))
-                try:
-                    result = write_scores(
-                        driver, scores, d, artefact.model_version,
-                        batch_size=settings.batch_size, database=settings.neo4j_database,
-                        progress=lambda n: bar.advance(task, n),
-                    )  # fmt: skip
-                except ScoreRunIncompleteError as error:
-                    fail(str(error), EXIT_FAILURE)
-            console.print(
-                f"wrote {result.written} scores ({result.unknown} unknown businesses); "
-                f"score run {result.run_id} complete"
-            )
-            counts = grade_counts(driver, database=settings.neo4j_database)
-            console.print(
-                "latest grades: "
-                + ", ".join(
-                    f"{g}={n}" for g, n in zip(counts["grade"], counts["businesses"], strict=True)
-                )
-            )
-    finally:
-        driver.close()
+        try:
+            scores = score(artefact, snapshot, d, progress=tick, currency=settings.base_currency)
+        except ValueError as error:
+            fail(str(error))
+    if write_back:
+        _write_back(settings, scores, d, artefact.model_version)
     if out is not None:
         from tradegraph.exports import write_scores_csv
 
         written = write_scores_csv(scores, out)
         console.print(f"wrote {written} scores to {out}")
     console.print(f"scored {len(scores)} SMEs as of {d.date()} with {artefact.model_version}")
+
+
+def _write_back(settings: Settings, scores: pd.DataFrame, d: pd.Timestamp, version: str) -> None:
+    """Write ``scores`` with history to Neo4j as one score run, then show the latest grades."""
+    from graph.score_runs import ScoreRunIncompleteError, latest_run
+    from graph.scores import grade_counts, write_scores
+    from tradegraph.cli.common import EXIT_FAILURE, console, fail, open_driver, progress
+
+    driver = open_driver(settings)
+    try:
+        _say_incomplete(latest_run(driver, database=settings.neo4j_database))
+        with progress() as bar:
+            task = bar.add_task("writing scores to Neo4j", total=len(scores))
+            try:
+                result = write_scores(
+                    driver, scores, d, version,
+                    batch_size=settings.batch_size, database=settings.neo4j_database,
+                    progress=lambda n: bar.advance(task, n),
+                )  # fmt: skip
+            except ScoreRunIncompleteError as error:
+                fail(str(error), EXIT_FAILURE)
+        console.print(
+            f"wrote {result.written} scores ({result.unknown} unknown businesses); "
+            f"score run {result.run_id} complete"
+        )
+        counts = grade_counts(driver, database=settings.neo4j_database)
+        console.print(
+            "latest grades: "
+            + ", ".join(
+                f"{g}={n}" for g, n in zip(counts["grade"], counts["businesses"], strict=True)
+            )
+        )
+    finally:
+        driver.close()
 
 
 def _say_incomplete(run: ScoreRun | None) -> None:
