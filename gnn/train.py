@@ -72,7 +72,7 @@ def graph_adjacencies(
     ).to(device)
 
 
-def _pos_weight(labels: np.ndarray, policy: str) -> float:
+def pos_weight_for(labels: np.ndarray, policy: str) -> float:
     positives = max(float(labels.sum()), 1.0)
     ratio = max(float(len(labels) - labels.sum()), 1.0) / positives
     if policy == "balanced":
@@ -151,7 +151,7 @@ class TrainedSAGE:
         )
 
 
-def _auc(labels: np.ndarray, scores: np.ndarray) -> float:
+def auc_or_nan(labels: np.ndarray, scores: np.ndarray) -> float:
     return float(roc_auc_score(labels, scores)) if len(np.unique(labels)) == 2 else float("nan")
 
 
@@ -169,6 +169,12 @@ def train_sage(
     ``val_idx`` has not improved for ``patience`` epochs and keep the best weights."""
     import time
 
+    from gnn import distributed
+
+    if distributed.current() is not None:
+        return distributed.train_sage_distributed(
+            graph, train_idx, val_idx, scaler, sage_config, train_config, weighting, seed
+        )
     set_seed(seed)
     device = train_config.resolved_device()
     data = graph.data
@@ -180,7 +186,7 @@ def train_sage(
         model.parameters(), lr=train_config.lr, weight_decay=train_config.weight_decay
     )
     pos_weight = torch.tensor(
-        _pos_weight(data.y[train_idx].numpy(), train_config.pos_weight), device=device
+        pos_weight_for(data.y[train_idx].numpy(), train_config.pos_weight), device=device
     )
 
     x = data.x.to(device)
@@ -197,6 +203,7 @@ def train_sage(
     epoch = 0
     for epoch in range(1, train_config.max_epochs + 1):
         model.train()
+        step_started = time.perf_counter()
         if loader is None:
             optimiser.zero_grad()
             logits = model(x, adjacencies)[train_t]
@@ -208,11 +215,15 @@ def train_sage(
             epoch_loss = loader(
                 model, optimiser, graph, train_idx, sage_config, train_config, pos_weight, device
             )
+        step_seconds = time.perf_counter() - step_started
         model.eval()
         with torch.no_grad():
             scores = model(x, adjacencies)[val_idx].cpu().numpy()
-        val_auc = _auc(val_labels, scores)
-        history.append({"epoch": epoch, "loss": epoch_loss, "val_auc": val_auc})
+        val_auc = auc_or_nan(val_labels, scores)
+        history.append(
+            {"epoch": epoch, "loss": epoch_loss, "val_auc": val_auc,
+             "train_seconds": step_seconds, "seeds": float(len(train_idx))}
+        )  # fmt: skip
         if val_auc > best_auc:
             best_auc, best_epoch = val_auc, epoch
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}

@@ -37,6 +37,10 @@ def train_command(
             "of its own date; labels from outcomes or credit events).",
         ),
     ] = 0,
+    lake: Annotated[
+        Path | None,
+        typer.Option(help="Read snapshots from this Parquet lake (`validate --lake`), not Neo4j."),
+    ] = None,
 ) -> None:
     """Train champion and baselines on the cohort at --as-of (cross-validation inside it,
     folds grouped by business), calibrate, and write the model folder with its model card."""
@@ -51,11 +55,13 @@ def train_command(
 
     if target not in ("defaulted", "fraud"):
         fail("--target must be defaulted or fraud")
+    from gnn import distributed
     from gnn.errors import ImmatureLabelsError
     from gnn.scale import preset
     from gnn.scoring import TrainingConfig, TrainingDataError, train_models
     from gnn.selection import SelectionConfig
-    from graph.snapshot import read_snapshot
+    from loaders.lake import LakeError
+    from tradegraph.sources import read_frames
 
     try:
         score_scale = preset(scale)
@@ -63,18 +69,18 @@ def train_command(
         fail(str(error))
     settings = get_settings()
     configure_torch(settings)
+    distributed.init_from_env()
+    writer = distributed.is_writer()
     d = as_of_date(as_of)
     folder = models_dir or settings.models_dir
     earlier = earlier_months(d, stack_months)
-    driver = open_driver(settings)
+    source = f"the lake {lake}" if lake is not None else "Neo4j"
     try:
-        with console.status(f"reading the snapshot as of {d.date()} from Neo4j"):
-            snapshot = read_snapshot(driver, d, database=settings.neo4j_database)
-        with console.status(f"reading {len(earlier)} earlier cohorts from Neo4j"):
-            cohorts = {e: read_snapshot(driver, e, database=settings.neo4j_database)
-                       for e in earlier}  # fmt: skip
-    finally:
-        driver.close()
+        with console.status(f"reading {1 + len(earlier)} snapshot(s) from {source}"):
+            frames = read_frames(settings, [d, *earlier], lake=lake, open_driver=open_driver)
+    except LakeError as error:
+        fail(str(error))
+    snapshot, cohorts = frames[d], {e: frames[e] for e in earlier}
     if snapshot.outcomes.empty:
         fail(f"no outcomes dated {d.date()} in Neo4j: load outcomes for that date, then retrain")
     with console.status("training") as status:
@@ -88,10 +94,14 @@ def train_command(
                 train_dates=tuple(earlier),
             )
             artefact = train_models(
-                snapshot, d, config, models_dir=folder, cohorts=cohorts, progress=status.update
-            )
+                snapshot, d, config, models_dir=folder if writer else None, cohorts=cohorts,
+                progress=status.update,
+            )  # fmt: skip
         except (TrainingDataError, ImmatureLabelsError, ValueError, KeyError) as error:
             fail(str(error))
+    distributed.finish()
+    if not writer:
+        return
     metrics = artefact.metrics
     console.print(f"champion: [bold]{artefact.champion}[/]  model {artefact.model_version}")
     for name, values in metrics["out_of_fold"].items():
