@@ -146,6 +146,60 @@ def render_score_benchmark(figures: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def render_scale_benchmark(figures: Mapping[str, Any]) -> list[str]:
+    """Snapshot + features from the lake per size, then GraphSAGE training: throughput per
+    process and held-out AUC, one process against DDP."""
+    lines: list[str] = []
+    sizes = figures.get("features", [])
+    if sizes:
+        lines += [
+            "Snapshot + features from the Parquet lake (pandas, one core), as of the last score "
+            "date, then that date with its earlier monthly cohorts stacked:",
+            "",
+        ]
+        lines += table(
+            ["orders", "businesses", "orders before the date", "snapshot (s)", "features (s)",
+             "one date (s)", "orders per core-second", "stacked dates", "stacked (s)",
+             "peak memory (MiB)"],
+            [[f["orders"], f["businesses"], f["orders_in_snapshot"], f["snapshot_s"],
+              f["features_s"], f["one_date_s"], f["orders_per_core_second"],
+              f["stacked_dates"], f["stacked_s"], f["peak_rss_mib"]] for f in sizes],
+        )  # fmt: skip
+        lines.append("")
+    problem = figures.get("problem", {})
+    if not problem:
+        return lines
+    lines += [
+        f"{fmt(problem.get('businesses'))} businesses, {fmt(problem.get('orders'))} orders "
+        f"(generator seed {problem.get('generator_seed')}), {fmt(problem.get('labelled_rows'))} "
+        f"labelled rows as of {problem.get('as_of')}: {fmt(problem.get('fit'))} to fit, "
+        f"{fmt(problem.get('stop'))} for early stopping, {fmt(problem.get('held'))} held out "
+        f"(split by business). Sampled runs: batches of {fmt(figures.get('batch_size'))} seeds "
+        "per process, fan-out 15 then 10. Throughput counts training steps only.",
+        "",
+    ]
+    aucs = figures.get("held_out_auc", {})
+    rows = []
+    for name, run in figures.get("training", {}).items():
+        auc = aucs.get(name, {})
+        diff = next((v for k, v in auc.items() if k.startswith("auc_minus_")), None)
+        rows.append([
+            name, run["epochs"], run["best_epoch"], run["train_seconds"],
+            run["labelled_per_second_per_process"], _interval(auc.get("auc")),
+            _interval(diff, signed=True) if diff else "– (reference)",
+        ])  # fmt: skip
+    lines += table(
+        ["training", "epochs", "best epoch", "training s", "labelled/s per process",
+         "held-out AUC [95%]", "AUC − full batch [95%]"],
+        rows,
+    )  # fmt: skip
+    ratio = figures.get("ddp_2_over_1_per_process")
+    if ratio is not None:
+        lines += ["", f"DDP with 2 processes, per process, against 1 process: {fmt(ratio)} "
+                  "(goal: at least 0.8)."]  # fmt: skip
+    return lines
+
+
 def render_synthetic_auc(figures: Mapping[str, Any]) -> list[str]:
     """AUC of own, own + counterparty and oracle features on the generated marketplace."""
     train, test = figures["train"], figures["test"]
@@ -254,6 +308,10 @@ RENDERERS: dict[str, tuple[str, Renderer]] = {
     "real_data_eval": ("Real data: champion against baselines", render_real_data),
     "api_latency": ("Scoring API latency", render_generic),
     "score_benchmark": ("Batch scoring and write-back speed", render_score_benchmark),
+    "scale_benchmark": (
+        "Scale-out: features from the lake, training with DDP",
+        render_scale_benchmark,
+    ),
 }
 
 

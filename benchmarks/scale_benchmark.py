@@ -1,0 +1,279 @@
+"""Scale-out: snapshots and features from the Parquet lake, and GraphSAGE training in one
+process against DDP.
+
+**Features** (``--orders-millions 1,10``): a synthetic marketplace of about that many orders
+(businesses scaled from the default's ~84 orders each) is written to a lake
+(``loaders.lake``), then, in a fresh process per size, the snapshot as of the last score date
+is read from the lake and every feature computed (pandas, one core), for one date and for that
+date with ``--stack-months`` earlier monthly cohorts; wall time, orders per core-second and
+peak memory.
+
+**Training**: on the default synthetic marketplace (``--businesses``, generator seed
+``--generator-seed``; one cohort, or ``--stack-months`` stacked ones for more labelled
+rows), the labelled rows are split by business into fitting (64%), early stopping (16%) and
+held-out (20%) rows. The same
+GraphSAGE (``SAGEConfig()``, ``TrainConfig()`` defaults) is trained
+
+- full batch in one process (the embedded default, the reference);
+- on sampled neighbourhoods in one process (``gnn.sampler``, batch ``--batch-size``);
+- data-parallel with ``torch.distributed`` (``gnn.distributed``, ``gloo``), launched by
+  ``torchrun`` with 1 and with 2 processes, each on its share of the seeds;
+
+each with one torch thread per process, so 2 processes use the machine's 2 cores. It reports
+labelled businesses per second per process (training steps only; validation excluded), epochs,
+and the held-out AUC of each with a paired bootstrap interval of its difference from the
+full-batch model.
+
+Run: ``python benchmarks/scale_benchmark.py``; figures go to
+``benchmarks/results/scale_benchmark.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pickle
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np
+import torch
+from model_benchmark import market_frames
+from results_io import command_line, generator_version, write_result
+
+from gnn import distributed
+from gnn.bootstrap import paired_bootstrap
+from gnn.evaluate import FeatureSet
+from gnn.scoring import TrainingConfig, training_table_for
+from gnn.selection import grouped_folds
+from gnn.train import TrainConfig, TrainedSAGE, train_sage
+
+REFERENCE = "full_batch_1_process"
+
+
+def _month_starts(as_of, months: int) -> list:
+    import pandas as pd
+
+    return [as_of - pd.DateOffset(months=k) for k in range(months, 0, -1)]
+
+
+ORDERS_PER_BUSINESS = 84  # the default marketplace: 837,351 orders over 10,000 businesses
+
+
+def features_worker(lake: Path, as_of: str, stack_months: int, out: Path) -> None:
+    """Time snapshot + features from ``lake`` for one date, then for the stacked dates; write
+    the figures (with this process's peak memory) to ``out``."""
+    import pandas as pd
+
+    from gnn.train import peak_rss_mib
+    from loaders.lake import read_lake_snapshot
+
+    stamp = pd.Timestamp(as_of, tz="UTC")
+    features = FeatureSet.default()
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    snapshot = read_lake_snapshot(lake, stamp)
+    timings["snapshot_s"] = time.perf_counter() - started
+    table = features.frame(snapshot, stamp)
+    timings["one_date_s"] = time.perf_counter() - started
+    timings["features_s"] = timings["one_date_s"] - timings["snapshot_s"]
+    started = time.perf_counter()
+    stacked_orders = 0
+    for date in [*_month_starts(stamp, stack_months), stamp]:
+        frames = read_lake_snapshot(lake, date)
+        features.frame(frames, date)
+        stacked_orders += len(frames.orders)
+    timings["stacked_s"] = time.perf_counter() - started
+    figures = {
+        "orders_in_snapshot": len(snapshot.orders),
+        "businesses_in_snapshot": len(snapshot.businesses),
+        "feature_columns": table.shape[1],
+        **timings,
+        "orders_per_core_second": len(snapshot.orders) / timings["one_date_s"],
+        "stacked_dates": stack_months + 1,
+        "stacked_orders": stacked_orders,
+        "stacked_orders_per_core_second": stacked_orders / timings["stacked_s"],
+        "peak_rss_mib": peak_rss_mib(),
+    }
+    out.write_text(json.dumps(figures))
+
+
+def features_at(millions: float, stack_months: int, seed: int) -> dict:
+    """Generate about ``millions`` million orders, write them to a lake, and time the
+    snapshot + features in a fresh process."""
+    from loaders.lake import LakeRows, write_lake_frames
+    from loaders.synthetic import SyntheticConfig, generate_marketplace, to_contract_frames
+
+    businesses = round(millions * 1e6 / ORDERS_PER_BUSINESS)
+    started = time.perf_counter()
+    market = generate_marketplace(SyntheticConfig(n_businesses=businesses, seed=seed))
+    generated_s = time.perf_counter() - started
+    as_of = str(market.as_of_dates[-1].date())
+    frames = to_contract_frames(market, "scale-benchmark-key")
+    rows = LakeRows(*frames[:2], [frames[2]], frames[3], market.credit_events)
+    total_orders = len(frames[2])
+    del market, frames
+    with tempfile.TemporaryDirectory() as tmp:
+        lake = Path(tmp) / "lake"
+        started = time.perf_counter()
+        write_lake_frames(lake, rows, key_fingerprint="scale", base_currency="USD", source="bench")
+        written_s = time.perf_counter() - started
+        del rows
+        out = Path(tmp) / "features.json"
+        command = [sys.executable, __file__, "--features-worker", str(lake), "--as-of", as_of,
+                   "--stack-months", str(stack_months), "--worker-out", str(out)]  # fmt: skip
+        subprocess.run(command, check=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+        figures = json.loads(out.read_text())
+    return {"businesses": businesses, "orders": total_orders, "as_of": as_of,
+            "generate_s": generated_s, "lake_write_s": written_s, **figures}  # fmt: skip
+
+
+def build_problem(args: argparse.Namespace) -> dict:
+    """The graph and the fit / stop / held-out rows, pickled for the ``torchrun`` workers."""
+    frames, dates, about = market_frames(args.businesses, args.generator_seed)
+    as_of = dates[0]
+    config = TrainingConfig(train_dates=tuple(_month_starts(as_of, args.stack_months)))
+    table, _ = training_table_for(frames, as_of, FeatureSet.default(), config)
+    parts = grouped_folds(table.y, table.groups, 5, 17)
+    rest, held = parts[0]
+    inner = grouped_folds(table.y[rest], table.groups[rest], 5, 29)[0]
+    fit, stop = rest[inner[0]], rest[inner[1]]
+    return {
+        "graph": table.graph,
+        "scaler": table.scaler,
+        "fit": table.rows[fit],
+        "stop": table.rows[stop],
+        "held": table.rows[held],
+        "about": {**about, "labelled_rows": len(table.y), "as_of": str(as_of.date())},
+    }
+
+
+def _figures(sage: TrainedSAGE, problem: dict) -> dict:
+    """Epochs, training-step seconds (validation passes excluded), labelled businesses per
+    second of this process, and the held-out scores."""
+    seconds = sum(h["train_seconds"] for h in sage.history)
+    seeds = sum(h["seeds"] for h in sage.history)
+    return {
+        "epochs": sage.epochs_run,
+        "best_epoch": sage.best_epoch,
+        "train_seconds": seconds,
+        "labelled_per_second_per_process": seeds / max(seconds, 1e-9),
+        "held_out_scores": sage.predict_proba(problem["graph"])[problem["held"]].tolist(),
+    }
+
+
+def single_process(problem: dict, batch_size: int | None) -> dict:
+    """Train in this process: full batch, or sampled mini-batches of ``batch_size``."""
+    sage = train_sage(problem["graph"], problem["fit"], problem["stop"], problem["scaler"],
+                      train_config=TrainConfig(batch_size=batch_size), seed=1)  # fmt: skip
+    return _figures(sage, problem)
+
+
+def worker(problem_file: Path, out: Path, batch_size: int) -> None:
+    """One ``torchrun`` process: train data-parallel and write rank 0's figures."""
+    torch.set_num_threads(1)
+    ctx = distributed.init_from_env()
+    assert ctx is not None, "the worker runs under torchrun"
+    problem = pickle.loads(problem_file.read_bytes())
+    config = TrainConfig(batch_size=batch_size)
+    sage = train_sage(problem["graph"], problem["fit"], problem["stop"], problem["scaler"],
+                      train_config=config, seed=1)  # fmt: skip
+    figures = _figures(sage, problem)
+    (out / f"rank-{ctx.rank}.json").write_text(json.dumps(figures))
+    distributed.finish()
+
+
+def ddp(problem_file: Path, processes: int, batch_size: int) -> dict:
+    """Launch ``processes`` workers with torchrun; rank 0's figures plus every rank's rate."""
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "OMP_NUM_THREADS": "1"}
+        command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+                   "--nproc-per-node", str(processes), __file__, "--worker", str(problem_file),
+                   "--worker-out", tmp, "--batch-size", str(batch_size)]  # fmt: skip
+        started = time.perf_counter()
+        subprocess.run(command, check=True, env=env)
+        wall = time.perf_counter() - started
+        ranks = [json.loads((Path(tmp) / f"rank-{r}.json").read_text()) for r in range(processes)]
+    figures = ranks[0]
+    figures["per_rank_labelled_per_second"] = [r["labelled_per_second_per_process"] for r in ranks]
+    figures["wall_seconds_with_launch"] = wall
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--businesses", type=int, default=10_000)
+    parser.add_argument("--generator-seed", type=int, default=42)
+    parser.add_argument("--stack-months", type=int, default=0)
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--parts", default="features,training")
+    parser.add_argument("--orders-millions", default="1,10")
+    parser.add_argument("--feature-stack-months", type=int, default=3)
+    parser.add_argument("--worker", type=Path, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--features-worker", type=Path, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--as-of", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--worker-out", type=Path, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker is not None:
+        worker(args.worker, args.worker_out, args.batch_size)
+        return
+    if args.features_worker is not None:
+        features_worker(args.features_worker, args.as_of, args.stack_months, args.worker_out)
+        return
+    torch.set_num_threads(1)
+    parts = set(args.parts.split(","))
+    figures: dict = {}
+    if "features" in parts:
+        figures["features"] = [
+            features_at(float(m), args.feature_stack_months, args.generator_seed)
+            for m in args.orders_millions.split(",")
+        ]
+        _write(figures, args)
+    if "training" in parts:
+        figures |= training(args)
+        _write(figures, args)
+    print(json.dumps({k: v for k, v in figures.items() if k != "training"}, indent=1))
+
+
+def _write(figures: dict, args: argparse.Namespace) -> None:
+    write_result(
+        "scale_benchmark", figures, command=command_line(),
+        generator_version=generator_version(), path=args.out,
+    )  # fmt: skip
+
+
+def training(args: argparse.Namespace) -> dict:
+    """Full batch, sampled, DDP with 1 and 2 processes on the same problem."""
+    problem = build_problem(args)
+    runs: dict[str, dict] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        problem_file = Path(tmp) / "problem.pkl"
+        problem_file.write_bytes(pickle.dumps(problem))
+        runs[REFERENCE] = single_process(problem, None)
+        runs["sampled_1_process"] = single_process(problem, args.batch_size)
+        for processes in (1, 2):
+            runs[f"ddp_{processes}_process"] = ddp(problem_file, processes, args.batch_size)
+    y = problem["graph"].data.y.numpy()[problem["held"]].astype(int)
+    scores = {name: [np.asarray(run.pop("held_out_scores"))] for name, run in runs.items()}
+    intervals = paired_bootstrap(y, scores, reference=REFERENCE)
+    one = runs["ddp_1_process"]["labelled_per_second_per_process"]
+    two = float(np.mean(runs["ddp_2_process"]["per_rank_labelled_per_second"]))
+    return {
+        "problem": problem["about"]
+        | {part: len(problem[part]) for part in ("fit", "stop", "held")},
+        "batch_size": args.batch_size,
+        "training": runs,
+        "held_out_auc": {n: {k: v.to_dict() for k, v in iv.items()} for n, iv in intervals.items()},
+        "ddp_2_over_1_per_process": two / one,
+    }
+
+
+if __name__ == "__main__":
+    main()
