@@ -292,6 +292,37 @@ def list_clusters(
     )
 
 
+@dataclass(frozen=True)
+class ClusterPicture:
+    """What an analyst looks at for one cluster: ``info`` (kind, suspicion, reasons,
+    found_at µs, verdict), ``members`` (business_id, kind, registered_at µs, pd, grade),
+    ``identifiers`` shared by two members or more (id_type, id_hash, members, holders in the
+    whole graph) and ``trade`` between members (seller_id, buyer_id, orders, gmv, refunded,
+    disputed, cancelled, first_ts/last_ts µs)."""
+
+    cluster_id: str
+    info: dict[str, Any]
+    members: list[dict[str, Any]]
+    identifiers: list[dict[str, Any]]
+    trade: list[dict[str, Any]]
+
+
+def cluster_picture(
+    driver: neo4j.Driver, cluster_id: str, *, database: str | None = None
+) -> ClusterPicture:
+    """Read one cluster's picture; raises :class:`ClusterError` for an unknown id."""
+    info = _read(driver, cypher.CLUSTER_PICTURE_INFO, database, cluster_id=cluster_id)
+    if not info:
+        raise ClusterError(f"No cluster {cluster_id!r}; list them with `tradegraph clusters list`.")
+    return ClusterPicture(
+        cluster_id,
+        info[0],
+        _read(driver, cypher.CLUSTER_PICTURE_MEMBERS, database, cluster_id=cluster_id),
+        _read(driver, cypher.CLUSTER_PICTURE_IDENTIFIERS, database, cluster_id=cluster_id),
+        _read(driver, cypher.CLUSTER_PICTURE_TRADE, database, cluster_id=cluster_id),
+    )
+
+
 def mark(
     driver: neo4j.Driver,
     cluster_id: str,

@@ -453,6 +453,43 @@ SET c.verdict = $verdict, c.verdict_note = $note, c.verdict_by = $analyst,
 RETURN c.cluster_id AS cluster_id
 """
 
+#: One cluster for its picture (``clusters show``): what it is and the verdict, if any.
+CLUSTER_PICTURE_INFO: Final = f"""
+MATCH (c:Cluster {{cluster_id: $cluster_id, created_by: 'tradegraph'}})
+RETURN c.kind AS kind, c.suspicion AS suspicion, c.reasons AS reasons,
+       {_us("c.found_at")} AS found_at, c.verdict AS verdict, c.verdict_by AS verdict_by
+"""
+
+#: Its members with what the graph knows of them (latest score, registration).
+CLUSTER_PICTURE_MEMBERS: Final = f"""
+MATCH (c:Cluster {{cluster_id: $cluster_id, created_by: 'tradegraph'}})<-[:IN_CLUSTER]-(b:Business)
+RETURN b.business_id AS business_id, b.kind AS kind,
+       {_us("b.registered_at")} AS registered_at, b.risk_pd AS pd, b.risk_grade AS grade
+ORDER BY business_id
+"""
+
+#: Identifiers held by two members or more, with how many businesses hold each in the graph.
+CLUSTER_PICTURE_IDENTIFIERS: Final = """
+MATCH (c:Cluster {cluster_id: $cluster_id, created_by: 'tradegraph'})<-[:IN_CLUSTER]-(b:Business)
+MATCH (b)-[:HAS_IDENTIFIER]->(i:Identifier)
+WITH i, b ORDER BY b.business_id
+WITH i, collect(DISTINCT b.business_id) AS members
+WHERE size(members) > 1
+RETURN i.type AS id_type, i.hash AS id_hash, members,
+       COUNT { (i)<-[:HAS_IDENTIFIER]-(:Business) } AS holders
+ORDER BY size(members) DESC, id_type, id_hash
+"""
+
+#: Trade between members (all-time totals of each trading pair).
+CLUSTER_PICTURE_TRADE: Final = f"""
+MATCH (c:Cluster {{cluster_id: $cluster_id, created_by: 'tradegraph'}})<-[:IN_CLUSTER]-(s:Business)
+MATCH (s)-[t:TRADES_WITH]->(b:Business)-[:IN_CLUSTER]->(c)
+RETURN s.business_id AS seller_id, b.business_id AS buyer_id, t.orders AS orders,
+       t.gmv AS gmv, t.refunded AS refunded, t.disputed AS disputed,
+       t.cancelled AS cancelled, {_us("t.first_ts")} AS first_ts, {_us("t.last_ts")} AS last_ts
+ORDER BY gmv DESC
+"""
+
 FRAUD_OUTCOMES_FROM_CLUSTER: Final = """
 MATCH (c:Cluster {cluster_id: $cluster_id, created_by: 'tradegraph'})<-[:IN_CLUSTER]-(b:Business)
 MERGE (o:Outcome {business_id: b.business_id, as_of: $as_of})

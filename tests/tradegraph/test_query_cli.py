@@ -177,6 +177,28 @@ def test_clusters_find_list_and_mark(app: typer.Typer, graph: neo4j.Driver) -> N
     assert result.exit_code == 2 and "already confirmed by eve" in result.output
 
 
+def test_clusters_show_draws_members_shared_identifiers_and_trade(
+    app: typer.Typer, graph: neo4j.Driver, tmp_path: Path
+) -> None:
+    assert runner.invoke(app, ["clusters"], env={"COLUMNS": "300"}).exit_code == 0
+    ring_id = graph.execute_query(
+        "MATCH (c:Cluster {kind: 'identifier_ring'}) RETURN c.cluster_id AS id"
+    ).records[0]["id"]
+    result = runner.invoke(app, ["clusters", "show", ring_id, "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    png, page = tmp_path / f"{ring_id}.png", tmp_path / f"{ring_id}.html"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5_000
+    text = page.read_text()
+    assert all(f"<td>{member}</td>" in text for member in RING)
+    # The shared device is listed with the three members that hold it; the ring's own
+    # trade is there with its amounts, the sale to the outsider X1 is not.
+    assert "<td>device_id</td>" in text and "<td>R1, R2, R3</td>" in text
+    assert "10,000.00 USD" in text and "8,000.00 USD" in text and "<td>X1</td>" not in text
+    assert "data:image/png;base64," in text
+    unknown = runner.invoke(app, ["clusters", "show", "identifier_ring-000000000000"])
+    assert unknown.exit_code == 2 and "clusters list" in unknown.output
+
+
 def test_clusters_says_a_partial_run_and_exits_3(
     app: typer.Typer, graph: neo4j.Driver, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -321,3 +321,15 @@ def test_report_says_a_partial_clusters_run_and_lists_reasons_with_codes(tmp_pat
     assert "<code>BUYERS_CREDIT</code>" in page and "B7, 60% of its sales" in page
     data.cluster_run = {"partial": False, "detectors": []}
     assert "was partial" not in render_report(data, tmp_path / "again").read_text(encoding="utf-8")
+
+
+def test_drawn_clusters_are_linked_from_the_clusters_table(tmp_path: Path) -> None:
+    data = _report_data()
+    data.cluster_pages = {"identifier_ring-abc123": "clusters/identifier_ring-abc123.html"}
+    page = render_report(data, tmp_path).read_text(encoding="utf-8")
+    assert (
+        '<a href="clusters/identifier_ring-abc123.html"><code>identifier_ring-abc123</code></a>'
+        in page
+    )
+    undrawn = render_report(_report_data(), tmp_path / "plain").read_text(encoding="utf-8")
+    assert "<code>identifier_ring-abc123</code>" in undrawn and 'href="clusters/' not in undrawn

@@ -44,7 +44,7 @@ query_app = typer.Typer(
     no_args_is_help=True,
 )
 clusters_app = typer.Typer(
-    help="Suspicious clusters as graph objects: find (default), list, mark a verdict.",
+    help="Suspicious clusters as graph objects: find (default), list, show one, mark a verdict.",
     invoke_without_command=True,
 )
 
@@ -292,6 +292,32 @@ def list_cmd(
             ", ".join(row["members"][:12]),
         )
     Console().print(table)
+
+
+@clusters_app.command("show")
+def show_cmd(
+    cluster_id: Annotated[str, typer.Argument(help="Cluster id (see `clusters list`).")],
+    out: Annotated[
+        Path | None, typer.Option(help="Folder for <id>.png and .html (default <home>/clusters).")
+    ] = None,
+) -> None:
+    """Draw one cluster (members, shared identifiers, trade between them and its amounts) as
+    a PNG and an HTML page to attach to a case."""
+    from graph.clusters import cluster_picture
+    from tradegraph.report.cluster_view import write_cluster_view
+    from tradegraph.settings import get_settings
+
+    settings = get_settings()
+    with _user_errors(), _open_driver() as driver:
+        picture = cluster_picture(driver, cluster_id, database=_database())
+    png, page = write_cluster_view(
+        picture, out or settings.home / "clusters", settings.base_currency
+    )
+    Console().print(
+        f"{cluster_id}: {len(picture.members)} members, {len(picture.identifiers)} shared "
+        f"identifiers, {len(picture.trade)} trading pairs; wrote {page} and {png}",
+        highlight=False,
+    )
 
 
 @clusters_app.command("mark")

@@ -16,6 +16,8 @@ from tradegraph.report.html import ReportData, from_evaluation_json, render_repo
 logger = logging.getLogger(__name__)
 #: Riskiest businesses listed with their reasons.
 RISKIEST_SHOWN = 20
+#: The top clusters drawn as pictures (``clusters show``) and linked from the report.
+CLUSTERS_DRAWN = 5
 
 
 def _latest_evaluation(runs_dir: Path) -> Path | None:
@@ -81,6 +83,21 @@ def _cohorts(driver: Any, artefact: Any, test_as_of: pd.Timestamp, data: Any, sa
         )
 
 
+def _cluster_pages(
+    driver: Any, clusters: list[dict[str, Any]], out: Path, settings: Any
+) -> dict[str, str]:
+    """Draw the given clusters under ``out/clusters``; their pages relative to ``out``."""
+    from graph.clusters import cluster_picture
+    from tradegraph.report.cluster_view import write_cluster_view
+
+    pages = {}
+    for cluster in clusters:
+        picture = cluster_picture(driver, cluster["cluster_id"])
+        _, page = write_cluster_view(picture, out / "clusters", settings.base_currency)
+        pages[cluster["cluster_id"]] = page.relative_to(out).as_posix()
+    return pages
+
+
 def build_report(
     settings: Any,
     driver: Any | None,
@@ -130,6 +147,7 @@ def build_report(
         say("reading suspicious clusters and the riskiest businesses")
         data.clusters = list_clusters(driver, limit=10)
         data.cluster_run = latest_cluster_run(driver)
+        data.cluster_pages = _cluster_pages(driver, data.clusters[:CLUSTERS_DRAWN], out, settings)
         data.riskiest = riskiest(driver, limit=RISKIEST_SHOWN)
         date = test_as_of or data.facts.get("test_as_of")
         if artefact is not None and date:

@@ -61,6 +61,8 @@ class ReportData:
     clusters: list[dict[str, Any]] = field(default_factory=list)
     #: The latest ``clusters`` run (``graph.clusters.latest_cluster_run``): partial or not.
     cluster_run: dict[str, Any] | None = None
+    #: Each drawn cluster's page, relative to the report folder (``clusters/<id>.html``).
+    cluster_pages: dict[str, str] = field(default_factory=dict)
     riskiest: pd.DataFrame | None = None
     model_card: str | None = None
     warnings: list[str] = field(default_factory=list)
@@ -337,8 +339,15 @@ def _clusters_table(data: ReportData, top: int) -> str:
         reasons_html = "<br>".join(
             _esc(r) for r in (reasons if isinstance(reasons, list) else [reasons])
         )
+        cluster_id = _esc(c.get("cluster_id"))
+        page = data.cluster_pages.get(str(c.get("cluster_id")))
+        shown_id = (
+            f'<a href="{_esc(page)}"><code>{cluster_id}</code></a>'
+            if page
+            else f"<code>{cluster_id}</code>"
+        )
         rows.append(
-            f"<tr><td><code>{_esc(c.get('cluster_id'))}</code></td><td>{_esc(c.get('kind'))}</td>"
+            f"<tr><td>{shown_id}</td><td>{_esc(c.get('kind'))}</td>"
             f"<td>{_esc(c.get('size', len(members)))}</td><td>{_num(c.get('suspicion'))}</td>"
             f'<td>{reasons_html}</td><td class="members">{_esc(shown)}</td></tr>'
         )
