@@ -4,8 +4,9 @@ Run after ``tradegraph demo`` (or load + train + score)::
 
     python benchmarks/api_latency.py [--requests 200] [--fly-requests 30] [--concurrency 8]
 
-It serves ``tradegraph.api.create_app`` with uvicorn on 127.0.0.1 (a free port) in this process
-and measures, with one HTTP client:
+It serves ``tradegraph.api.create_app`` with uvicorn on 127.0.0.1 (a free port) in a process of
+its own, as in production (clients and server in one Python process would share its lock),
+and measures from this process:
 
 * **stored**: ``GET /businesses/{id}/score`` for businesses with a stored score;
 * **on the fly, warm**: ``POST /score`` for one id at a score date with no stored scores, so the
@@ -28,8 +29,8 @@ import os
 import random
 import socket
 import statistics
+import subprocess
 import sys
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -59,15 +60,33 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _serve(app: object) -> tuple[uvicorn.Server, str]:
+def _serve_worker(port: int, key: str, ttl: float) -> None:
+    """The server side, in a process of its own (as in production): the app on ``port``."""
+    settings = get_settings()
+    driver = open_driver(settings)
+    try:
+        app = create_app(driver, settings, api_key=key, cache_ttl_s=ttl)
+        uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
+    finally:
+        driver.close()
+
+
+def _serve(key: str, ttl: float) -> tuple[subprocess.Popen[bytes], str]:
+    """Start the API in another process and wait until it answers ``/health``."""
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    threading.Thread(target=server.run, daemon=True).start()
-    for _ in range(200):
-        if server.started:
-            break
-        time.sleep(0.05)
-    return server, f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [sys.executable, __file__, "--serve-worker", str(port), "--key", key, "--ttl", str(ttl)]
+    )
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(600):
+        try:
+            if httpx.get(f"{base}/health", timeout=1.0).status_code == 200:
+                return server, base
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    server.kill()
+    sys.exit("the API did not start within a minute")
 
 
 def _latency(seconds: list[float]) -> dict[str, float]:
@@ -140,8 +159,14 @@ def main() -> None:
         default=None,
         help="where to write the result (default: benchmarks/results/api_latency.json)",
     )
+    parser.add_argument("--serve-worker", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--key", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--ttl", type=float, default=600.0, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    figures: dict[str, object] = {"concurrency": args.concurrency}
+    if args.serve_worker is not None:
+        _serve_worker(args.serve_worker, args.key, args.ttl)
+        return
+    figures: dict[str, object] = {"concurrency": args.concurrency, "server": "own process"}
 
     settings = get_settings()
     key = "bench-" + os.urandom(8).hex()
@@ -156,8 +181,7 @@ def main() -> None:
         print(f"graph: {len(ids)} scored SMEs sampled; on-the-fly score date {fly_date}")
         headers = {"X-API-Key": key}
         for label, ttl in (("warm", 600.0), ("cold", 0.0)):
-            app = create_app(driver, settings, api_key=key, cache_ttl_s=ttl)
-            server, base = _serve(app)
+            server, base = _serve(key, ttl)
             with httpx.Client(base_url=base, headers=headers, timeout=600) as client:
                 if label == "warm":
                     for bid in rng.sample(ids, min(10, len(ids))):  # warm-up
@@ -208,8 +232,8 @@ def main() -> None:
                         **_latency(loaded),
                     }
                     figures["fly_concurrent"] = _fly_under_load(client, ids, fly_date, rng, args)
-            server.should_exit = True
-            time.sleep(0.3)
+            server.terminate()
+            server.wait(timeout=30)
     finally:
         driver.close()
     print(f"machine: {os.cpu_count()} CPUs; Neo4j at {settings.neo4j_uri or 'the local server'}")

@@ -575,11 +575,14 @@ def load_export(
     progress: ProgressCallback | None = None,
     database: str | None = None,
     options: ExportOptions = ExportOptions(),
+    lake: Path | None = None,
 ) -> LoadResult:
     """Validate ``export_dir`` with ``loaders.validate.ExportReader`` and load what passes.
 
     Rows the validator rejects go to ``rejects_dir`` and are counted as ``rejected``;
-    ``options`` (base currency, phone country code) go to the reader.
+    ``options`` (base currency, phone country code) go to the reader. With ``lake``, the same
+    kept rows are also written there, in the same pass, as one export of a Parquet lake
+    (``loaders.lake``), committed only when the load succeeds.
     """
     from graph.schema import key_fingerprint as fingerprint_of
     from loaders.validate import ExportReader
@@ -599,11 +602,24 @@ def load_export(
         # contract v2's optional table, once the validator reads it
         read_events = getattr(reader, "credit_events", None)
         events = read_events() if callable(read_events) else None
+        orders = reader.iter_orders()
+        writer = None
+        if lake is not None:
+            from loaders.lake import LakeWriter
+
+            writer = LakeWriter(
+                lake, key_fingerprint=reader.report.key_fingerprint,
+                base_currency=reader.base_currency, source=str(export_dir),
+            )  # fmt: skip
+            for table, frame in (("businesses", businesses), ("identifiers", identifiers),
+                                 ("outcomes", outcomes), ("credit_events", events)):  # fmt: skip
+                writer.table(table, frame)
+            orders = writer.teed(orders)
         result = load_frames(
             driver,
             businesses,
             identifiers,
-            reader.iter_orders(),
+            orders,
             outcomes,
             key_fingerprint=fingerprint,
             batch_size=batch_size,
@@ -614,6 +630,8 @@ def load_export(
             rejected=lambda: _rejected_counts(reader),
             credit_events=events,
         )
+        if writer is not None:
+            writer.commit()
     if rejects_dir is not None:  # after the reader published (and cleared) its own files
         write_amended_rejects(Path(rejects_dir), result.amended_orders)
     return result

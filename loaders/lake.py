@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -159,6 +159,61 @@ class LakeRows:
     credit_events: pd.DataFrame | None = None
 
 
+class LakeWriter:
+    """One new export of the lake at ``root``, written table by table (orders chunk by chunk,
+    so a load can stream them) and recorded in the manifest only by :meth:`commit`: an export
+    interrupted half way is never read, and its files are replaced by the next write.
+
+    Raises :class:`LakeError` when ``root`` holds a lake hashed with another key."""
+
+    def __init__(self, root: Path, *, key_fingerprint: str, base_currency: str, source: str):
+        self.root = Path(root)
+        self.manifest = _manifest(self.root) or {
+            "format": LAKE_FORMAT, "version": LAKE_VERSION, "contract": "v2",
+            "key_fingerprint": key_fingerprint, "base_currency": base_currency, "exports": [],
+        }  # fmt: skip
+        if self.manifest["key_fingerprint"] != key_fingerprint:
+            raise LakeError(
+                f"{root} holds identifiers hashed with key {self.manifest['key_fingerprint']}, "
+                f"not {key_fingerprint}: write this export to a new lake, or use the lake's key"
+            )
+        self.export = len(self.manifest["exports"]) + 1
+        self.name = f"export-{self.export:05d}"
+        self.source = source
+        self.written: dict[str, int] = {table: 0 for table in TABLE_COLUMNS}
+        self._chunks = 0
+        for stale in self.root.rglob(f"{self.name}*.parquet"):  # an interrupted earlier try
+            stale.unlink()
+
+    def table(self, table: str, frame: pd.DataFrame | None) -> None:
+        """Write a whole table (not orders)."""
+        frame = frame if frame is not None else pd.DataFrame()
+        rows = _normalised(frame, table, self.export)
+        self.written[table] += _write_table(self.root, table, rows, self.name)
+
+    def orders(self, chunk: pd.DataFrame) -> None:
+        """Write one chunk of orders into its month partitions."""
+        rows = _normalised(chunk, "orders", self.export)
+        self.written["orders"] += _write_orders(self.root, rows, self.name, self._chunks)
+        self._chunks += 1
+
+    def teed(self, chunks: Iterable[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        """``chunks`` unchanged, each written to the lake as it passes (for a load)."""
+        for chunk in chunks:
+            self.orders(chunk)
+            yield chunk
+
+    def commit(self) -> dict[str, int]:
+        """Record the export in the manifest; returns the rows written per table."""
+        self.manifest["exports"].append(
+            {"export": self.export, "source": self.source, "rows": self.written,
+             "written_at": datetime.now(UTC).replace(microsecond=0).isoformat()}
+        )  # fmt: skip
+        (self.root / MANIFEST).write_text(json.dumps(self.manifest, indent=2) + "\n")
+        logger.info("lake %s: export %d written (%s)", self.root, self.export, self.written)
+        return dict(self.written)
+
+
 def write_lake_frames(
     root: Path,
     rows: LakeRows,
@@ -171,46 +226,32 @@ def write_lake_frames(
     """Write validated ``rows`` into the lake at ``root`` as one new export; returns the rows
     written per table. Raises :class:`LakeError` when ``root`` holds a lake hashed with
     another key (``key_fingerprint``)."""
-    root = Path(root)
-    manifest = _manifest(root) or {
-        "format": LAKE_FORMAT, "version": LAKE_VERSION, "contract": "v2",
-        "key_fingerprint": key_fingerprint, "base_currency": base_currency, "exports": [],
-    }  # fmt: skip
-    if manifest["key_fingerprint"] != key_fingerprint:
-        raise LakeError(
-            f"{root} holds identifiers hashed with key {manifest['key_fingerprint']}, not "
-            f"{key_fingerprint}: write this export to a new lake, or use the lake's key"
-        )
-    export = len(manifest["exports"]) + 1
-    name = f"export-{export:05d}"
-    events = rows.credit_events if rows.credit_events is not None else pd.DataFrame()
-    written: dict[str, int] = {}
-    for table, frame in (("businesses", rows.businesses), ("identifiers", rows.identifiers)):
-        written[table] = _write_table(root, table, _normalised(frame, table, export), name)
-    written["orders"] = 0
-    for chunk, orders in enumerate(rows.order_chunks):
-        written["orders"] += _write_orders(root, _normalised(orders, "orders", export), name, chunk)
+    writer = LakeWriter(
+        root, key_fingerprint=key_fingerprint, base_currency=base_currency, source=source
+    )
+    writer.table("businesses", rows.businesses)
+    writer.table("identifiers", rows.identifiers)
+    for chunk in rows.order_chunks:
+        writer.orders(chunk)
         if progress is not None:
-            progress("orders", written["orders"])
-    for table, frame in (("outcomes", rows.outcomes), ("credit_events", events)):
-        written[table] = _write_table(root, table, _normalised(frame, table, export), name)
-    manifest["exports"].append(
-        {"export": export, "source": source, "rows": written,
-         "written_at": datetime.now(UTC).replace(microsecond=0).isoformat()}
-    )  # fmt: skip
-    (root / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-    logger.info("lake %s: export %d written (%s)", root, export, written)
-    return written
+            progress("orders", writer.written["orders"])
+    writer.table("outcomes", rows.outcomes)
+    writer.table("credit_events", rows.credit_events)
+    return writer.commit()
 
 
-def _read(root: Path, table: str, filter_: Any = None) -> pd.DataFrame:
-    """Every export's rows of ``table``, the latest export's where they repeat a row."""
+def _read(root: Path, table: str, exports: list[int], filter_: Any = None) -> pd.DataFrame:
+    """The rows of ``table`` written by the committed ``exports``, the latest export's where
+    they repeat a row."""
     folder = root / table
     columns = TABLE_COLUMNS[table]
     if not folder.exists() or not any(folder.rglob("*.parquet")):
         return pd.DataFrame(columns=columns)
     dataset = ds.dataset(folder, format="parquet", partitioning="hive")
-    frame = dataset.to_table(filter=filter_).to_pandas()
+    committed = ds.field(EXPORT_COLUMN).isin(exports)
+    frame = dataset.to_table(
+        filter=committed if filter_ is None else committed & filter_
+    ).to_pandas()
     frame = frame.reindex(columns=[*columns, EXPORT_COLUMN])
     keys = [k for k in ROW_KEYS[table] if k in frame.columns]
     frame = frame.sort_values(EXPORT_COLUMN, kind="stable")
@@ -235,23 +276,23 @@ def read_lake_snapshot(root: Path, as_of: pd.Timestamp | str) -> LakeSnapshot:
     Only order partitions up to ``as_of``'s month are opened. Orders are kept only when both
     parties were registered before ``as_of``, as in ``graph.snapshot``."""
     root = Path(root)
-    lake_manifest(root)
+    exports = [e["export"] for e in lake_manifest(root)["exports"]]
     stamp = as_utc(as_of)
-    in_force = versions_in_force(_read(root, "businesses"), stamp)
+    in_force = versions_in_force(_read(root, "businesses", exports), stamp)
     businesses = plain_businesses(in_force)
-    identifiers = identifiers_in_force(_read(root, "identifiers"), in_force)
+    identifiers = identifiers_in_force(_read(root, "identifiers", exports), in_force)
     identifiers = identifiers.sort_values(IDENTIFIER_COLUMNS, ignore_index=True)
     month = stamp.strftime("%Y-%m")
     before = pa.scalar(stamp, pa.timestamp("us", "UTC"))
     placed = (ds.field("month") <= month) & (ds.field("ts") < before)
-    orders = status_as_of(_read(root, "orders", placed), stamp)[ORDER_COLUMNS]
+    orders = status_as_of(_read(root, "orders", exports, placed), stamp)[ORDER_COLUMNS]
     known = set(businesses["business_id"].tolist())
     orders = orders[orders["seller_id"].isin(known) & orders["buyer_id"].isin(known)]
-    outcomes = _read(root, "outcomes")
+    outcomes = _read(root, "outcomes", exports)
     outcomes = outcomes[outcomes["as_of"] == stamp]
     if outcomes[OUTCOME_SPLIT].isna().all():
         outcomes = outcomes.drop(columns=OUTCOME_SPLIT)
-    events = _read(root, "credit_events")
+    events = _read(root, "credit_events", exports)
     events = events[(events["at"] < stamp) & events["business_id"].isin(known)]
     return LakeSnapshot(
         as_of=stamp,

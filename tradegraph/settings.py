@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     phone_country_code: str | None = None  # e.g. "44": national numbers "07…" -> "+447…"
     horizon_days: int = 365
     hub_threshold: int = HUB_THRESHOLD
+    #: A Parquet lake (``validate --lake`` / ``load --lake``) that snapshots are read from
+    #: instead of Neo4j: by train/evaluate/score/snapshot/report and on-the-fly API scores.
+    lake: Path | None = None
     batch_size: int = 10_000
     api_key: SecretStr | None = None
     api_max_batch: int = 1000

@@ -23,8 +23,9 @@ def read_frames(
     lake: Path | None = None,
     open_driver: Callable[[Settings], object] | None = None,
 ) -> dict[pd.Timestamp, Frames]:
-    """The snapshot at each of ``dates``, from ``lake`` when given, else from Neo4j (a driver
-    from ``open_driver``, closed afterwards)."""
+    """The snapshot at each of ``dates``, from ``lake`` (default: ``settings.lake``) when
+    there is one, else from Neo4j (a driver from ``open_driver``, closed afterwards)."""
+    lake = lake or settings.lake
     if lake is not None:
         from loaders.lake import read_lake_snapshot
 

@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import neo4j
@@ -24,6 +25,7 @@ from graph.score_runs import ScoreRunIncompleteError, latest_run, score_runs
 from graph.scores import write_scores
 from tests.graph.frames import make_frames
 from tradegraph.api import create_app
+from tradegraph.api.dependencies import RUN_TTL_S
 from tradegraph.settings import Settings
 
 pytestmark = pytest.mark.neo4j
@@ -136,6 +138,7 @@ def test_score_run_incomplete_is_said_by_the_api(neo4j_driver, half_scored) -> N
     assert health["total"] == len(ids) and health["as_of"] == "2026-01-01"
 
     write_scores(neo4j_driver, _scores(ids, 0.2), NEW, "m2", batch_size=BATCH)
+    time.sleep(RUN_TTL_S)  # the API reads the latest run at most once per RUN_TTL_S
     assert client.get(f"/businesses/{old_id}/score", headers=headers).json()["notice"] is None
     assert client.get("/health").json()["score_run"]["status"] == "complete"
 

@@ -110,3 +110,33 @@ def test_lake_reads_business_versions_as_neo4j_does(neo4j_driver, tmp_path) -> N
         lake = read_lake_snapshot(root, as_of)
         _same(lake, read_snapshot(neo4j_driver, as_of))
     assert lake.businesses.set_index("business_id").loc[MOVER, "region"] == "R9"
+
+
+@pytest.mark.neo4j
+def test_load_writes_the_lake_in_the_same_pass_and_only_a_finished_load_commits_it(
+    neo4j_driver, tmp_path, monkeypatch
+) -> None:
+    import graph.load
+
+    market = generate_marketplace(SyntheticConfig(n_businesses=500, seed=13))
+    export = tmp_path / "export"
+    write_export(market, export)
+    root = tmp_path / "lake"
+    real, calls = graph.load._order_batch, {"n": 0}
+
+    def dies_in_second_batch(tx, batch):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise ConnectionResetError("connection to Neo4j lost mid-load")
+        return real(tx, batch)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(graph.load, "_order_batch", dies_in_second_batch)
+        with pytest.raises(ConnectionResetError):
+            graph.load.load_export(neo4j_driver, export, b"lake-key", batch_size=2000, lake=root)
+    with pytest.raises(LakeError):  # nothing committed: the half-written export is not read
+        read_lake_snapshot(root, "2024-01-01")
+    graph.load.load_export(neo4j_driver, export, b"lake-key", batch_size=2000, lake=root)
+    assert [e["export"] for e in lake_manifest(root)["exports"]] == [1]
+    for as_of in ("2023-07-01", "2024-06-15"):
+        _same(read_lake_snapshot(root, as_of), read_snapshot(neo4j_driver, as_of))

@@ -62,3 +62,19 @@ def test_the_cache_keeps_a_bounded_number_of_dates(reads) -> None:
         scorer.snapshot(date)
     assert len(scorer._cache) == CACHED_DATES
     assert scoring.CACHED_DATES == CACHED_DATES
+
+
+def test_with_a_lake_snapshots_come_from_the_lake_not_neo4j(reads, tmp_path) -> None:
+    from loaders.lake import LakeRows, read_lake_snapshot, write_lake_frames
+    from tests.graph.frames import make_frames
+
+    f = make_frames(n_businesses=15, n_orders=60)
+    rows = LakeRows(f.businesses, f.identifiers, [f.orders], f.outcomes)
+    write_lake_frames(tmp_path, rows, key_fingerprint="fp", base_currency="USD", source="t")
+    scorer = Scorer(driver=None, score_function=lambda *a: pd.DataFrame(), lake=tmp_path)  # type: ignore[arg-type]
+    date = pd.Timestamp("2025-03-01", tz="UTC")
+    snapshot = scorer.snapshot(date)
+    assert reads == []  # Neo4j was not read
+    expected = read_lake_snapshot(tmp_path, date)
+    pd.testing.assert_frame_equal(snapshot.orders, expected.orders)
+    assert len(snapshot.orders) > 0

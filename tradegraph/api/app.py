@@ -68,6 +68,7 @@ def create_app(
         score_function or artefact_score_function(artefact_dir, settings.models_dir),
         ttl_s=cache_ttl_s,
         database=database,
+        lake=settings.lake,
     )
     gate = Neo4jGate(driver, database)
     app = FastAPI(

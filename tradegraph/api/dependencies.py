@@ -4,7 +4,9 @@ the API key check, as FastAPI dependencies, plus the shared parameter and respon
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+import threading
+import time
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import neo4j
@@ -20,6 +22,8 @@ from tradegraph.api.models import ErrorOut
 from tradegraph.api.scoring import Scorer
 
 API_KEY_HEADER = "X-API-Key"
+#: Seconds the latest score run is remembered between requests.
+RUN_TTL_S = 2.0
 
 #: Error answers every guarded route may give (for the OpenAPI page).
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -46,10 +50,22 @@ class AppContext:
     gate: Neo4jGate
     batch_limit: int
     key: str
+    #: How long the latest score run is remembered: it changes once per `tradegraph score`,
+    #: and reading it on every stored-score request would double the round trips to Neo4j.
+    run_ttl_s: float = RUN_TTL_S
+    _run: tuple[float, ScoreRun | None] | None = field(default=None, repr=False)
+    _run_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def score_run(self) -> ScoreRun | None:
-        """The latest score write-back, to say when stored scores mix two runs."""
-        return latest_run(self.driver, database=self.database)
+        """The latest score write-back (read at most once per ``run_ttl_s``), to say when
+        stored scores mix two runs."""
+        with self._run_lock:
+            if self._run is not None and time.monotonic() - self._run[0] < self.run_ttl_s:
+                return self._run[1]
+        run = latest_run(self.driver, database=self.database)
+        with self._run_lock:
+            self._run = (time.monotonic(), run)
+        return run
 
 
 def get_context(request: Request) -> AppContext:

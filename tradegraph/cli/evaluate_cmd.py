@@ -68,6 +68,7 @@ def evaluate_command(
     if split == "temporal" and test_as_of is None:
         fail("--split temporal needs --test-as-of (a later score date)", code=2)
     settings = get_settings()
+    lake = lake or settings.lake
     configure_torch(settings)
     d1 = pd.Timestamp(train_as_of, tz="UTC")
     d2 = pd.Timestamp(test_as_of, tz="UTC") if test_as_of else None

@@ -51,10 +51,15 @@ def load(
             help="With --bulk: replace a local database that holds data (its data is lost)."
         ),
     ] = False,
+    lake: Annotated[
+        Path | None,
+        typer.Option(help="Also write the kept rows to this Parquet lake, in the same pass."),
+    ] = None,
 ) -> None:
     """Validate EXPORT and load it into Neo4j: exact, idempotent, safe to re-run after a crash."""
     from graph.load import load_export
     from graph.schema import KeyFingerprintMismatchError
+    from loaders.lake import LakeError
     from tradegraph.cli.common import open_driver
     from tradegraph.settings import MissingHashKeyError, get_settings
 
@@ -71,6 +76,9 @@ def load(
     rejects_dir = rejects or export / "rejects"
     if bulk:
         from graph.server.errors import Neo4jSetupError
+
+        if lake is not None:
+            _exit("--lake goes with the online load; write the lake with `validate --lake`.")
 
         try:
             _bulk_load(settings, export, key, rejects_dir, overwrite=overwrite)
@@ -101,8 +109,9 @@ def load(
                 progress=advance,
                 database=settings.neo4j_database,
                 options=settings.export_options(),
+                lake=lake,
             )
-    except KeyFingerprintMismatchError as error:
+    except (KeyFingerprintMismatchError, LakeError) as error:
         _exit(str(error), EXIT_USAGE)
     finally:
         driver.close()

@@ -26,22 +26,27 @@ def report_command(
     graph: Annotated[
         bool, typer.Option(help="Read clusters and cohorts from Neo4j (--no-graph: files only).")
     ] = True,
+    lake: Annotated[
+        Path | None, typer.Option(help="Read the cohorts from this Parquet lake, not Neo4j.")
+    ] = None,
 ) -> None:
     """Write the HTML model report: ROC/PR/KS/calibration charts, metrics, scores by grade,
     PSI between the training and test cohorts, top suspicious clusters and the model card."""
+    from loaders.lake import LakeError
     from tradegraph.cli.common import console, fail, open_driver
     from tradegraph.report.build import build_report
     from tradegraph.settings import get_settings
 
     settings = get_settings()
+    lake = lake or settings.lake
     driver = open_driver(settings) if graph else None
     try:
         with console.status("building the report") as status:
             path = build_report(
                 settings, driver, out=out, evaluation=evaluation, model=model,
-                test_as_of=test_as_of, say=status.update,
+                test_as_of=test_as_of, say=status.update, lake=lake,
             )  # fmt: skip
-    except ValueError as err:
+    except (ValueError, LakeError) as err:
         fail(str(err))
     finally:
         if driver is not None:

@@ -47,6 +47,7 @@ def score_command(
     from tradegraph.sources import read_frames
 
     settings = get_settings()
+    lake = lake or settings.lake
     configure_torch(settings)
     d = as_of_date(as_of)
     try:

@@ -37,6 +37,7 @@ def snapshot_command(
     from tradegraph.sources import read_frames
 
     settings = get_settings()
+    lake = lake or settings.lake
     configure_torch(settings)
     d = as_of_date(as_of)
     dates = [*reversed(earlier_months(d, stack_months)), d]

@@ -68,6 +68,7 @@ def train_command(
     except ValueError as error:
         fail(str(error))
     settings = get_settings()
+    lake = lake or settings.lake
     configure_torch(settings)
     distributed.init_from_env()
     writer = distributed.is_writer()

@@ -40,19 +40,24 @@ def _holdout_metrics(metrics: dict[str, Any]) -> pd.DataFrame | None:
     return pd.DataFrame(rows) if rows else None
 
 
-def _cohorts(driver: Any, artefact: Any, test_as_of: pd.Timestamp, data: Any, say: Any) -> None:
+def _cohorts(
+    driver: Any, artefact: Any, test_as_of: pd.Timestamp, data: Any, say: Any,
+    lake: Path | None = None,
+) -> None:  # fmt: skip
     """Fill ``data``'s scores, PSI cohorts and (when missing) champion predictions from the
-    graph: the training cohort at the model's date and the test cohort at ``test_as_of``."""
+    graph (or the ``lake``): the training cohort at the model's date and the test cohort at
+    ``test_as_of``."""
     from gnn.evaluate import FeatureSet
     from gnn.scoring import score
     from graph.snapshot import read_snapshot
+    from loaders.lake import read_lake_snapshot
 
     features = FeatureSet.default()
     frames: dict[str, pd.DataFrame] = {}
     scored: dict[str, pd.DataFrame] = {}
     for name, as_of in (("train", artefact.trained_as_of), ("test", test_as_of)):
         say(f"reading the {name} cohort as of {as_of.date()}")
-        snapshot = read_snapshot(driver, as_of)
+        snapshot = read_lake_snapshot(lake, as_of) if lake else read_snapshot(driver, as_of)
         if snapshot.businesses.empty:
             data.warnings.append(f"no businesses registered before {as_of.date()} in Neo4j")
             return
@@ -107,10 +112,12 @@ def build_report(
     model: Path | None = None,
     test_as_of: str | None = None,
     say: Callable[[str], Any] | None = None,
+    lake: Path | None = None,
 ) -> Path:
     """The report from the newest (or given) evaluation and model; with ``driver``, also the
-    clusters, the riskiest businesses with their reasons and both cohorts from Neo4j.
-    ``say(message)`` hears each step. Raises ValueError when there is nothing to report."""
+    clusters, the riskiest businesses with their reasons and both cohorts from Neo4j (the
+    cohorts from ``lake`` when given). ``say(message)`` hears each step. Raises ValueError
+    when there is nothing to report."""
     from gnn.artefact import ArtefactError, latest_artefact, load_artefact
 
     say = say or logger.info
@@ -151,7 +158,7 @@ def build_report(
         data.riskiest = riskiest(driver, limit=RISKIEST_SHOWN)
         date = test_as_of or data.facts.get("test_as_of")
         if artefact is not None and date:
-            _cohorts(driver, artefact, pd.Timestamp(date, tz="UTC"), data, say)
+            _cohorts(driver, artefact, pd.Timestamp(date, tz="UTC"), data, say, lake)
         elif artefact is not None:
             data.warnings.append("No test date: pass --test-as-of for PSI and grades.")
     say("drawing the report")
