@@ -167,6 +167,8 @@ def main() -> None:
         _serve_worker(args.serve_worker, args.key, args.ttl)
         return
     figures: dict[str, object] = {"concurrency": args.concurrency, "server": "own process"}
+    lake = get_settings().lake
+    figures["snapshots_from"] = f"lake {lake}" if lake else "Neo4j over Bolt"
 
     settings = get_settings()
     key = "bench-" + os.urandom(8).hex()

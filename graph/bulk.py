@@ -405,3 +405,66 @@ def bulk_import(
         orders=counts.get("sold_to", 0),
         seconds=seconds,
     )
+
+
+def bulk_load_export(
+    config: local.LocalServerConfig,
+    export_dir: Path,
+    key: bytes,
+    *,
+    rejects_dir: Path | None,
+    options: Any = None,
+    hub_threshold: int = HUB_THRESHOLD,
+    overwrite: bool = False,
+    lake: Path | None = None,
+    say: Any = logger.info,
+) -> tuple[BulkResult, Any]:
+    """The first load of an export into the EMPTY database of the local server: validate,
+    write the import CSVs (and, with ``lake``, the same kept rows to a Parquet lake, committed
+    once the import succeeded), stop the server, import, start it again and add the schema.
+    Returns the import's :class:`BulkResult` and the validation report.
+
+    Raises :class:`Neo4jSetupError` when the database may not be replaced
+    (:func:`guard_bulk_target`): nothing is written then."""
+    import neo4j
+
+    from graph.schema import ensure_schema, key_fingerprint
+    from loaders.options import ExportOptions
+    from loaders.validate import ExportReader
+
+    guard_bulk_target(config, overwrite=overwrite)  # fail before minutes of CSV writing
+    csv_dir = config.data_dir / "import" / "tradegraph-bulk"
+    fingerprint = key_fingerprint(key)
+    say("writing import CSVs ...")
+    # Rejects and report.json are published when the reader closes without an error.
+    with ExportReader(
+        export_dir, key, rejects_dir=rejects_dir, options=options or ExportOptions()
+    ) as reader:
+        businesses, identifiers = reader.businesses()
+        outcomes, events = reader.outcomes(), reader.credit_events()
+        orders: Iterable[pd.DataFrame] = reader.iter_orders()
+        writer = None
+        if lake is not None:
+            from loaders.lake import LakeWriter
+
+            writer = LakeWriter(
+                lake, key_fingerprint=reader.report.key_fingerprint,
+                base_currency=reader.base_currency, source=str(export_dir),
+            )  # fmt: skip
+            for table, frame in (("businesses", businesses), ("identifiers", identifiers),
+                                 ("outcomes", outcomes), ("credit_events", events)):  # fmt: skip
+                writer.table(table, frame)
+            orders = writer.teed(orders)
+        write_import_csvs(
+            csv_dir, businesses, identifiers, orders, outcomes,
+            key_fingerprint=fingerprint, hub_threshold=hub_threshold, credit_events=events,
+        )  # fmt: skip
+    local.stop(config)
+    say("running neo4j-admin database import full ...")
+    result = bulk_import(config, csv_dir, overwrite=overwrite)
+    info = local.start(config, say=say)
+    with neo4j.GraphDatabase.driver(info.uri, auth=(info.user, info.password)) as driver:
+        ensure_schema(driver, fingerprint)
+    if writer is not None:
+        writer.commit()
+    return result, reader.report

@@ -72,6 +72,9 @@ def demo(
                 hub_threshold=settings.hub_threshold,
                 say=console.print,
                 stage=lambda name: status.update(f"[bold]demo[/]: {name}..."),
+                local_server=(
+                    None if settings.neo4j_uri else local_server_config(settings, browser=browser)
+                ),
             )
     finally:
         driver.close()

@@ -133,49 +133,21 @@ def load(
 
 def _bulk_load(settings, export: Path, key: bytes, rejects_dir: Path, *, overwrite: bool) -> None:
     """Check the target, validate, write import CSVs, stop the local server, import (which
-    checks again), start it again."""
-    import neo4j
-
-    from graph.bulk import bulk_import, guard_bulk_target, write_import_csvs
-    from graph.schema import ensure_schema, key_fingerprint
-    from graph.server import local
-    from loaders.validate import ExportReader
+    checks again), start it again (``graph.bulk.bulk_load_export``)."""
+    from graph.bulk import bulk_load_export
 
     if settings.neo4j_uri:
         _exit("--bulk works only on the local server: unset NEO4J_URI, or load online.", EXIT_USAGE)
-    config = local_server_config(settings)
-    guard_bulk_target(config, overwrite=overwrite)  # fail before minutes of CSV writing
-    csv_dir = config.data_dir / "import" / "tradegraph-bulk"
-    fingerprint = key_fingerprint(key)
-    console.print("writing import CSVs ...")
-    # Rejects and report.json are published when the reader closes without an error.
-    with ExportReader(
-        export,
-        key,
-        rejects_dir=rejects_dir,
-        options=settings.export_options(),
-    ) as reader:
-        businesses, identifiers = reader.businesses()
-        write_import_csvs(
-            csv_dir,
-            businesses,
-            identifiers,
-            reader.iter_orders(),
-            reader.outcomes(),
-            key_fingerprint=fingerprint,
-            hub_threshold=settings.hub_threshold,
-        )
-    console.print(reader.report.render())
-    local.stop(config)
-    console.print("running neo4j-admin database import full ...")
-    result = bulk_import(config, csv_dir, overwrite=overwrite)
+    result, report = bulk_load_export(
+        local_server_config(settings), export, key, rejects_dir=rejects_dir,
+        options=settings.export_options(), hub_threshold=settings.hub_threshold,
+        overwrite=overwrite, say=console.print,
+    )  # fmt: skip
+    console.print(report.render())
     console.print(
         f"imported {result.nodes:,} nodes and {result.relationships:,} relationships "
         f"({result.orders:,} orders, {result.orders / max(result.seconds, 1e-9):,.0f} orders/s)"
     )
-    info = local.start(config, say=console.print)
-    with neo4j.GraphDatabase.driver(info.uri, auth=(info.user, info.password)) as driver:
-        ensure_schema(driver, fingerprint)
 
 
 def analytics(
