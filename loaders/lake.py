@@ -247,12 +247,15 @@ def _read(root: Path, table: str, exports: list[int], filter_: Any = None) -> pd
     columns = TABLE_COLUMNS[table]
     if not folder.exists() or not any(folder.rglob("*.parquet")):
         return pd.DataFrame(columns=columns)
-    dataset = ds.dataset(folder, format="parquet", partitioning="hive")
     committed = ds.field(EXPORT_COLUMN).isin(exports)
-    frame = dataset.to_table(
-        filter=committed if filter_ is None else committed & filter_
-    ).to_pandas()
-    frame = frame.reindex(columns=[*columns, EXPORT_COLUMN])
+    if table == "orders":  # large: partition pruning and pushed-down filters
+        dataset = ds.dataset(folder, format="parquet", partitioning="hive")
+        arrow = dataset.to_table(filter=committed if filter_ is None else committed & filter_)
+    else:  # small: one file per export; an export without rows has untyped (null) columns
+        parts = [pq.read_table(f) for f in sorted(folder.glob("*.parquet"))]
+        parts = [p for p in parts if p.num_rows] or parts[:1]
+        arrow = pa.concat_tables(parts, promote_options="permissive").filter(committed)
+    frame = arrow.to_pandas().reindex(columns=[*columns, EXPORT_COLUMN])
     keys = [k for k in ROW_KEYS[table] if k in frame.columns]
     frame = frame.sort_values(EXPORT_COLUMN, kind="stable")
     frame = frame[~frame.duplicated(subset=keys, keep="last")]

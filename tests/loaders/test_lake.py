@@ -76,6 +76,14 @@ def test_a_later_export_supersedes_rows_and_another_key_is_refused(tmp_path: Pat
     assert len(orders) == len(f.orders)  # superseded, not duplicated
     assert (orders.loc[changed["txn_id"], "status"] == "refunded").all()
     assert [e["export"] for e in json.loads((root / "_lake.json").read_text())["exports"]] == [1, 2]
+    # A table empty in one export (untyped columns) and filled in another reads as one.
+    first = f.businesses["business_id"].iloc[0]
+    events = pd.DataFrame(
+        {"business_id": [first], "event": ["defaulted"], "at": [late - pd.Timedelta(days=2)]}
+    )
+    _write(root, f.businesses.iloc[0:0], f.identifiers.iloc[0:0], f.orders.iloc[0:0],
+           f.outcomes.iloc[0:0], events)  # fmt: skip
+    assert len(read_lake_snapshot(root, late).credit_events) == 1
     with pytest.raises(LakeError, match="hashed with key fp"):
         _write(root, f.businesses, f.identifiers, f.orders, f.outcomes, key="other")
     with pytest.raises(LakeError, match="not a tradegraph lake"):
