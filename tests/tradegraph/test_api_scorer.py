@@ -78,3 +78,31 @@ def test_with_a_lake_snapshots_come_from_the_lake_not_neo4j(reads, tmp_path) -> 
     expected = read_lake_snapshot(tmp_path, date)
     pd.testing.assert_frame_equal(snapshot.orders, expected.orders)
     assert len(snapshot.orders) > 0
+
+
+def test_warm_up_loads_the_model_before_the_first_request(tmp_path, caplog) -> None:
+    from tests.gnn.scoring_fixtures import FEATURES, fast, market
+    from tradegraph.api.scoring import artefact_score_function, warm_up
+
+    missing = artefact_score_function(None, tmp_path / "no-models")
+    with caplog.at_level("WARNING"):
+        warm_up(missing)  # no model yet: said, not raised (requests answer 503 as before)
+    assert "not available yet" in caplog.text
+
+    from gnn.scoring import train_models
+
+    frames = market()
+    train_models(frames, frames.as_of, fast("trees_own"), feature_set=FEATURES,
+                 models_dir=tmp_path / "models")  # fmt: skip
+    function = artefact_score_function(None, tmp_path / "models")
+    warm_up(function)
+    import gnn.artefact
+
+    loads = []
+    real = gnn.artefact.load_artefact
+    gnn.artefact.load_artefact = lambda *a, **k: loads.append(a) or real(*a, **k)  # type: ignore[assignment]
+    try:
+        assert function.warm().champion == "trees_own"  # type: ignore[attr-defined]
+    finally:
+        gnn.artefact.load_artefact = real
+    assert loads == []  # loaded once, at warm-up: the first request does not load it again

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -28,6 +29,8 @@ from graph.session import session
 
 #: (snapshot, as_of, business_ids) -> one row per scored id with ``business_id, pd, score,
 #: grade, reasons, model_version`` (``gnn.scoring.score``'s output).
+logger = logging.getLogger(__name__)
+
 ScoreFunction = Callable[[Any, pd.Timestamp, list[str]], pd.DataFrame]
 
 
@@ -87,7 +90,23 @@ def artefact_score_function(artefact_dir: Path | None, models_dir: Path) -> Scor
 
         return gnn_score(artefact(), snapshot, as_of, business_ids=business_ids)
 
+    score.warm = artefact  # type: ignore[attr-defined]  # see warm_up()
     return score
+
+
+def warm_up(score_function: ScoreFunction) -> None:
+    """Load the model (and the libraries scoring imports) now, so the first on-the-fly request
+    after the server starts does not pay for it; a score function without ``warm`` is left
+    as it is. A model that cannot be loaded is logged: requests then answer 503 as before."""
+    warm = getattr(score_function, "warm", None)
+    if warm is None:
+        return
+    try:
+        import gnn.scoring  # noqa: F401  # torch, LightGBM and the feature code
+
+        warm()
+    except ScoringUnavailableError as err:
+        logger.warning("on-the-fly scoring is not available yet: %s", err)
 
 
 @dataclass
