@@ -36,7 +36,7 @@ from torch_geometric.loader import NodeLoader
 from gnn.data import EdgeWeighting, FeatureScaler, GraphData
 from gnn.model import GraphSAGE, SAGEConfig
 from gnn.sampler import UniformNeighborSampler, typed_adjacency, typed_edges
-from gnn.train import TrainConfig, TrainedSAGE, auc_or_nan, pos_weight_for, set_seed
+from gnn.train import BestEpoch, TrainConfig, TrainedSAGE, auc_or_nan, pos_weight_for, set_seed
 
 logger = logging.getLogger(__name__)
 
@@ -103,15 +103,16 @@ def parameter_spread(model: torch.nn.Module) -> float:
 
 def _loader(
     graph: GraphData, seeds: np.ndarray, sage_config: SAGEConfig, fanout: tuple[int, ...],
-    batch_size: int, sample_seed: int, shuffle: bool,
+    batch_size: int, sample_seed: int,
 ) -> NodeLoader:  # fmt: skip
+    """Sampled neighbourhoods of ``seeds`` in their given order (shares come shuffled)."""
     data = typed_edges(graph, sage_config.use_identifiers)
     return NodeLoader(
         data,
         node_sampler=UniformNeighborSampler(data, fanout, sample_seed),
         input_nodes=torch.as_tensor(seeds, dtype=torch.long),
         batch_size=batch_size,
-        shuffle=shuffle,
+        shuffle=False,
     )
 
 
@@ -123,7 +124,7 @@ def _validation_auc(
     sampling stream, so epochs are compared on the same samples); the shares are gathered."""
     mine = np.asarray(val_idx, dtype=np.int64)[ctx.rank :: ctx.world_size]
     batch_size = train_config.batch_size or DEFAULT_BATCH_SIZE
-    loader = _loader(graph, mine, sage_config, train_config.fanout, batch_size, 7 + ctx.rank, False)
+    loader = _loader(graph, mine, sage_config, train_config.fanout, batch_size, 7 + ctx.rank)
     model.eval()
     scores: list[np.ndarray] = []
     with torch.no_grad():
@@ -170,7 +171,7 @@ def train_sage_distributed(
     labels = graph.data.y[train_idx].numpy()
     pos_weight = torch.tensor(pos_weight_for(labels, train_config.pos_weight), device=device)
     batch_size = train_config.batch_size or DEFAULT_BATCH_SIZE
-    best_auc, best_epoch, best_state = -1.0, 0, None
+    best = BestEpoch(train_config.patience)
     history: list[dict[str, float]] = []
     started, train_seconds, epoch = time.perf_counter(), 0.0, 0
     for epoch in range(1, train_config.max_epochs + 1):
@@ -178,9 +179,7 @@ def train_sage_distributed(
         step_started = time.perf_counter()
         mine = shard(train_idx, ctx.rank, ctx.world_size, seed=seed * 100_003 + epoch)
         sample_seed = (seed * 100_003 + epoch) * ctx.world_size + ctx.rank
-        loader = _loader(
-            graph, mine, sage_config, train_config.fanout, batch_size, sample_seed, False
-        )
+        loader = _loader(graph, mine, sage_config, train_config.fanout, batch_size, sample_seed)
         losses = []
         for batch in loader:
             optimiser.zero_grad()
@@ -200,30 +199,17 @@ def train_sage_distributed(
             {"epoch": epoch, "loss": float(np.mean(losses)), "val_auc": val_auc,
              "train_seconds": seconds, "seeds": float(len(mine))}
         )  # fmt: skip
-        if val_auc > best_auc:
-            best_auc, best_epoch = val_auc, epoch
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        elif epoch - best_epoch >= train_config.patience:
+        if best.stop_after(epoch, val_auc, model):
             break
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    model.eval()
     logger.info(
         "rank %d/%d: %d epochs, best %d (validation AUC %.3f), %.1f labelled businesses/s",
-        ctx.rank, ctx.world_size, epoch, best_epoch, best_auc,
+        ctx.rank, ctx.world_size, epoch, best.epoch, best.auc,
         len(mine) * epoch / max(train_seconds, 1e-9),
     )  # fmt: skip
-    return TrainedSAGE(
-        model=model,
-        scaler=scaler,
-        sage_config=sage_config,
-        weighting=weighting,
-        best_epoch=best_epoch,
-        val_auc=best_auc,
-        epochs_run=epoch,
-        seconds_per_epoch=(time.perf_counter() - started) / max(epoch, 1),
-        history=history,
-    )
+    return best.trained(
+        model, scaler=scaler, sage_config=sage_config, weighting=weighting, epochs_run=epoch,
+        seconds=time.perf_counter() - started, history=history,
+    )  # fmt: skip
 
 
 def finish() -> None:

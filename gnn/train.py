@@ -151,6 +151,53 @@ class TrainedSAGE:
         )
 
 
+@dataclass
+class BestEpoch:
+    """The stopping rule every GraphSAGE fit shares (one process or DDP): keep the weights of
+    the epoch with the best validation AUC; stop once ``patience`` epochs pass without a
+    better one."""
+
+    patience: int
+    auc: float = -1.0
+    epoch: int = 0
+    state: dict[str, torch.Tensor] | None = None
+
+    def stop_after(self, epoch: int, val_auc: float, model: torch.nn.Module) -> bool:
+        """Record ``epoch``'s validation AUC; True when training should stop."""
+        if val_auc > self.auc:
+            self.auc, self.epoch = val_auc, epoch
+            self.state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            return False
+        return epoch - self.epoch >= self.patience
+
+    def trained(
+        self,
+        model: GraphSAGE,
+        *,
+        scaler: FeatureScaler,
+        sage_config: SAGEConfig,
+        weighting: EdgeWeighting,
+        epochs_run: int,
+        seconds: float,
+        history: list[dict[str, float]],
+    ) -> TrainedSAGE:
+        """``model`` with the best epoch's weights, in eval mode, as a :class:`TrainedSAGE`."""
+        if self.state is not None:
+            model.load_state_dict(self.state)
+        model.eval()
+        return TrainedSAGE(
+            model=model,
+            scaler=scaler,
+            sage_config=sage_config,
+            weighting=weighting,
+            best_epoch=self.epoch,
+            val_auc=self.auc,
+            epochs_run=epochs_run,
+            seconds_per_epoch=seconds / max(epochs_run, 1),
+            history=history,
+        )
+
+
 def auc_or_nan(labels: np.ndarray, scores: np.ndarray) -> float:
     return float(roc_auc_score(labels, scores)) if len(np.unique(labels)) == 2 else float("nan")
 
@@ -197,7 +244,7 @@ def train_sage(
 
         loader = sampled_batches
 
-    best_auc, best_epoch, best_state = -1.0, 0, None
+    best = BestEpoch(train_config.patience)
     history: list[dict[str, float]] = []
     started = time.perf_counter()
     epoch = 0
@@ -224,26 +271,12 @@ def train_sage(
             {"epoch": epoch, "loss": epoch_loss, "val_auc": val_auc,
              "train_seconds": step_seconds, "seeds": float(len(train_idx))}
         )  # fmt: skip
-        if val_auc > best_auc:
-            best_auc, best_epoch = val_auc, epoch
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        elif epoch - best_epoch >= train_config.patience:
+        if best.stop_after(epoch, val_auc, model):
             break
-    elapsed = time.perf_counter() - started
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    model.eval()
-    return TrainedSAGE(
-        model=model,
-        scaler=scaler,
-        sage_config=sage_config,
-        weighting=weighting,
-        best_epoch=best_epoch,
-        val_auc=best_auc,
-        epochs_run=epoch,
-        seconds_per_epoch=elapsed / max(epoch, 1),
-        history=history,
-    )
+    return best.trained(
+        model, scaler=scaler, sage_config=sage_config, weighting=weighting, epochs_run=epoch,
+        seconds=time.perf_counter() - started, history=history,
+    )  # fmt: skip
 
 
 def config_summary(train_config: TrainConfig, sage_config: SAGEConfig) -> dict[str, object]:
