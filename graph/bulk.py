@@ -445,16 +445,10 @@ def bulk_load_export(
         orders: Iterable[pd.DataFrame] = reader.iter_orders()
         writer = None
         if lake is not None:
-            from loaders.lake import LakeWriter
+            from loaders.lake import LakeRows, LakeWriter
 
-            writer = LakeWriter(
-                lake, key_fingerprint=reader.report.key_fingerprint,
-                base_currency=reader.base_currency, source=str(export_dir),
-            )  # fmt: skip
-            for table, frame in (("businesses", businesses), ("identifiers", identifiers),
-                                 ("outcomes", outcomes), ("credit_events", events)):  # fmt: skip
-                writer.table(table, frame)
-            orders = writer.teed(orders)
+            writer = LakeWriter.for_reader(lake, reader, source=str(export_dir))
+            orders = writer.tee(LakeRows(businesses, identifiers, orders, outcomes, events))
         write_import_csvs(
             csv_dir, businesses, identifiers, orders, outcomes,
             key_fingerprint=fingerprint, hub_threshold=hub_threshold, credit_events=events,

@@ -602,19 +602,13 @@ def load_export(
         # contract v2's optional table, once the validator reads it
         read_events = getattr(reader, "credit_events", None)
         events = read_events() if callable(read_events) else None
-        orders = reader.iter_orders()
+        orders: Iterable[pd.DataFrame] = reader.iter_orders()
         writer = None
         if lake is not None:
-            from loaders.lake import LakeWriter
+            from loaders.lake import LakeRows, LakeWriter
 
-            writer = LakeWriter(
-                lake, key_fingerprint=reader.report.key_fingerprint,
-                base_currency=reader.base_currency, source=str(export_dir),
-            )  # fmt: skip
-            for table, frame in (("businesses", businesses), ("identifiers", identifiers),
-                                 ("outcomes", outcomes), ("credit_events", events)):  # fmt: skip
-                writer.table(table, frame)
-            orders = writer.teed(orders)
+            writer = LakeWriter.for_reader(lake, reader, source=str(export_dir))
+            orders = writer.tee(LakeRows(businesses, identifiers, orders, outcomes, events))
         result = load_frames(
             driver,
             businesses,

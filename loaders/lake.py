@@ -137,15 +137,9 @@ def write_lake(
     """Write what ``reader`` (a :class:`loaders.validate.ExportReader`) keeps into the lake at
     ``root`` as one new export; returns the rows written per table."""
     businesses, identifiers = reader.businesses()
-    return write_lake_frames(
-        root,
-        LakeRows(businesses, identifiers, reader.iter_orders(), reader.outcomes(),
-                 reader.credit_events()),
-        key_fingerprint=reader.report.key_fingerprint,
-        base_currency=reader.base_currency,
-        source=source,
-        progress=progress,
-    )  # fmt: skip
+    rows = LakeRows(businesses, identifiers, reader.iter_orders(), reader.outcomes(),
+                    reader.credit_events())  # fmt: skip
+    return _write_all(LakeWriter.for_reader(root, reader, source=source), rows, progress)
 
 
 @dataclass
@@ -197,9 +191,21 @@ class LakeWriter:
         self.written["orders"] += _write_orders(self.root, rows, self.name, self._chunks)
         self._chunks += 1
 
-    def teed(self, chunks: Iterable[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        """``chunks`` unchanged, each written to the lake as it passes (for a load)."""
-        for chunk in chunks:
+    @classmethod
+    def for_reader(cls, root: Path, reader: Any, *, source: str) -> LakeWriter:
+        """A new export of what ``reader`` (a :class:`loaders.validate.ExportReader`) keeps,
+        under its key and base currency."""
+        return cls(
+            root, key_fingerprint=reader.report.key_fingerprint,
+            base_currency=reader.base_currency, source=source,
+        )  # fmt: skip
+
+    def tee(self, rows: LakeRows) -> Iterator[pd.DataFrame]:
+        """Write ``rows``' tables now and yield its order chunks unchanged, each written to
+        the lake as it passes, so a load can stream them through; commit after the load."""
+        for table in ("businesses", "identifiers", "outcomes", "credit_events"):
+            self.table(table, getattr(rows, table))
+        for chunk in rows.order_chunks:
             self.orders(chunk)
             yield chunk
 
@@ -229,14 +235,15 @@ def write_lake_frames(
     writer = LakeWriter(
         root, key_fingerprint=key_fingerprint, base_currency=base_currency, source=source
     )
-    writer.table("businesses", rows.businesses)
-    writer.table("identifiers", rows.identifiers)
-    for chunk in rows.order_chunks:
-        writer.orders(chunk)
+    return _write_all(writer, rows, progress)
+
+
+def _write_all(
+    writer: LakeWriter, rows: LakeRows, progress: Callable[[str, int], None] | None
+) -> dict[str, int]:
+    for _ in writer.tee(rows):
         if progress is not None:
             progress("orders", writer.written["orders"])
-    writer.table("outcomes", rows.outcomes)
-    writer.table("credit_events", rows.credit_events)
     return writer.commit()
 
 
