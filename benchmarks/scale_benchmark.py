@@ -53,14 +53,9 @@ from gnn.evaluate import FeatureSet
 from gnn.scoring import TrainingConfig, training_table_for
 from gnn.selection import grouped_folds
 from gnn.train import TrainConfig, TrainedSAGE, train_sage
+from tradegraph.cli.common import earlier_months
 
 REFERENCE = "full_batch_1_process"
-
-
-def _month_starts(as_of, months: int) -> list:
-    import pandas as pd
-
-    return [as_of - pd.DateOffset(months=k) for k in range(months, 0, -1)]
 
 
 ORDERS_PER_BUSINESS = 84  # the default marketplace: 837,351 orders over 10,000 businesses
@@ -85,7 +80,7 @@ def features_worker(lake: Path, as_of: str, stack_months: int, out: Path) -> Non
     timings["features_s"] = timings["one_date_s"] - timings["snapshot_s"]
     started = time.perf_counter()
     stacked_orders = 0
-    for date in [*_month_starts(stamp, stack_months), stamp]:
+    for date in [*reversed(earlier_months(stamp, stack_months)), stamp]:
         frames = read_lake_snapshot(lake, date)
         features.frame(frames, date)
         stacked_orders += len(frames.orders)
@@ -138,7 +133,7 @@ def build_problem(args: argparse.Namespace) -> dict:
     """The graph and the fit / stop / held-out rows, pickled for the ``torchrun`` workers."""
     frames, dates, about = market_frames(args.businesses, args.generator_seed)
     as_of = dates[0]
-    config = TrainingConfig(train_dates=tuple(_month_starts(as_of, args.stack_months)))
+    config = TrainingConfig(train_dates=tuple(earlier_months(as_of, args.stack_months)))
     table, _ = training_table_for(frames, as_of, FeatureSet.default(), config)
     parts = grouped_folds(table.y, table.groups, 5, 17)
     rest, held = parts[0]

@@ -7,13 +7,41 @@ the faster path for large histories and the one Spark and notebooks share.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pandas as pd
 
 from gnn.data import Frames
 from tradegraph.settings import Settings
+
+
+def iter_frames(
+    settings: Settings,
+    dates: Sequence[pd.Timestamp],
+    *,
+    lake: Path | None = None,
+    open_driver: Callable[[Settings], object] | None = None,
+) -> Iterator[tuple[pd.Timestamp, Frames]]:
+    """``(date, snapshot)`` for each of ``dates`` in turn, so only one is held at a time: from
+    ``lake`` when given (commands pass ``--lake`` or ``settings.lake``), else from Neo4j
+    through one driver from ``open_driver``, closed at the end."""
+    if lake is not None:
+        from loaders.lake import read_lake_snapshot
+
+        for d in dates:
+            yield d, read_lake_snapshot(lake, d)
+        return
+    from graph.snapshot import read_snapshot
+
+    if open_driver is None:
+        raise ValueError("reading from Neo4j needs open_driver")
+    driver = open_driver(settings)
+    try:
+        for d in dates:
+            yield d, read_snapshot(driver, d, database=settings.neo4j_database)  # type: ignore[arg-type]
+    finally:
+        driver.close()  # type: ignore[attr-defined]
 
 
 def read_frames(
@@ -23,22 +51,5 @@ def read_frames(
     lake: Path | None = None,
     open_driver: Callable[[Settings], object] | None = None,
 ) -> dict[pd.Timestamp, Frames]:
-    """The snapshot at each of ``dates``, from ``lake`` (default: ``settings.lake``) when
-    there is one, else from Neo4j (a driver from ``open_driver``, closed afterwards)."""
-    lake = lake or settings.lake
-    if lake is not None:
-        from loaders.lake import read_lake_snapshot
-
-        return {d: read_lake_snapshot(lake, d) for d in dates}
-    from graph.snapshot import read_snapshot
-
-    if open_driver is None:
-        raise ValueError("reading from Neo4j needs open_driver")
-    driver = open_driver(settings)
-    try:
-        return {
-            d: read_snapshot(driver, d, database=settings.neo4j_database)  # type: ignore[arg-type]
-            for d in dates
-        }
-    finally:
-        driver.close()  # type: ignore[attr-defined]
+    """The snapshot at each of ``dates`` (see :func:`iter_frames`), all at once."""
+    return dict(iter_frames(settings, dates, lake=lake, open_driver=open_driver))

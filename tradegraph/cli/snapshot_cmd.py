@@ -5,11 +5,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from tradegraph.cli.common import as_of_date
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from gnn.evaluate import FeatureSet
 
 FRAMES = ("businesses", "identifiers", "orders", "outcomes", "credit_events")
 
@@ -34,7 +39,7 @@ def snapshot_command(
     from tradegraph.cli.common import configure_torch, console, earlier_months, fail, open_driver
     from tradegraph.cli.common import progress as progress_display
     from tradegraph.settings import get_settings
-    from tradegraph.sources import read_frames
+    from tradegraph.sources import iter_frames
 
     settings = get_settings()
     lake = lake or settings.lake
@@ -42,31 +47,36 @@ def snapshot_command(
     d = as_of_date(as_of)
     dates = [*reversed(earlier_months(d, stack_months)), d]
     features = FeatureSet.default()
-    source = f"lake {lake}" if lake is not None else f"Neo4j {settings.neo4j_uri}"
+    source = f"lake {lake}" if lake is not None else f"Neo4j {settings.neo4j_uri or '(local)'}"
     with progress_display() as bar:
         task = bar.add_task(f"snapshots from {source}", total=len(dates))
-        for date in dates:
-            try:
-                frames = read_frames(settings, [date], lake=lake, open_driver=open_driver)[date]
-            except LakeError as error:
-                fail(str(error))
-            folder = out / f"as_of={date.date()}"
-            folder.mkdir(parents=True, exist_ok=True)
-            for name in FRAMES:
-                getattr(frames, name).to_parquet(folder / f"{name}.parquet", index=False)
-            table = features.frame(frames, date)
-            table.reset_index().to_parquet(folder / "features.parquet", index=False)
-            rows = {n: len(getattr(frames, n)) for n in FRAMES} | {"features": len(table)}
-            about = {
-                "as_of": str(date.date()),
-                "source": source,
-                "rows": rows,
-                "own_features": features.own,
-                "counterparty_features": features.counterparty,
-            }
-            (folder / "about.json").write_text(json.dumps(about, indent=2) + "\n")
-            bar.advance(task)
+        try:
+            for date, frames in iter_frames(settings, dates, lake=lake, open_driver=open_driver):
+                _write_snapshot(out / f"as_of={date.date()}", frames, date, features, source)
+                bar.advance(task)
+        except LakeError as error:
+            fail(str(error))
     console.print(f"wrote {len(dates)} snapshot(s) under {out}")
+
+
+def _write_snapshot(
+    folder: Path, frames: Any, date: pd.Timestamp, features: FeatureSet, source: str
+) -> None:
+    """One date's frames, features and about.json under ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in FRAMES:
+        getattr(frames, name).to_parquet(folder / f"{name}.parquet", index=False)
+    table = features.frame(frames, date)
+    table.reset_index().to_parquet(folder / "features.parquet", index=False)
+    rows = {n: len(getattr(frames, n)) for n in FRAMES} | {"features": len(table)}
+    about = {
+        "as_of": str(date.date()),
+        "source": source,
+        "rows": rows,
+        "own_features": features.own,
+        "counterparty_features": features.counterparty,
+    }
+    (folder / "about.json").write_text(json.dumps(about, indent=2) + "\n")
 
 
 def register(app: typer.Typer) -> None:
