@@ -4,8 +4,10 @@ A snapshot reads only dated facts - businesses (``registered_at < as_of``) as th
 (for a business with versions, the version in force strictly before ``as_of``, and only the
 identifiers that version carried), orders (``ts < as_of``) with the status they had at
 ``as_of``, credit events strictly before ``as_of`` (facts other businesses' features may
-use), and outcomes with ``as_of == D`` as labels. It never reads ``TRADES_WITH``, analytics
-properties, scores or clusters, which are all-time and would leak the future into features.
+use), and as labels the outcomes with ``as_of == D`` merged with those the credit events give
+for ``D`` once their record covers its window (``loaders.labels.labels_at``). It never reads
+``TRADES_WITH``, analytics properties, scores or clusters, which are all-time and would leak
+the future into features.
 Frames follow ``loaders.columns`` exactly, so ``loaders.features`` treats them like a
 synthetic export.
 """
@@ -30,7 +32,7 @@ from loaders.columns import (
     OUTCOME_SPLIT,
     as_utc,
 )
-from loaders.labels import StackedLabels, stack_outcomes
+from loaders.labels import StackedLabels, labels_at, stack_outcomes
 from loaders.point_in_time import status_as_of
 
 logger = logging.getLogger(__name__)
@@ -114,12 +116,18 @@ def _read_versioned(
 
 
 def read_snapshot(
-    driver: neo4j.Driver, as_of: pd.Timestamp | str, *, database: str | None = None
+    driver: neo4j.Driver,
+    as_of: pd.Timestamp | str,
+    *,
+    database: str | None = None,
+    horizon_days: int = HORIZON_DAYS,
 ) -> Snapshot:
     """Read the snapshot as of ``as_of`` (date or timestamp; naive means UTC).
 
     Orders are kept only when both parties were registered before ``as_of`` as well, so every
-    order's ends are in ``businesses``.
+    order's ends are in ``businesses``. Its ``outcomes`` are the cohort's labels
+    (``loaders.labels.labels_at``): outcome rows dated ``as_of`` and the labels the stored
+    credit events give over ``horizon_days`` after it.
     """
     stamp = as_utc(as_of)
     micros = int(stamp.value) // 1000  # Timestamp.value is always nanoseconds
@@ -152,14 +160,18 @@ def read_snapshot(
     )
     known = set(businesses["business_id"].tolist())
     orders = orders[orders["seller_id"].isin(known) & orders["buyer_id"].isin(known)]
-    outcomes = _outcomes(
-        read_frame(driver, cypher.SNAPSHOT_OUTCOMES, database, as_of=micros).reindex(
-            columns=[*OUTCOME_COLUMNS, OUTCOME_SPLIT]
-        )
+    every_event = read_credit_events(driver, database=database)
+    outcomes = labels_at(
+        _outcomes(
+            read_frame(driver, cypher.SNAPSHOT_OUTCOMES, database, as_of=micros).reindex(
+                columns=[*OUTCOME_COLUMNS, OUTCOME_SPLIT]
+            )
+        ),
+        every_event,
+        stamp,
+        horizon_days=horizon_days,
     )
-    events = _credit_events(
-        read_frame(driver, cypher.SNAPSHOT_CREDIT_EVENTS, database, as_of=micros)
-    )
+    events = every_event[every_event["at"] < stamp]
     logger.info(
         "snapshot as of %s: %d businesses, %d orders, %d outcomes",
         stamp.date(), len(businesses), len(orders), len(outcomes),

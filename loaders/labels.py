@@ -22,13 +22,22 @@ Choices where the contract is silent, made here once so every caller agrees:
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
 import pandas as pd
 
-from loaders.columns import CREDIT_EVENT_COLUMNS, HORIZON_DAYS, OUTCOME_COLUMNS, as_utc
+from loaders.columns import (
+    CREDIT_EVENT_COLUMNS,
+    HORIZON_DAYS,
+    OUTCOME_COLUMNS,
+    OUTCOME_SPLIT,
+    as_utc,
+)
+
+logger = logging.getLogger(__name__)
 
 CREDIT_OPENED: Final = "credit_opened"
 CREDIT_CLOSED: Final = "credit_closed"
@@ -303,3 +312,42 @@ def require_mature(
             "labels that are still incomplete."
         )
     return maturity
+
+
+def labels_at(
+    outcomes: pd.DataFrame | None,
+    events: pd.DataFrame | None,
+    as_of: pd.Timestamp | str,
+    *,
+    horizon_days: int = HORIZON_DAYS,
+) -> pd.DataFrame:
+    """The labels of the cohort scored at ``as_of``: the ``outcomes`` rows dated ``as_of``
+    merged (:func:`stack_outcomes`) with the labels the ``credit_events`` give for that date.
+
+    Events give labels only once their record covers the whole window: when the last event
+    is at or after ``as_of + horizon``. Before that, a business that has not defaulted yet
+    would read as a good one, so only ``outcomes`` rows label the cohort. Rows where the two
+    sources disagree are left out and logged. Returns ``OUTCOME_COLUMNS`` (plus ``split``
+    where the outcomes carry a dataset's own train/test split), sorted by ``business_id``.
+    """
+    stamp = as_utc(as_of)
+    given = (
+        _empty_outcomes()
+        if outcomes is None or outcomes.empty
+        else outcomes[pd.to_datetime(outcomes["as_of"], utc=True) == stamp]
+    )
+    usable = events is not None and len(events) > 0
+    if usable:
+        end = pd.to_datetime(events["at"], utc=True).max()  # type: ignore[index]
+        usable = bool(label_maturity(stamp, end, horizon_days=horizon_days).mature)
+    stacked = stack_outcomes(given, events if usable else None, [stamp], horizon_days=horizon_days)
+    if len(stacked.rejected):
+        logger.warning(
+            "labels at %s: %d business(es) left out because outcomes and credit events "
+            "disagree", stamp.date(), len(stacked.rejected),
+        )  # fmt: skip
+    labels = stacked.labels.drop(columns="source")
+    if OUTCOME_SPLIT in given.columns and given[OUTCOME_SPLIT].notna().any():
+        marks = given.set_index(given["business_id"].astype("str"))[OUTCOME_SPLIT]
+        labels[OUTCOME_SPLIT] = labels["business_id"].map(marks[~marks.index.duplicated()])
+    return labels.sort_values("business_id", ignore_index=True)

@@ -39,12 +39,14 @@ from loaders.columns import (
     BUSINESS_COLUMNS,
     BUSINESS_VERSION,
     CREDIT_EVENT_COLUMNS,
+    HORIZON_DAYS,
     IDENTIFIER_COLUMNS,
     ORDER_COLUMNS,
     OUTCOME_COLUMNS,
     OUTCOME_SPLIT,
     as_utc,
 )
+from loaders.labels import labels_at
 from loaders.point_in_time import (
     identifiers_in_force,
     plain_businesses,
@@ -280,11 +282,14 @@ def lake_manifest(root: Path) -> dict[str, Any]:
     return manifest
 
 
-def read_lake_snapshot(root: Path, as_of: pd.Timestamp | str) -> LakeSnapshot:
+def read_lake_snapshot(
+    root: Path, as_of: pd.Timestamp | str, *, horizon_days: int = HORIZON_DAYS
+) -> LakeSnapshot:
     """The frames as of ``as_of`` (date or timestamp; naive means UTC), read from the lake.
 
     Only order partitions up to ``as_of``'s month are opened. Orders are kept only when both
-    parties were registered before ``as_of``, as in ``graph.snapshot``."""
+    parties were registered before ``as_of``, and the labels are ``loaders.labels.labels_at``
+    over ``horizon_days``, as in ``graph.snapshot``."""
     root = Path(root)
     exports = [e["export"] for e in lake_manifest(root)["exports"]]
     stamp = as_utc(as_of)
@@ -302,8 +307,9 @@ def read_lake_snapshot(root: Path, as_of: pd.Timestamp | str) -> LakeSnapshot:
     outcomes = outcomes[outcomes["as_of"] == stamp]
     if outcomes[OUTCOME_SPLIT].isna().all():
         outcomes = outcomes.drop(columns=OUTCOME_SPLIT)
-    events = _read(root, "credit_events", exports)
-    events = events[(events["at"] < stamp) & events["business_id"].isin(known)]
+    every_event = _read(root, "credit_events", exports)
+    outcomes = labels_at(outcomes, every_event, stamp, horizon_days=horizon_days)
+    events = every_event[(every_event["at"] < stamp) & every_event["business_id"].isin(known)]
     return LakeSnapshot(
         as_of=stamp,
         businesses=businesses,

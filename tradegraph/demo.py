@@ -180,9 +180,9 @@ def run_demo(
     with timed("snapshots"):
         # From the lake the load wrote in the same pass: the same frames Neo4j gives
         # (tests/loaders/test_lake.py), without reading 800k orders back over Bolt three times.
-        train_snap = read_lake_snapshot(lake, TRAIN_AS_OF)
-        test_snap = read_lake_snapshot(lake, TEST_AS_OF)
-        score_snap = read_lake_snapshot(lake, SCORE_AS_OF)
+        train_snap = read_lake_snapshot(lake, TRAIN_AS_OF, horizon_days=settings.horizon_days)
+        test_snap = read_lake_snapshot(lake, TEST_AS_OF, horizon_days=settings.horizon_days)
+        score_snap = read_lake_snapshot(lake, SCORE_AS_OF, horizon_days=settings.horizon_days)
 
     with timed(f"evaluate (1 seed, {DEMO_FOLDS} folds)"):
         # Lighter than `train`'s default (5 folds) to keep the demo within minutes; the same

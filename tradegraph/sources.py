@@ -30,7 +30,7 @@ def iter_frames(
         from loaders.lake import read_lake_snapshot
 
         for d in dates:
-            yield d, read_lake_snapshot(lake, d)
+            yield d, read_lake_snapshot(lake, d, horizon_days=settings.horizon_days)
         return
     from graph.snapshot import read_snapshot
 
@@ -39,7 +39,15 @@ def iter_frames(
     driver = open_driver(settings)
     try:
         for d in dates:
-            yield d, read_snapshot(driver, d, database=settings.neo4j_database)  # type: ignore[arg-type]
+            yield (
+                d,
+                read_snapshot(
+                    driver,  # type: ignore[arg-type]
+                    d,
+                    database=settings.neo4j_database,
+                    horizon_days=settings.horizon_days,
+                ),
+            )
     finally:
         driver.close()  # type: ignore[attr-defined]
 

@@ -122,3 +122,29 @@ def test_generated_marketplace_labels_survive_the_round_trip(neo4j_driver) -> No
     assert len(both) == int(outcomes["defaulted"].notna().sum())
     credit = outcomes[outcomes["defaulted"].notna()][OUTCOME_COLUMNS]
     assert int(both["defaulted"].sum()) == int(credit["defaulted"].sum())
+
+
+def test_an_export_with_credit_events_and_no_outcomes_labels_every_cohort(neo4j_driver) -> None:
+    market = generate_marketplace(SyntheticConfig(n_businesses=300, seed=4))
+    businesses, identifiers, orders, outcomes = to_contract_frames(market, "k")
+    load_frames(
+        neo4j_driver, businesses, identifiers, [orders], outcomes.iloc[:0],
+        key_fingerprint="fp", credit_events=market.credit_events,
+    )  # fmt: skip
+    events = read_credit_events(neo4j_driver)
+    # A mid-month date no outcomes row could have labelled.
+    for as_of in (pd.Timestamp("2023-06-15", tz="UTC"), pd.Timestamp("2024-01-01", tz="UTC")):
+        snap = read_snapshot(neo4j_driver, as_of)
+        derived = labels_from_credit_events(events, [as_of])
+        assert len(snap.outcomes) == len(derived) > 20
+        pd.testing.assert_frame_equal(
+            snap.outcomes, derived.sort_values("business_id", ignore_index=True),
+            check_dtype=False,
+        )  # fmt: skip
+        assert (snap.credit_events["at"] < as_of).all()
+    given = outcomes[outcomes["as_of"] == pd.Timestamp("2024-01-01", tz="UTC")]
+    expected = given[given["defaulted"].notna()].set_index("business_id")["defaulted"]
+    got = snap.outcomes.set_index("business_id")["defaulted"]
+    assert got.sort_index().astype(int).to_dict() == expected.sort_index().astype(int).to_dict()
+    late = read_snapshot(neo4j_driver, events["at"].max() - pd.Timedelta(days=30))
+    assert late.outcomes.empty  # the events do not cover its window yet

@@ -11,6 +11,7 @@ from loaders.labels import (
     ImmatureLabelsError,
     known_events_before,
     label_maturity,
+    labels_at,
     labels_from_credit_events,
     monthly_score_dates,
     require_mature,
@@ -164,3 +165,40 @@ def test_label_maturity_and_refusal_of_immature_cohorts() -> None:
     with pytest.raises(ImmatureLabelsError, match="--allow-immature"):
         require_mature(T, T + pd.Timedelta(days=100))
     assert not require_mature(T, T + pd.Timedelta(days=100), allow_immature=True).mature
+
+
+def test_labels_at_a_date_merge_outcomes_with_mature_credit_events() -> None:
+    events = _events([
+        ("A", "credit_opened", OPENED), ("A", "defaulted", T + H / 2),
+        ("B", "credit_opened", OPENED),
+        ("C", "credit_opened", OPENED), ("C", "defaulted", T + H / 3),
+        ("Z", "credit_opened", T + H),  # the record reaches t + horizon: labels are mature
+    ])  # fmt: skip
+    outcomes = pd.DataFrame({
+        "business_id": ["C", "D", "A"], "as_of": [T, T, T - H],
+        "defaulted": pd.array([0, 1, 0], dtype="Int8"), "fraud": pd.array([0, 0, 0], dtype="Int8"),
+        "split": ["train", "test", "train"],
+    })  # fmt: skip
+    labels = labels_at(outcomes, events, T)
+    # A and B from the events alone, D from outcomes alone; C disagrees and is left out; the
+    # outcome row of A at another date is not this cohort's.
+    assert labels["business_id"].tolist() == ["A", "B", "D"]
+    assert labels["defaulted"].tolist() == [1, 0, 1]
+    assert (labels["as_of"] == T).all()
+    assert list(labels.columns) == [*OUTCOME_COLUMNS, "split"]
+    assert labels["split"].tolist()[2] == "test"
+    assert labels["split"].isna().tolist()[:2] == [True, True]
+
+
+def test_labels_at_ignore_credit_events_that_do_not_cover_the_window() -> None:
+    # The record stops before t + horizon: A, who has not defaulted yet, is not a good payer.
+    events = _events([("A", "credit_opened", OPENED), ("B", "credit_opened", T + H / 2)])
+    assert labels_at(None, events, T).empty
+    assert labels_at(None, events, T - H / 2)["business_id"].tolist() == ["A"]
+    outcomes = pd.DataFrame({
+        "business_id": ["A"], "as_of": [T],
+        "defaulted": pd.array([1], dtype="Int8"), "fraud": pd.array([0], dtype="Int8"),
+    })  # fmt: skip
+    only = labels_at(outcomes, events, T)
+    assert only["business_id"].tolist() == ["A"] and only["defaulted"].tolist() == [1]
+    assert list(only.columns) == OUTCOME_COLUMNS

@@ -1,5 +1,5 @@
 """The lake path end to end, without Neo4j: `validate --lake`, then `snapshot`, `train` and
-`score --no-write` reading that lake."""
+`score --no-write` reading that lake, on an export whose only labels are its credit events."""
 
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 def test_validate_to_lake_then_snapshot_train_and_score_from_it(home: Path) -> None:
     export, lake = home / "export", home / "lake"
     write_export(generate_marketplace(SyntheticConfig(n_businesses=1200, seed=12)), export)
+    (export / "outcomes.csv").unlink()  # a lender's export: labels come from credit events
     runner = CliRunner()
     validated = runner.invoke(
         app, ["validate", str(export), "--demo", "--rejects", str(home / "r"), "--lake", str(lake)]
@@ -51,10 +52,13 @@ def test_validate_to_lake_then_snapshot_train_and_score_from_it(home: Path) -> N
     assert set(about["own_features"] + about["counterparty_features"]) < set(features.columns)
 
     models = home / "models"
-    trained = runner.invoke(app, ["train", "--lake", str(lake), "--as-of", "2024-01-01",
+    # A mid-month date: no outcomes row could label it, the credit events do.
+    trained = runner.invoke(app, ["train", "--lake", str(lake), "--as-of", "2023-12-15",
                                   "--models-dir", str(models), "--folds", "2",
                                   "--champion", "trees_own_cp"])  # fmt: skip
     assert trained.exit_code == 0, trained.output
+    card = json.loads(next(models.rglob("meta.json")).read_text())
+    assert card["trained_as_of"].startswith("2023-12-15"), card
     scores = home / "scores.csv"
     scored = runner.invoke(app, ["score", "--lake", str(lake), "--as-of", "2024-07-01",
                                  "--models-dir", str(models), "--no-write",

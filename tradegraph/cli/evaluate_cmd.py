@@ -95,7 +95,10 @@ def evaluate_command(
     train, cohorts = frames[d1], {d: frames[d] for d in earlier}
     test = frames[d2] if tested and d2 is not None else None
     if train.outcomes.empty:
-        fail(f"no outcomes dated {d1.date()} in {source}: load outcomes for that as_of first")
+        fail(
+            f"no labels at {d1.date()} in {source}: load outcomes dated {d1.date()}, or credit "
+            f"events that reach {settings.horizon_days} days past it, first"
+        )
 
     with console.status("evaluating") as status:
         try:

@@ -83,7 +83,10 @@ def train_command(
         fail(str(error))
     snapshot, cohorts = frames[d], {e: frames[e] for e in earlier}
     if snapshot.outcomes.empty:
-        fail(f"no outcomes dated {d.date()} in Neo4j: load outcomes for that date, then retrain")
+        fail(
+            f"no labels at {d.date()} in {source}: load outcomes dated {d.date()}, or credit "
+            f"events that reach {settings.horizon_days} days past it, then retrain"
+        )
     with console.status("training") as status:
         try:
             config = TrainingConfig(

@@ -42,7 +42,7 @@ def _holdout_metrics(metrics: dict[str, Any]) -> pd.DataFrame | None:
 
 def _cohorts(
     driver: Any, artefact: Any, test_as_of: pd.Timestamp, data: Any, say: Any,
-    lake: Path | None = None,
+    settings: Any, lake: Path | None = None,
 ) -> None:  # fmt: skip
     """Fill ``data``'s scores, PSI cohorts and (when missing) champion predictions from the
     graph (or the ``lake``): the training cohort at the model's date and the test cohort at
@@ -57,7 +57,14 @@ def _cohorts(
     scored: dict[str, pd.DataFrame] = {}
     for name, as_of in (("train", artefact.trained_as_of), ("test", test_as_of)):
         say(f"reading the {name} cohort as of {as_of.date()}")
-        snapshot = read_lake_snapshot(lake, as_of) if lake else read_snapshot(driver, as_of)
+        horizon = settings.horizon_days
+        snapshot = (
+            read_lake_snapshot(lake, as_of, horizon_days=horizon)
+            if lake
+            else read_snapshot(
+                driver, as_of, database=settings.neo4j_database, horizon_days=horizon
+            )
+        )
         if snapshot.businesses.empty:
             data.warnings.append(f"no businesses registered before {as_of.date()} in Neo4j")
             return
@@ -158,7 +165,7 @@ def build_report(
         data.riskiest = riskiest(driver, limit=RISKIEST_SHOWN)
         date = test_as_of or data.facts.get("test_as_of")
         if artefact is not None and date:
-            _cohorts(driver, artefact, pd.Timestamp(date, tz="UTC"), data, say, lake)
+            _cohorts(driver, artefact, pd.Timestamp(date, tz="UTC"), data, say, settings, lake)
         elif artefact is not None:
             data.warnings.append("No test date: pass --test-as-of for PSI and grades.")
     say("drawing the report")
