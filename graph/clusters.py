@@ -4,17 +4,20 @@
 trading, wash trading, bust-outs) at their default thresholds, merges overlapping hits of one
 kind into groups, and scores each group's **suspicion** in [0, 1] as a noisy-OR of independent
 evidence: the kind's own signal, members also caught by the other queries (pass-through,
-bust-out, other kinds), the members' mean GNN ``risk_pd`` when scores exist, and earlier
-default/fraud outcomes. :func:`write_clusters` replaces every undecided
-``(:Cluster)<-[:IN_CLUSTER]-(:Business)`` in one transaction; clusters with a verdict stay.
+bust-out, other kinds), the members' mean GNN ``risk_pd`` when scores exist, and defaults and
+frauds already known - all as known before the clusters' date, never a later fact.
+:func:`write_clusters` replaces every undecided ``(:Cluster)<-[:IN_CLUSTER]-(:Business)`` in
+one transaction; clusters with a verdict stay.
 Every cluster it writes carries ``created_by: 'tradegraph'``, and every cluster statement
 matches on it: a ``:Cluster`` node another application keeps in the same database is never
 listed, decided or deleted.
 
 A cluster's id is its kind plus a hash of its sorted members, so a dismissed cluster is not
 raised again until its membership changes. :func:`mark` records a verdict; a confirmed
-cluster becomes ``fraud = 1`` outcomes for its members dated the first UTC midnight after the
-verdict, so it only ever labels later training cohorts.
+cluster becomes a ``fraud_confirmed`` credit event for each member dated at the verdict
+(contract v2, ``source: 'analyst'``). By the contract's label rule it labels the cohorts whose
+window contains the verdict (members with credit open there), and features see it only for
+score dates after it, so a verdict never reaches the cohort whose scores raised the cluster.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import neo4j
 
 from graph import cypher
 from graph.query_library import LibraryQuery, load_library, run_query, to_plain
+from loaders.columns import HORIZON_DAYS
 
 logger = logging.getLogger(__name__)
 
@@ -99,8 +103,8 @@ class VerdictResult:
     cluster_id: str
     verdict: str
     members: tuple[str, ...]
-    labels_written: int
-    label_as_of: dt.datetime | None
+    events_written: int
+    event_at: dt.datetime | None
 
 
 @dataclass
@@ -117,10 +121,9 @@ def cluster_id_for(kind: str, members: Iterable[str]) -> str:
     return f"{kind}-{digest}"
 
 
-def label_date(verdict_at: dt.datetime) -> dt.datetime:
-    """The first UTC midnight strictly after ``verdict_at``: the ``as_of`` of its labels."""
-    at = verdict_at.astimezone(dt.UTC)
-    return dt.datetime(at.year, at.month, at.day, tzinfo=dt.UTC) + dt.timedelta(days=1)
+def _micros(at: dt.datetime) -> int:
+    """Epoch microseconds of an aware datetime (the integer ``cypher._dt`` turns back)."""
+    return (at - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(microseconds=1)
 
 
 def _timed_out(error: Exception) -> bool:
@@ -170,12 +173,16 @@ def find_clusters(
     on_query: Callable[[str], None] | None = None,
     budgets: dict[str, float] | None = None,
     report: list[DetectorRun] | None = None,
+    known_before: dt.datetime | None = None,
+    horizon_days: int = HORIZON_DAYS,
 ) -> list[Cluster]:
     """Run the library queries (``params`` overrides per query name) and return scored clusters,
     most suspicious first. Read-only. Each query runs within its budget (``budgets`` per name,
     else three times the ``seconds`` its header states); one that runs past it is narrowed or
     skipped (:func:`run_detector`) and the others still count. ``report`` collects a
-    :class:`DetectorRun` per query."""
+    :class:`DetectorRun` per query. Suspicion reads only what was known before
+    ``known_before`` (default: now), the clusters' date: scores of earlier dates, defaults and
+    frauds dated before it, outcome rows whose ``horizon_days`` window had closed."""
     library = load_library()
     rows: dict[str, list[dict[str, Any]]] = {}
     for name in dict.fromkeys(GROUP_QUERIES + MEMBER_QUERIES):
@@ -193,10 +200,11 @@ def find_clusters(
         "bust-out": {r["business_id"] for r in rows["bust_out"]},
     }
     everyone = sorted({m for g in groups for m in g.members})
-    facts = {
-        r["business_id"]: r
-        for r in _read(driver, cypher.CLUSTER_MEMBER_FACTS, database, ids=everyone)
-    }
+    known = _read(
+        driver, cypher.CLUSTER_MEMBER_FACTS, database, ids=everyone,
+        before=_micros(known_before or dt.datetime.now(dt.UTC)), horizon_days=horizon_days,
+    )  # fmt: skip
+    facts = {r["business_id"]: r for r in known}
     clusters = [_score(g, groups, flagged, facts) for g in groups]
     return sorted(clusters, key=lambda c: (-c.suspicion, c.cluster_id))
 
@@ -253,15 +261,18 @@ def refresh_clusters(
     database: str | None = None,
     on_query: Callable[[str], None] | None = None,
     budgets: dict[str, float] | None = None,
+    horizon_days: int = HORIZON_DAYS,
 ) -> ClusterRun:
     """:func:`find_clusters` then :func:`write_clusters`: what ``tradegraph clusters`` does.
-    A detector that ran past its budget is named in the run's ``detectors`` (``partial``)."""
+    A detector that ran past its budget is named in the run's ``detectors`` (``partial``).
+    Suspicion reads what was known before the run's ``found_at``."""
     detectors: list[DetectorRun] = []
+    found_at = dt.datetime.now(dt.UTC)
     found = find_clusters(
         driver, params=params, database=database, on_query=on_query, budgets=budgets,
-        report=detectors,
+        report=detectors, known_before=found_at, horizon_days=horizon_days,
     )  # fmt: skip
-    return write_clusters(driver, found, database=database, detectors=detectors)
+    return write_clusters(driver, found, found_at=found_at, database=database, detectors=detectors)
 
 
 def latest_cluster_run(
@@ -335,7 +346,7 @@ def mark(
 ) -> VerdictResult:
     """Record ``verdict`` (``confirmed`` or ``dismissed``) on a cluster, with who and when.
 
-    Confirmed: every member gets an ``(:Outcome {as_of: label_date(at), fraud: 1,
+    Confirmed: every member gets a ``(:CreditEvent {event: 'fraud_confirmed', at: at,
     source: 'analyst'})``. A cluster takes one verdict only; raises :class:`ClusterError` for
     an unknown cluster or a second verdict.
     """
@@ -344,7 +355,7 @@ def mark(
     if not analyst.strip():
         raise ClusterError("Say who decides: give an analyst name (--analyst or $USER).")
     at = (at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
-    as_of = label_date(at)
+    micros = _micros(at)
 
     def work(tx: neo4j.ManagedTransaction) -> tuple[list[str], int]:
         current = tx.run(cypher.GET_CLUSTER, cluster_id=cluster_id).single()
@@ -365,22 +376,18 @@ def mark(
             analyst=analyst,
             at=at,
         ).consume()
-        labels = 0
+        events = 0
         if verdict == "confirmed":
             record = tx.run(
-                cypher.FRAUD_OUTCOMES_FROM_CLUSTER, cluster_id=cluster_id, as_of=as_of
+                cypher.FRAUD_EVENTS_FROM_CLUSTER, cluster_id=cluster_id, at=micros
             ).single()
-            labels = int(record["labels"]) if record else 0
-        return sorted(current["members"]), labels
+            events = int(record["events"]) if record else 0
+        return sorted(current["members"]), events
 
     with _session(driver, database) as session:
-        members, labels = session.execute_write(work)
+        members, events = session.execute_write(work)
     return VerdictResult(
-        cluster_id,
-        verdict,
-        tuple(members),
-        labels,
-        as_of if verdict == "confirmed" else None,
+        cluster_id, verdict, tuple(members), events, at if verdict == "confirmed" else None
     )
 
 

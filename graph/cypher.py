@@ -383,12 +383,25 @@ def count_label(label: str) -> str:
 # 'tradegraph'``: another application's ``:Cluster`` nodes in the same database are never
 # listed, decided, labelled from or deleted.
 
-CLUSTER_MEMBER_FACTS: Final = """
+#: What was known about each member strictly before $before (epoch µs), the cluster's date:
+#: its score as of an earlier date, defaults and confirmed frauds dated before it (credit
+#: events), and outcome rows whose window of $horizon_days had closed by then.
+CLUSTER_MEMBER_FACTS: Final = f"""
 UNWIND $ids AS id
-MATCH (b:Business {business_id: id})
+MATCH (b:Business {{business_id: id}})
+WITH b, {_dt("$before")} AS before
 OPTIONAL MATCH (b)-[:HAS_OUTCOME]->(o:Outcome)
-RETURN b.business_id AS business_id, b.risk_pd AS risk_pd, b.risk_score AS risk_score,
-       max(o.defaulted) AS defaulted, max(o.fraud) AS fraud
+  WHERE o.as_of + duration({{days: $horizon_days}}) <= before
+WITH b, before, max(o.defaulted) AS outcome_default, max(o.fraud) AS outcome_fraud
+RETURN b.business_id AS business_id,
+       CASE WHEN b.risk_as_of < before THEN b.risk_pd END AS risk_pd,
+       CASE WHEN b.risk_as_of < before THEN b.risk_score END AS risk_score,
+       CASE WHEN outcome_default = 1 OR EXISTS {{
+         MATCH (b)-[:HAD_EVENT]->(e:CreditEvent {{event: 'defaulted'}}) WHERE e.at < before
+       }} THEN 1 ELSE 0 END AS defaulted,
+       CASE WHEN outcome_fraud = 1 OR EXISTS {{
+         MATCH (b)-[:HAD_EVENT]->(e:CreditEvent {{event: 'fraud_confirmed'}}) WHERE e.at < before
+       }} THEN 1 ELSE 0 END AS fraud
 """
 
 DECIDED_CLUSTER_IDS: Final = """
@@ -490,12 +503,14 @@ RETURN s.business_id AS seller_id, b.business_id AS buyer_id, t.orders AS orders
 ORDER BY gmv DESC
 """
 
-FRAUD_OUTCOMES_FROM_CLUSTER: Final = """
-MATCH (c:Cluster {cluster_id: $cluster_id, created_by: 'tradegraph'})<-[:IN_CLUSTER]-(b:Business)
-MERGE (o:Outcome {business_id: b.business_id, as_of: $as_of})
-SET o.fraud = 1, o.source = 'analyst', o.cluster_id = $cluster_id
-MERGE (b)-[:HAS_OUTCOME]->(o)
-RETURN count(o) AS labels
+#: A confirmed cluster's members each get a ``fraud_confirmed`` credit event at the verdict
+#: ($at: epoch microseconds), recorded as an analyst's label beside the lender's events.
+FRAUD_EVENTS_FROM_CLUSTER: Final = f"""
+MATCH (c:Cluster {{cluster_id: $cluster_id, created_by: 'tradegraph'}})<-[:IN_CLUSTER]-(b:Business)
+MERGE (e:CreditEvent {{business_id: b.business_id, event: 'fraud_confirmed', at: {_dt("$at")}}})
+ON CREATE SET e.source = 'analyst', e.cluster_id = $cluster_id
+MERGE (b)-[:HAD_EVENT]->(e)
+RETURN count(e) AS events
 """
 
 
@@ -773,12 +788,6 @@ WHERE v.registered_at < {_dt("$as_of")} AND v.valid_from < {_dt("$as_of")}
   AND (v.valid_to IS NULL OR v.valid_to >= {_dt("$as_of")})
 UNWIND range(0, size(v.id_types) - 1) AS k
 RETURN b.business_id AS business_id, v.id_types[k] AS id_type, v.id_hashes[k] AS id_hash
-"""
-
-#: Credit events strictly before $as_of: facts other businesses' features may use.
-SNAPSHOT_CREDIT_EVENTS: Final = f"""
-MATCH (e:CreditEvent) WHERE e.at < {_dt("$as_of")}
-RETURN e.business_id AS business_id, e.event AS event, {_us("e.at")} AS at
 """
 
 #: Every credit event (labels for any score date; never features as such).

@@ -32,6 +32,8 @@ UTC = dt.UTC
 RING = ["R1", "R2", "R3", "R4"]
 FAMILY = ["F1", "F2", "F3"]
 HUB_TENANTS = [f"H{i}" for i in range(1, 7)]
+#: The score date of the fixture's stored scores (``risk_pd``).
+SCORED_AS_OF = dt.datetime(2024, 6, 1, tzinfo=dt.UTC)
 
 
 def day(text: str, hour: int = 12) -> dt.datetime:
@@ -131,9 +133,11 @@ def build_fraud_fixture(driver: neo4j.Driver) -> FixtureBuilder:
     """Write the graph described in the module docstring and return what was written."""
     g = FixtureBuilder()
     for r in RING:
-        g.business(r, "2021-01-01", risk_pd=0.5, risk_score=0.7, risk_grade="E", community=1)
+        g.business(r, "2021-01-01", risk_pd=0.5, risk_score=0.7, risk_grade="E", community=1,
+                   risk_as_of=SCORED_AS_OF)  # fmt: skip
     for f in [*FAMILY, "X1", "X2"]:
-        g.business(f, risk_pd=0.05, risk_score=0.1, risk_grade="A", community=2)
+        g.business(f, risk_pd=0.05, risk_score=0.1, risk_grade="A", community=2,
+                   risk_as_of=SCORED_AS_OF)  # fmt: skip
     for i, h in enumerate(HUB_TENANTS):
         g.business(h, community=3 if i < 3 else 5)
     g.business("W1", community=4)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import neo4j
+import pandas as pd
 import pytest
 from fraud_fixture import RING, build_fraud_fixture, day
 
@@ -12,14 +13,16 @@ from graph.clusters import (
     ClusterError,
     cluster_id_for,
     find_clusters,
-    label_date,
     latest_cluster_run,
     list_clusters,
     mark,
     refresh_clusters,
     run_detector,
 )
+from graph.history import load_credit_events
 from graph.query_library import load_library
+from graph.snapshot import read_snapshot
+from loaders.features import compute_features
 
 VERDICT_AT = dt.datetime(2024, 7, 1, 15, 30, tzinfo=dt.UTC)
 
@@ -27,12 +30,6 @@ VERDICT_AT = dt.datetime(2024, 7, 1, 15, 30, tzinfo=dt.UTC)
 def count(driver: neo4j.Driver, query: str) -> int:
     with driver.session() as session:
         return int(session.run(query).single()[0])
-
-
-def test_label_date_is_the_first_midnight_after_the_verdict() -> None:
-    assert label_date(VERDICT_AT) == dt.datetime(2024, 7, 2, tzinfo=dt.UTC)
-    midnight = dt.datetime(2024, 7, 2, tzinfo=dt.UTC)
-    assert label_date(midnight) == dt.datetime(2024, 7, 3, tzinfo=dt.UTC)
 
 
 def test_cluster_id_depends_on_kind_and_membership_only() -> None:
@@ -66,6 +63,33 @@ def test_clusters_found_on_the_fixture_and_scored(neo4j_driver: neo4j.Driver) ->
 
 
 @pytest.mark.neo4j
+def test_suspicion_reads_only_what_was_known_before_the_clusters_date(
+    neo4j_driver: neo4j.Driver,
+) -> None:
+    build_fraud_fixture(neo4j_driver)
+    confirmed = pd.DataFrame({
+        "business_id": ["R1"], "event": ["fraud_confirmed"],
+        "at": pd.to_datetime(["2024-07-01T09:00:00"], utc=True),
+    })  # fmt: skip
+    load_credit_events(neo4j_driver, confirmed, lambda *_: None, batch_size=10)
+
+    def ring_at(when: dt.datetime) -> tuple[float, str]:
+        found = find_clusters(neo4j_driver, known_before=when)
+        ring = next(c for c in found if c.kind == "identifier_ring")
+        return ring.suspicion, " | ".join(ring.reasons)
+
+    # Before the scores' date and before any default or fraud was known: neither counts.
+    early, why = ring_at(dt.datetime(2024, 3, 1, tzinfo=dt.UTC))
+    assert "risk_pd" not in why and "default or fraud" not in why
+    # After the fraud event; R2's default outcome (window to 2025-01-01) is not known yet.
+    middle, why = ring_at(dt.datetime(2024, 8, 1, tzinfo=dt.UTC))
+    assert "mean risk_pd 0.50" in why and "1 member(s) with a default or fraud" in why
+    late, why = ring_at(dt.datetime(2025, 2, 1, tzinfo=dt.UTC))
+    assert "2 member(s) with a default or fraud" in why
+    assert early < middle < late
+
+
+@pytest.mark.neo4j
 def test_rerun_replaces_the_previous_result_cleanly(neo4j_driver: neo4j.Driver) -> None:
     build_fraud_fixture(neo4j_driver)
     first = refresh_clusters(neo4j_driver)
@@ -84,18 +108,33 @@ def test_rerun_replaces_the_previous_result_cleanly(neo4j_driver: neo4j.Driver) 
     assert all(r["found_at"] == listed[0]["found_at"] for r in listed)
 
 
+def _features(driver: neo4j.Driver, as_of: str) -> pd.DataFrame:
+    snap = read_snapshot(driver, as_of)
+    return compute_features(
+        snap.businesses, snap.orders, snap.as_of, identifiers=snap.identifiers,
+        credit_events=snap.credit_events,
+    )  # fmt: skip
+
+
 @pytest.mark.neo4j
-def test_a_confirmed_cluster_reaches_the_next_training_as_fraud_labels(
+def test_a_confirmed_cluster_becomes_fraud_events_that_never_reach_its_own_cohort(
     neo4j_driver: neo4j.Driver,
 ) -> None:
-    from graph.snapshot import read_snapshot
-
     build_fraud_fixture(neo4j_driver)
+    # The lender's book: R1, R3 and R4 have credit (R2 does not); the record runs to 2025-09.
+    book = pd.DataFrame({
+        "business_id": ["R1", "R3", "R4", "X1"], "event": ["credit_opened"] * 4,
+        "at": pd.to_datetime(["2023-06-01"] * 3 + ["2025-09-01"], utc=True),
+    })  # fmt: skip
+    load_credit_events(neo4j_driver, book, lambda *_: None, batch_size=10)
+    # The cohort whose scores raised the cluster: scored at midnight before the verdict.
+    scored_at = "2024-07-01"
+    features_before = _features(neo4j_driver, scored_at)
     run = refresh_clusters(neo4j_driver)
     ring = next(c for c in run.clusters if c.kind == "identifier_ring")
     result = mark(neo4j_driver, ring.cluster_id, "confirmed", "same owner", "alice", at=VERDICT_AT)
-    assert result.members == tuple(RING) and result.labels_written == 4
-    assert result.label_as_of == dt.datetime(2024, 7, 2, tzinfo=dt.UTC)
+    assert result.members == tuple(RING) and result.events_written == 4
+    assert result.event_at == VERDICT_AT
 
     decided = list_clusters(neo4j_driver, include_decided=True, kind="identifier_ring")[0]
     assert decided["verdict"] == "confirmed"
@@ -105,17 +144,32 @@ def test_a_confirmed_cluster_reaches_the_next_training_as_fraud_labels(
             " c.verdict_at AS at",
             id=ring.cluster_id,
         ).single()
+        events = session.run(
+            "MATCH (b:Business)-[:HAD_EVENT]->(e:CreditEvent {source: 'analyst'}) "
+            "RETURN b.business_id AS id, e.event AS event, e.at AS at, e.cluster_id AS cluster "
+            "ORDER BY id"
+        ).data()
     assert (record["by"], record["note"]) == ("alice", "same owner")
     assert record["at"].to_native() == VERDICT_AT
+    assert [e["id"] for e in events] == RING
+    assert {(e["event"], e["at"].to_native(), e["cluster"]) for e in events} == {
+        ("fraud_confirmed", VERDICT_AT, ring.cluster_id)
+    }
 
-    # the snapshot a training run reads at the label date carries the labels...
-    labels = read_snapshot(neo4j_driver, "2024-07-02").outcomes
-    assert sorted(labels["business_id"]) == RING
-    assert labels["fraud"].tolist() == [1, 1, 1, 1]
-    # ...and no earlier cohort does (R2's 2024-01-01 default outcome is untouched)
-    earlier = read_snapshot(neo4j_driver, "2024-01-01").outcomes
-    assert earlier["business_id"].tolist() == ["H1", "H2", "R2"]
-    assert earlier["fraud"].isna().all()
+    # The cohort that produced the cluster: the same features as before the verdict.
+    pd.testing.assert_frame_equal(_features(neo4j_driver, scored_at), features_before)
+    # A later cohort knows the fact...
+    later = _features(neo4j_driver, "2024-07-02")
+    assert later.loc[RING, "known_fraud_365d"].tolist() == [1, 1, 1, 1]
+    assert features_before.loc[RING, "known_fraud_365d"].tolist() == [0, 0, 0, 0]
+    # ...and the cohorts whose window holds the verdict carry it as labels, for the members
+    # with credit open then (R2 keeps its own outcome row: defaulted, no fraud label).
+    labels = read_snapshot(neo4j_driver, "2024-01-01").outcomes.set_index("business_id")
+    assert labels.loc[["R1", "R3", "R4"], "fraud"].tolist() == [1, 1, 1]
+    assert labels.loc["R2", "defaulted"] == 1 and pd.isna(labels.loc["R2", "fraud"])
+    assert sorted(labels.index) == ["H1", "H2", "R1", "R2", "R3", "R4"]
+    after = read_snapshot(neo4j_driver, "2024-07-02").outcomes.set_index("business_id")
+    assert after.loc[["R1", "R3", "R4"], "fraud"].tolist() == [0, 0, 0]
 
 
 @pytest.mark.neo4j
@@ -126,8 +180,8 @@ def test_dismissed_clusters_stay_quiet_until_their_membership_changes(
     run = refresh_clusters(neo4j_driver)
     wash = next(c for c in run.clusters if c.kind == "wash_trading")
     dismissed = mark(neo4j_driver, wash.cluster_id, "dismissed", "netting agreement", "bob")
-    assert dismissed.labels_written == 0 and dismissed.label_as_of is None
-    assert count(neo4j_driver, "MATCH (o:Outcome {source: 'analyst'}) RETURN count(o)") == 0
+    assert dismissed.events_written == 0 and dismissed.event_at is None
+    assert count(neo4j_driver, "MATCH (e:CreditEvent {source: 'analyst'}) RETURN count(e)") == 0
 
     again = refresh_clusters(neo4j_driver)
     assert wash.cluster_id not in {c.cluster_id for c in again.clusters}

@@ -164,10 +164,10 @@ def test_clusters_find_list_and_mark(app: typer.Typer, graph: neo4j.Driver) -> N
         env={"COLUMNS": "300"},
     )
     assert result.exit_code == 0, result.output
-    assert "4 fraud outcomes dated" in result.output
+    assert "4 fraud_confirmed credit events at" in " ".join(result.output.split())
     labels = graph.execute_query(
-        "MATCH (b:Business)-[:HAS_OUTCOME]->(o:Outcome {fraud: 1, source: 'analyst'}) "
-        "RETURN b.business_id AS id ORDER BY id"
+        "MATCH (b:Business)-[:HAD_EVENT]->(e:CreditEvent {event: 'fraud_confirmed', "
+        "source: 'analyst'}) RETURN b.business_id AS id ORDER BY id"
     ).records
     assert [r["id"] for r in labels] == RING
 

@@ -65,6 +65,12 @@ def _database() -> str | None:
     return get_settings().neo4j_database
 
 
+def _horizon_days() -> int:
+    from tradegraph.settings import get_settings
+
+    return get_settings().horizon_days
+
+
 def _fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
     _err.print(f"[red]error:[/red] {message}")
     return typer.Exit(code)
@@ -236,6 +242,7 @@ def find() -> None:
             driver,
             database=_database(),
             on_query=lambda q: progress.update(task, description=f"running {q}"),
+            horizon_days=_horizon_days(),
         )
     table = Table(
         title=f"{len(outcome.clusters)} clusters written at {outcome.found_at:%Y-%m-%d %H:%M}Z"
@@ -329,15 +336,16 @@ def mark_cmd(
         str | None, typer.Option(help="Who decides (default: $TRADEGRAPH_ANALYST or login).")
     ] = None,
 ) -> None:
-    """Record a verdict; confirmed clusters become fraud labels dated after the verdict."""
+    """Record a verdict; a confirmed cluster becomes fraud_confirmed credit events."""
     who = analyst or os.environ.get("TRADEGRAPH_ANALYST") or getpass.getuser()
     with _user_errors(), _open_driver() as driver:
         result = mark(driver, cluster_id, verdict, note, who, database=_database())
     message = f"{result.cluster_id}: {result.verdict} by {who} ({len(result.members)} members)"
-    if result.label_as_of is not None:
+    if result.event_at is not None:
         message += (
-            f"; {result.labels_written} fraud outcomes dated {result.label_as_of:%Y-%m-%d} "
-            "(they label training cohorts from that date on)"
+            f"; {result.events_written} fraud_confirmed credit events at "
+            f"{result.event_at:%Y-%m-%d %H:%M} UTC (labels for cohorts whose window holds "
+            "that time; a known fact only for score dates after it)"
         )
     Console().print(message, highlight=False)
 
