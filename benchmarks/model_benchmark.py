@@ -26,17 +26,19 @@ from gnn.data import SnapshotFrames
 from gnn.evaluate import EvaluationConfig, EvaluationResult, evaluate, format_table
 from gnn.selection import SelectionConfig
 from loaders.synthetic import SyntheticConfig, generate_marketplace, to_contract_frames
+from loaders.synthetic.config import DEFAULT_MECHANISMS
 
 DEMO_KEY = "tradegraph-DEMO-KEY-public-not-for-real-data"
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def market_frames(
-    n_businesses: int, seed: int, *, events: bool = True
+    n_businesses: int, seed: int, *, events: bool = True, mechanism: str = "receivables"
 ) -> tuple[SnapshotFrames, list, dict]:
-    """The default marketplace of generator ``seed`` as contract frames (with its credit
-    events unless ``events`` is off), its score dates and what was generated."""
-    config = SyntheticConfig(n_businesses=n_businesses, seed=seed)
+    """The marketplace of generator ``seed`` under default ``mechanism`` as contract frames
+    (with its credit events unless ``events`` is off), its score dates and what was
+    generated."""
+    config = SyntheticConfig(n_businesses=n_businesses, seed=seed).with_mechanism(mechanism)
     market = generate_marketplace(config)
     businesses, identifiers, orders, outcomes = to_contract_frames(market, DEMO_KEY)
     credit_events = market.credit_events if events else None
@@ -81,6 +83,12 @@ def main() -> None:
     parser.add_argument(
         "--stack-months", type=int, default=0, help="also train on N earlier monthly cohorts"
     )
+    parser.add_argument(
+        "--mechanism",
+        choices=DEFAULT_MECHANISMS,
+        default="receivables",
+        help="how defaults spread in the generator (receivables is the frozen default)",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS / "model_benchmark.json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -88,7 +96,7 @@ def main() -> None:
     for generator_seed in (int(s) for s in args.generator_seeds.split(",")):
         started = time.perf_counter()
         frames, dates, about = market_frames(
-            args.businesses, generator_seed, events=not args.no_events
+            args.businesses, generator_seed, events=not args.no_events, mechanism=args.mechanism
         )
         earlier = tuple(dates[0] - pd.DateOffset(months=k) for k in range(1, args.stack_months + 1))
         config = EvaluationConfig(
@@ -117,6 +125,7 @@ def write(args: argparse.Namespace, runs: list[dict[str, object]]) -> None:
         f"--seeds {args.seeds} --folds {args.folds} --threads {args.threads}"
         + (" --no-events" if args.no_events else "")
         + (f" --stack-months {args.stack_months}" if args.stack_months else "")
+        + (f" --mechanism {args.mechanism}" if args.mechanism != "receivables" else "")
         + ("" if args.out == RESULTS / "model_benchmark.json" else f" --out {args.out}")
     )
     figures = {
@@ -124,6 +133,7 @@ def write(args: argparse.Namespace, runs: list[dict[str, object]]) -> None:
         "businesses": args.businesses,
         "credit_events": not args.no_events,
         "stack_months": args.stack_months,
+        "default_mechanism": args.mechanism,
     }
     write_result(
         "model_benchmark",

@@ -252,8 +252,15 @@ def evaluation_table(result: Mapping[str, Any], slice_: str = "all") -> list[str
 
 def render_model_benchmark(figures: Mapping[str, Any]) -> list[str]:
     """Champion against baselines on the default marketplace, one table per generator seed."""
+    mechanism = figures.get("default_mechanism", "receivables")
+    market = (
+        "Default synthetic marketplace"
+        if mechanism == "receivables"
+        else f"Synthetic marketplace under the `{mechanism}` default mechanism (a robustness "
+        "check; not counted toward the goal)"
+    )
     lines = [
-        f"Default synthetic marketplace ({figures['businesses']:,} businesses), credit events "
+        f"{market} ({figures['businesses']:,} businesses), credit events "
         f"{'shown' if figures.get('credit_events', True) else 'hidden'}, "
         f"{figures.get('stack_months', 0)} stacked earlier monthly cohorts. Train on the first "
         "cohort, test a year later; intervals: paired bootstrap over test businesses; the "
@@ -383,6 +390,8 @@ def model_goal(results: list[Mapping[str, Any]]) -> list[str]:
         if result["name"] != "model_benchmark":
             continue
         figures = result["figures"]
+        if figures.get("default_mechanism", "receivables") != "receivables":
+            continue  # other mechanisms show robustness; the goal is on today's default
         cohorts = 1 + int(figures.get("stack_months") or 0)
         for run in figures.get("runs", []):
             champion = run["champion"]

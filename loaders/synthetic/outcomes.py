@@ -5,6 +5,11 @@ weighted by money owed) by distressed buyers, by buyers that failed in the last 
 (written off) and, two hops away, by its buyers' buyers; each channel bites with a lag
 (``receivables_memory``). Its monthly default hazard is a logistic function of stress.
 Rings bust out on their planned month; lone fraudsters stop when caught.
+
+``default_mechanism="supply"`` (a separate generator setting, for robustness checks) turns
+the direction around: a *buyer* is stressed by the share of its purchases that comes from
+suppliers in distress or recently failed (inputs it can no longer get) and, two hops up, from
+its suppliers' suppliers - shocks travel down the supply chain instead of up it.
 """
 
 from __future__ import annotations
@@ -46,6 +51,28 @@ def _random_time_in_month(
     return lo + (rng.random(len(months)) * (hi - lo)).astype(np.int64)
 
 
+def _exposure_links(
+    config: SyntheticConfig,
+    links: Links,
+    health: np.ndarray,
+    alive: np.ndarray,
+    recently_failed: np.ndarray,
+    can_default: np.ndarray,
+    m: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The links active in month ``m`` as (exposed party, counterparty, weight): seller,
+    buyer and money owed for ``receivables``; buyer, supplier and purchases for ``supply``."""
+    s, b = links.seller, links.buyer
+    if config.default_mechanism == "supply":
+        active = (links.start <= m) & (links.end > m) & alive[b] & (alive[s] | recently_failed[s])
+        return b[active], s[active], links.rate[active] * links.amount[active]
+    active = (links.start <= m) & (links.end > m) & alive[s] & (alive[b] | recently_failed[b])
+    s, b = s[active], b[active]
+    # Money owed: the buyer's expected purchases at its usual (healthy-looking) pace.
+    pace = np.exp(config.activity_health_slope * np.clip(health[b, m], -3.5, 2.5))
+    return s, b, links.rate[active] * links.amount[active] * np.where(can_default[b], pace, 1.0)
+
+
 def simulate_failures(
     config: SyntheticConfig,
     pop: Population,
@@ -80,12 +107,7 @@ def simulate_failures(
         distress[~can_default] = 0.0
         gone = (recently_failed & can_default).astype(float)
 
-        s, b = links.seller, links.buyer
-        active = (links.start <= m) & (links.end > m) & alive[s] & (alive[b] | recently_failed[b])
-        s, b = s[active], b[active]
-        # Money owed: the buyer's expected purchases at its usual (healthy-looking) pace.
-        pace = np.exp(config.activity_health_slope * np.clip(health[b, m], -3.5, 2.5))
-        w = links.rate[active] * links.amount[active] * np.where(can_default[b], pace, 1.0)
+        s, b, w = _exposure_links(config, links, health, alive, recently_failed, can_default, m)
         total = np.bincount(s, weights=w, minlength=n)
         share = w / total[s]
         d1 = np.bincount(s, weights=share * distress[b], minlength=n)

@@ -164,3 +164,25 @@ def test_write_export_csv_and_parquet_round_trip(market: SyntheticMarketplace,
     assert len(back) == len(market.outcomes)
     with pytest.raises(ValueError, match="unknown format"):
         write_export(market, tmp_path / "x", "xlsx")
+
+
+def test_the_supply_mechanism_sends_distress_down_the_chain_instead_of_up() -> None:
+    """Consumers only buy: owed nothing, they carry no exposure under ``receivables``; under
+    ``supply`` they are exposed through the suppliers they depend on, and failures differ."""
+    exposure = {}
+    failed = {}
+    for mechanism in ("receivables", "supply"):
+        market = generate_marketplace(
+            SyntheticConfig(n_businesses=1500, seed=5).with_mechanism(mechanism)
+        )
+        truth = market.ground_truth
+        exposure[mechanism] = truth.loc[truth["kind"] == "consumer", "exposure_1hop"]
+        failed[mechanism] = set(truth.loc[truth["fail_reason"] == "default", "business_id"])
+    assert (exposure["receivables"] == 0).all()
+    assert (exposure["supply"] > 0).mean() > 0.2
+    assert failed["receivables"] != failed["supply"]
+    with pytest.raises(ValueError, match="default_mechanism"):
+        SyntheticConfig(n_businesses=300, default_mechanism="x")
+    supply = SyntheticConfig().with_mechanism("supply")
+    assert supply.contagion_1hop < SyntheticConfig().contagion_1hop
+    assert supply.with_mechanism("receivables") == SyntheticConfig()
