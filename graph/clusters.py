@@ -32,7 +32,7 @@ from typing import Any, Literal
 
 import neo4j
 
-from graph import cypher
+from graph import cypher, wash
 from graph.query_library import LibraryQuery, load_library, run_query, to_plain
 from loaders.columns import HORIZON_DAYS
 
@@ -165,6 +165,27 @@ def run_detector(
     return [], DetectorRun(query.name, "skipped", seconds, budget_s, detail)
 
 
+def _batched_wash(
+    driver: neo4j.Driver,
+    query: LibraryQuery,
+    params: dict[str, Any] | None,
+    *,
+    budget_s: float,
+    database: str | None = None,
+) -> tuple[list[dict[str, Any]], DetectorRun]:
+    """The ``wash_trading`` rule through :mod:`graph.wash` (pairwise matching in numpy
+    batches, the library query's rows) instead of the query's in-server cross product."""
+    started = time.perf_counter()
+    try:
+        rows = wash.wash_trading(driver, params, budget_s=budget_s, database=database)
+    except wash.WashBudgetError:
+        seconds = time.perf_counter() - started
+        detail = f"ran past its {budget_s:.0f}s budget in batches; its clusters are missing"
+        return [], DetectorRun(query.name, "skipped", seconds, budget_s, detail)
+    seconds = time.perf_counter() - started
+    return rows, DetectorRun(query.name, "complete", seconds, budget_s, "batched (graph.wash)")
+
+
 def find_clusters(
     driver: neo4j.Driver,
     *,
@@ -189,7 +210,8 @@ def find_clusters(
         if on_query:
             on_query(name)
         budget = (budgets or {}).get(name, max(library[name].seconds * 3, 10.0))
-        rows[name], detector = run_detector(
+        detect = _batched_wash if name == "wash_trading" else run_detector
+        rows[name], detector = detect(
             driver, library[name], (params or {}).get(name), budget_s=budget, database=database
         )
         if report is not None:

@@ -809,3 +809,33 @@ RETURN COUNT { (:BusinessVersion) } AS business_versions,
        COUNT { (:Business {versioned: true}) } AS versioned_businesses,
        COUNT { (:CreditEvent) } AS credit_events
 """
+
+
+# --- batched detectors (graph/wash.py): the library's rules, with the pairwise work in numpy --
+
+#: Reciprocal trading pairs with at least $min_repeats orders each way (a < b).
+WASH_CANDIDATE_PAIRS: Final = """
+MATCH (a:Business)-[ab:TRADES_WITH]->(b:Business)-[ba:TRADES_WITH]->(a)
+WHERE a.business_id < b.business_id AND ab.orders >= $min_repeats AND ba.orders >= $min_repeats
+RETURN a.business_id AS business_a, b.business_id AS business_b,
+       ab.orders AS orders_ab, ba.orders AS orders_ba,
+       coalesce(ab.gmv, 0) + coalesce(ba.gmv, 0) AS pair_gmv,
+       a.risk_score AS risk_score_a, b.risk_score AS risk_score_b
+"""
+
+#: Orders that are not cancelled, both ways, of the given pairs ($pairs: [{a, b}]).
+WASH_PAIR_ORDERS: Final = f"""
+UNWIND $pairs AS p
+MATCH (a:Business {{business_id: p.a}}) USING INDEX SEEK a:Business(business_id)
+MATCH (b:Business {{business_id: p.b}}) USING INDEX SEEK b:Business(business_id)
+CALL (a, b, p) {{
+  MATCH (a)-[o:SOLD_TO]->(b) WHERE o.status <> 'cancelled'
+  RETURN p.a AS seller, p.b AS buyer, o.txn_id AS txn_id, o.amount_base AS amount,
+         {_us("o.ts")} AS ts
+  UNION ALL
+  MATCH (b)-[o:SOLD_TO]->(a) WHERE o.status <> 'cancelled'
+  RETURN p.b AS seller, p.a AS buyer, o.txn_id AS txn_id, o.amount_base AS amount,
+         {_us("o.ts")} AS ts
+}}
+RETURN seller, buyer, txn_id, amount, ts
+"""

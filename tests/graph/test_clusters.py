@@ -239,8 +239,9 @@ def test_a_detector_past_its_budget_is_narrowed_or_skipped_and_the_rest_written(
     neo4j_driver: neo4j.Driver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Timeouts injected where the server would raise them: circular trading runs past its
-    budget on every scope (skipped), wash trading only on its full scope (narrowed); the
-    other detectors' clusters are still found, scored and written."""
+    budget on every scope (skipped), pass-through only on its full scope (narrowed); the
+    batched wash-trading search gets no time at all (skipped); the other detectors' clusters
+    are still found, scored and written."""
     import graph.clusters as clusters_module
 
     build_fraud_fixture(neo4j_driver)
@@ -250,24 +251,25 @@ def test_a_detector_past_its_budget_is_narrowed_or_skipped_and_the_rest_written(
     def slow_detectors(driver, query, params=None, **options):
         calls.append((query.name, dict(params or {})))
         narrowed = bool(params) and dict(query.narrow).items() <= dict(params).items()
-        if query.name == "circular_trading" or (query.name == "wash_trading" and not narrowed):
+        if query.name == "circular_trading" or (query.name == "pass_through" and not narrowed):
             raise _timeout()
         return real_run(driver, query, params, **options)
 
     monkeypatch.setattr(clusters_module, "run_query", slow_detectors)
-    run = refresh_clusters(neo4j_driver)
+    run = refresh_clusters(neo4j_driver, budgets={"wash_trading": -1.0})
     status = {d.name: d.status for d in run.detectors}
-    assert status["circular_trading"] == "skipped"
-    assert status["wash_trading"] == "narrowed"
+    assert status["circular_trading"] == status["wash_trading"] == "skipped"
+    assert status["pass_through"] == "narrowed"
+    assert "in batches" in next(d for d in run.detectors if d.name == "wash_trading").detail
     assert status["identifier_rings"] == status["bust_out"] == "complete"
     assert run.partial
     kinds = {c.kind for c in run.clusters}
-    assert "circular_trading" not in kinds
+    assert not {"circular_trading", "wash_trading"} & kinds
     assert {"identifier_ring", "bust_out"} <= kinds
     assert count(neo4j_driver, "MATCH (c:Cluster) RETURN count(c)") == len(run.clusters)
     # the narrowed retry ran on the scope its header states
-    retried = [p for name, p in calls if name == "wash_trading"][-1]
-    assert dict(load_library()["wash_trading"].narrow).items() <= retried.items()
+    retried = [p for name, p in calls if name == "pass_through"][-1]
+    assert dict(load_library()["pass_through"].narrow).items() <= retried.items()
     skipped = next(d for d in run.detectors if d.name == "circular_trading")
     assert "missing" in skipped.describe()
     recorded = latest_cluster_run(neo4j_driver)
