@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -120,10 +121,31 @@ def suspicion_ranking(clusters: list[Any], truth: pd.DataFrame) -> dict[str, Any
     }
 
 
+def bulk_load(server: Any, market: Any, work: Path) -> None:
+    """The first load at scale: the marketplace written as an export and bulk-imported into the
+    local server's database (``graph.bulk.bulk_load_export``, as ``load --bulk`` does)."""
+    from graph.bulk import bulk_load_export
+    from loaders.synthetic import write_export
+
+    shutil.rmtree(work, ignore_errors=True)
+    write_export(market, work / "export")
+    bulk_load_export(
+        server, work / "export", DEMO_KEY.encode(), rejects_dir=work / "rejects",
+        overwrite=True, say=lambda m: print(f"  {m}", flush=True),
+    )  # fmt: skip
+    shutil.rmtree(work, ignore_errors=True)
+
+
 def bench_scale(
-    driver: neo4j.Driver, scale: int, seed: int, reuse: bool, camouflage: bool = False
+    driver: neo4j.Driver,
+    scale: int,
+    seed: int,
+    reuse: bool,
+    camouflage: bool = False,
+    server: Any = None,
 ) -> dict[str, Any]:
-    """Generate (and, unless ``reuse``, load and analyse) one scale, then score and time."""
+    """Generate (and, unless ``reuse``, load and analyse) one scale, then score and time.
+    With ``server`` (a ``LocalServerConfig``) the load is a bulk import into it."""
     config = SyntheticConfig(n_businesses=10_000 * scale, seed=seed, camouflage=camouflage)
     started = time.perf_counter()
     market = generate_marketplace(config)
@@ -138,16 +160,21 @@ def bench_scale(
         "generate_s": round(time.perf_counter() - started, 1),
     }
     print(f"[x{scale}] generated {len(orders):,} orders", flush=True)
-    wipe(driver)
     started = time.perf_counter()
-    load_frames(
-        driver,
-        businesses,
-        identifiers,
-        [orders],
-        outcomes,
-        key_fingerprint=key_fingerprint(DEMO_KEY.encode()),
-    )
+    if server is not None:
+        bulk_load(server, market, server.data_dir.parent / f"{server.data_dir.name}-bulk-work")
+        out["load"] = "bulk import (validate, CSVs, neo4j-admin import, restart)"
+    else:
+        wipe(driver)
+        load_frames(
+            driver,
+            businesses,
+            identifiers,
+            [orders],
+            outcomes,
+            key_fingerprint=key_fingerprint(DEMO_KEY.encode()),
+        )
+        out["load"] = "online (graph.load.load_frames)"
     out["load_s"] = round(time.perf_counter() - started, 1)
     print(f"[x{scale}] loaded in {out['load_s']}s", flush=True)
     out["analytics_s"] = {k: round(v, 1) for k, v in run_all(driver).items()}
@@ -239,6 +266,13 @@ def main() -> None:
         help="Where to write the result (default: benchmarks/results/rings_benchmark.json).",
     )
     parser.add_argument(
+        "--bulk-data-dir",
+        type=Path,
+        default=None,
+        help="Bulk-import each scale into the local server tradegraph runs from this data "
+        "folder (the server --uri names; its database is replaced).",
+    )
+    parser.add_argument(
         "--reuse",
         action="store_true",
         help="The database already holds this seed's marketplace, loaded and analysed "
@@ -250,11 +284,19 @@ def main() -> None:
     if not args.wipe and not args.reuse:
         parser.error("this benchmark deletes everything in the database: pass --wipe to confirm")
     auth = (args.user, args.password) if args.password else None
+    server = None
+    if args.bulk_data_dir is not None:
+        from graph.server.local import LocalServerConfig
+
+        port = int(args.uri.rsplit(":", 1)[1])
+        server = LocalServerConfig(data_dir=args.bulk_data_dir, bolt_port=port, apoc=False)
     results = []
     with neo4j.GraphDatabase.driver(args.uri, auth=auth) as driver:
         for seed in args.seeds:
             for scale in args.scales:
-                results.append(bench_scale(driver, scale, seed, args.reuse, args.camouflage))
+                results.append(
+                    bench_scale(driver, scale, seed, args.reuse, args.camouflage, server)
+                )
                 print(json.dumps(results[-1], indent=2), flush=True)
                 print_summary(results[-1])
     written = write_result(
