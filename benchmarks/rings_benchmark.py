@@ -51,6 +51,12 @@ from loaders.synthetic import SyntheticConfig, generate_marketplace, to_contract
 DEMO_KEY = "tradegraph-DEMO-KEY-public-not-for-real-data"
 #: Longest a library query is timed for; one still running then is recorded as timed out.
 QUERY_TIMEOUT_S = 600
+#: Server errors that stop one query without ending the run, and how the result names them.
+STOPPED = {
+    "TimedOut": f"timed out after {QUERY_TIMEOUT_S} s",
+    "Terminated": f"timed out after {QUERY_TIMEOUT_S} s",
+    "MemoryPoolOutOfMemory": "ran out of the server's transaction memory",
+}
 
 
 def wipe(driver: neo4j.Driver) -> None:
@@ -206,14 +212,16 @@ def score_and_time(
         try:
             result = run_query(driver, query, params, timeout_s=QUERY_TIMEOUT_S)
         except (neo4j.exceptions.ClientError, neo4j.exceptions.TransientError) as error:
-            if "Timed" not in (error.code or "") and "Terminated" not in (error.code or ""):
+            code = error.code or ""
+            stopped = next((why for key, why in STOPPED.items() if key in code), None)
+            if stopped is None:
                 raise
             timings[name] = {
                 "seconds": round(time.perf_counter() - started, 2),
                 "budget_s": query.seconds,
-                "timed_out": True,
+                "stopped": stopped,
             }
-            print(f"[x{scale}] {name}: stopped after {QUERY_TIMEOUT_S}s", flush=True)
+            print(f"[x{scale}] {name}: stopped ({stopped})", flush=True)
             continue
         timings[name] = {
             "seconds": round(result.seconds, 2),
@@ -313,13 +321,13 @@ def main() -> None:
                 )
                 print(json.dumps(results[-1], indent=2), flush=True)
                 print_summary(results[-1])
-    written = write_result(
-        "rings_benchmark",
-        results,
-        command=command_line(),
-        generator_version=generator_version(),
-        path=args.json,
-    )
+                written = write_result(  # after every scale: a later failure keeps these
+                    "rings_benchmark",
+                    results,
+                    command=command_line(),
+                    generator_version=generator_version(),
+                    path=args.json,
+                )
     print(f"result: {written}")
 
 
