@@ -34,6 +34,7 @@ import neo4j
 
 from graph import cypher, wash
 from graph.query_library import LibraryQuery, load_library, run_query, to_plain
+from graph.session import epoch_micros
 from loaders.columns import HORIZON_DAYS
 
 logger = logging.getLogger(__name__)
@@ -119,11 +120,6 @@ def cluster_id_for(kind: str, members: Iterable[str]) -> str:
     """Stable id: ``kind-<12 hex of sha256(sorted members)>``."""
     digest = hashlib.sha256("|".join(sorted(members)).encode()).hexdigest()[:12]
     return f"{kind}-{digest}"
-
-
-def _micros(at: dt.datetime) -> int:
-    """Epoch microseconds of an aware datetime (the integer ``cypher._dt`` turns back)."""
-    return (at - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(microseconds=1)
 
 
 def _timed_out(error: Exception) -> bool:
@@ -224,7 +220,7 @@ def find_clusters(
     everyone = sorted({m for g in groups for m in g.members})
     known = _read(
         driver, cypher.CLUSTER_MEMBER_FACTS, database, ids=everyone,
-        before=_micros(known_before or dt.datetime.now(dt.UTC)), horizon_days=horizon_days,
+        before=epoch_micros(known_before or dt.datetime.now(dt.UTC)), horizon_days=horizon_days,
     )  # fmt: skip
     facts = {r["business_id"]: r for r in known}
     clusters = [_score(g, groups, flagged, facts) for g in groups]
@@ -377,7 +373,7 @@ def mark(
     if not analyst.strip():
         raise ClusterError("Say who decides: give an analyst name (--analyst or $USER).")
     at = (at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
-    micros = _micros(at)
+    micros = epoch_micros(at)
 
     def work(tx: neo4j.ManagedTransaction) -> tuple[list[str], int]:
         current = tx.run(cypher.GET_CLUSTER, cluster_id=cluster_id).single()

@@ -18,7 +18,7 @@ import neo4j
 import pandas as pd
 
 from graph import cypher
-from graph.session import read_frame, run, session, write
+from graph.session import epoch_micros, read_frame, run, session, write
 
 logger = logging.getLogger(__name__)
 
@@ -73,10 +73,6 @@ def run_id_for(as_of: pd.Timestamp, model_version: str) -> str:
     return f"{pd.Timestamp(as_of).date().isoformat()}/{model_version}"
 
 
-def _micros(stamp: pd.Timestamp) -> int:
-    return int(pd.Timestamp(stamp).value) // 1000
-
-
 def _stamp(value: Any) -> pd.Timestamp | None:
     if value is None or pd.isna(value):
         return None
@@ -99,9 +95,9 @@ def start_run(
         cypher.START_SCORE_RUN,
         database,
         run_id=run_id,
-        as_of=_micros(as_of),
+        as_of=epoch_micros(as_of),
         model_version=model_version,
-        started_at=_micros(pd.Timestamp.now(tz="UTC")),
+        started_at=epoch_micros(pd.Timestamp.now(tz="UTC")),
         total=total,
     )
     return run_id

@@ -22,7 +22,7 @@ import neo4j
 import pandas as pd
 
 from graph import cypher, score_runs
-from graph.session import read_frame, run, session
+from graph.session import epoch_micros, read_frame, run, session
 from loaders.columns import as_utc
 
 logger = logging.getLogger(__name__)
@@ -39,10 +39,6 @@ class WriteResult:
     written: int
     unknown: int
     run_id: str = ""
-
-
-def _micros(stamp: pd.Timestamp) -> int:
-    return int(stamp.value) // 1000
 
 
 def _from_micros(value: Any) -> pd.Timestamp | None:
@@ -89,8 +85,8 @@ def write_scores(
     missing = [c for c in SCORE_FRAME_COLUMNS if c not in scores.columns]
     if missing:
         raise ValueError(f"scores frame lacks columns {missing}: pass the output of gnn.scoring")
-    stamp = _micros(as_utc(as_of))
-    at = _micros(as_utc(scored_at) if scored_at is not None else pd.Timestamp.now(tz="UTC"))
+    stamp = epoch_micros(as_utc(as_of))
+    at = epoch_micros(as_utc(scored_at) if scored_at is not None else pd.Timestamp.now(tz="UTC"))
     run(driver, cypher.SCORE_CONSTRAINT, database)
     ids = scores["business_id"].astype(str).tolist()
     unknown = read_frame(driver, cypher.COUNT_UNKNOWN, database, ids=ids)

@@ -10,6 +10,12 @@ import neo4j
 import pandas as pd
 
 
+def epoch_micros(at: pd.Timestamp | Any) -> int:
+    """Epoch microseconds of a timestamp or aware datetime (naive means UTC): how dates travel
+    as parameters, turned back into ``DATETIME`` by ``cypher._dt``."""
+    return int(pd.Timestamp(at).value) // 1000  # Timestamp.value is always nanoseconds
+
+
 def session(
     driver: neo4j.Driver,
     database: str | None = None,

@@ -21,7 +21,7 @@ import neo4j
 import pandas as pd
 
 from graph import cypher
-from graph.session import read_frame
+from graph.session import epoch_micros, read_frame
 from loaders.columns import (
     BUSINESS_COLUMNS,
     CREDIT_EVENT_COLUMNS,
@@ -130,7 +130,7 @@ def read_snapshot(
     credit events give over ``horizon_days`` after it.
     """
     stamp = as_utc(as_of)
-    micros = int(stamp.value) // 1000  # Timestamp.value is always nanoseconds
+    micros = epoch_micros(stamp)
     businesses = _businesses(
         _read_versioned(
             driver,
@@ -203,7 +203,7 @@ def read_labels(
     with labels derived from the stored credit events (``loaders.labels.stack_outcomes``;
     rows where the two disagree come back in ``rejected``)."""
     stamps = [as_utc(d) for d in dates]
-    micros = [int(d.value) // 1000 for d in stamps]
+    micros = [epoch_micros(d) for d in stamps]
     rows = read_frame(driver, cypher.OUTCOMES_AT, database, dates=micros)
     outcomes = _outcomes(rows.reindex(columns=OUTCOME_COLUMNS)) if len(rows) else None
     events = read_credit_events(driver, database=database)

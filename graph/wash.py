@@ -25,7 +25,6 @@ from graph.session import read_frame
 
 #: Order pairs compared in one numpy batch (and so the most held in memory at once).
 MAX_COMPARISONS: Final = 4_000_000
-_DAY_US: Final = 86_400 * 1_000_000
 _SECOND_US: Final = 1_000_000
 
 #: The library query's defaults (its ``// param`` headers).
