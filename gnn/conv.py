@@ -32,6 +32,8 @@ from torch import Tensor, nn
 from torch_geometric.nn import MessagePassing
 from torch_geometric.utils import scatter, spmm
 
+from gnn.receptive import LayerPlan
+
 
 def weighted_mean_adjacency(
     edge_index: Tensor, edge_weight: Tensor | None, num_nodes: int
@@ -102,13 +104,13 @@ class RelationAdjacencies(list[Tensor]):
         )
 
 
-def relation_adjacency(
+def relation_operators(
     edge_index: Tensor,
     edge_weight: Tensor | None,
     num_nodes: int,
     id_edge_index: Tensor | None = None,
     use_identifiers: bool = False,
-) -> RelationAdjacencies:
+) -> list[Tensor]:
     """Normalised adjacencies in relation order: ``buys_from`` (aggregate sellers),
     ``sells_to`` (aggregate buyers) and, when asked, ``shares_identifier`` (unweighted)."""
     adjacencies = [
@@ -119,7 +121,20 @@ def relation_adjacency(
         if id_edge_index is None:
             id_edge_index = torch.zeros((2, 0), dtype=torch.long, device=edge_index.device)
         adjacencies.append(weighted_mean_adjacency(id_edge_index, None, num_nodes))
-    return RelationAdjacencies(adjacencies)
+    return adjacencies
+
+
+def relation_adjacency(
+    edge_index: Tensor,
+    edge_weight: Tensor | None,
+    num_nodes: int,
+    id_edge_index: Tensor | None = None,
+    use_identifiers: bool = False,
+) -> RelationAdjacencies:
+    """:func:`relation_operators` with the fused operator a full forward pass uses."""
+    return RelationAdjacencies(
+        relation_operators(edge_index, edge_weight, num_nodes, id_edge_index, use_identifiers)
+    )
 
 
 class _FusedAggregate(torch.autograd.Function):
@@ -140,7 +155,8 @@ class DirectedSAGEConv(MessagePassing):  # type: ignore[misc]  # PyG ships no ty
     """GraphSAGE layer with one weighted-mean aggregation and weight matrix per relation.
 
     ``forward(x [N, in], adjacencies: list of R sparse [N, N]) -> [N, out]``; a
-    :class:`RelationAdjacencies` takes the fused path.
+    :class:`RelationAdjacencies` takes the fused path, a :class:`~gnn.receptive.LayerPlan`
+    computes only its rows (``[M, out]``).
     """
 
     def __init__(self, in_channels: int, out_channels: int, num_relations: int = 2) -> None:
@@ -155,7 +171,9 @@ class DirectedSAGEConv(MessagePassing):  # type: ignore[misc]  # PyG ships no ty
     def reset_parameters(self) -> None:
         self.lin.reset_parameters()
 
-    def forward(self, x: Tensor, adjacencies: list[Tensor]) -> Tensor:
+    def forward(self, x: Tensor, adjacencies: list[Tensor] | LayerPlan) -> Tensor:
+        if isinstance(adjacencies, LayerPlan):
+            return self._planned_forward(x, adjacencies)
         if len(adjacencies) != self.num_relations:
             raise ValueError(
                 f"expected {self.num_relations} adjacencies, got {len(adjacencies)}: build them "
@@ -178,6 +196,12 @@ class DirectedSAGEConv(MessagePassing):  # type: ignore[misc]  # PyG ships no ty
         z = (x @ stacked).view(-1, self.out_channels)  # row v*slots + r = x_v W_r^T
         out = _FusedAggregate.apply(z, adjacencies.fused, adjacencies.fused_t)
         return out + self.lin.bias
+
+    def _planned_forward(self, x: Tensor, plan: LayerPlan) -> Tensor:
+        """Only the plan's rows (:mod:`gnn.receptive`): gather each row and its aggregates from
+        the input rows, then transform (fewer output rows than input rows, so this order)."""
+        gathered = _FusedAggregate.apply(x, plan.gather, plan.gather_t)
+        return self.lin(gathered.reshape(plan.num_rows, -1))
 
     def message(self, x_j: Tensor) -> Tensor:  # pragma: no cover - sparse path only
         return x_j

@@ -18,6 +18,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from gnn.conv import DirectedSAGEConv
+from gnn.receptive import LayerPlan, ReceptivePlan
+
+#: What a forward pass runs on: the graph's per-relation operators, or a plan that computes
+#: only some targets' rows (:mod:`gnn.receptive`).
+Adjacencies = list[Tensor] | ReceptivePlan
 
 
 @dataclass(frozen=True)
@@ -64,20 +69,25 @@ class GraphSAGE(nn.Module):
         layers = self.config.num_layers + 1 if self.config.jumping_knowledge == "cat" else 1
         return self.config.hidden * layers
 
-    def embed(self, x: Tensor, adjacencies: list[Tensor]) -> Tensor:
-        """Node embeddings ``[N, embedding_dim]`` (input to the head; used by the hybrid)."""
+    def embed(self, x: Tensor, adjacencies: Adjacencies) -> Tensor:
+        """Node embeddings ``[N, embedding_dim]`` (input to the head; used by the hybrid).
+        With a :class:`~gnn.receptive.ReceptivePlan`, ``x`` holds its ``input_rows`` and the
+        result its targets' rows ``[T, embedding_dim]``, equal to the full forward's."""
         h = F.relu(self.input(x))
         outputs = [h]
-        for conv, norm in zip(self.convs, self.norms, strict=True):
+        for i, (conv, norm) in enumerate(zip(self.convs, self.norms, strict=True)):
             h_in = F.dropout(h, self.config.dropout, self.training)
-            h_new = F.relu(norm(conv(h_in, adjacencies)))
+            step = adjacencies.layers[i] if isinstance(adjacencies, ReceptivePlan) else adjacencies
+            h_new = F.relu(norm(conv(h_in, step)))
+            if isinstance(step, LayerPlan):  # this layer computed only the rows it keeps
+                h, outputs = h[step.keep], [o[step.keep] for o in outputs]
             h = h + h_new if self.config.residual else h_new
             outputs.append(h)
         if self.config.jumping_knowledge == "cat":
             return torch.cat(outputs, dim=-1)
         return outputs[-1]
 
-    def forward(self, x: Tensor, adjacencies: list[Tensor]) -> Tensor:
+    def forward(self, x: Tensor, adjacencies: Adjacencies) -> Tensor:
         return self.head(self.embed(x, adjacencies)).squeeze(-1)
 
 
@@ -103,9 +113,9 @@ class SageBagModel(nn.Module):
         """The first member's layers (their count is the receptive field, in hops)."""
         return self.members[0].convs  # type: ignore[return-value]
 
-    def forward(self, x: Tensor, adjacencies: list[Tensor]) -> Tensor:
+    def forward(self, x: Tensor, adjacencies: Adjacencies) -> Tensor:
         logits = [m(x, adjacencies).clamp(-BAG_LOGIT_CLIP, BAG_LOGIT_CLIP) for m in self.members]
         return torch.stack(logits).mean(dim=0)
 
-    def embed(self, x: Tensor, adjacencies: list[Tensor]) -> Tensor:
+    def embed(self, x: Tensor, adjacencies: Adjacencies) -> Tensor:
         return self.forward(x, adjacencies).unsqueeze(-1)

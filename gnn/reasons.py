@@ -30,7 +30,7 @@ import pandas as pd
 import scipy.sparse as sp
 import torch
 
-from gnn.conv import relation_adjacency
+from gnn.conv import relation_operators
 from gnn.data import GraphData
 from gnn.reason_codes import (
     RELATIONS,
@@ -42,6 +42,7 @@ from gnn.reason_codes import (
     counterparty_fact,
     unit_of,
 )
+from gnn.receptive import ReceptivePlan, plan_layers
 
 if TYPE_CHECKING:
     from gnn.artefact import Artefact
@@ -137,7 +138,8 @@ def neighbourhoods(graph: GraphData, hops: int) -> sp.csr_matrix:
     return reach.tocsr()
 
 
-Readout = Callable[[torch.Tensor, list[torch.Tensor], np.ndarray, np.ndarray], torch.Tensor]
+#: ``(z, plan, target_index) -> [B * steps]``: the explained quantity at each target copy.
+Readout = Callable[[torch.Tensor, ReceptivePlan, np.ndarray], torch.Tensor]
 
 
 @dataclass
@@ -226,10 +228,12 @@ def integrated_gradients(
 
     Each pass lays ``batch`` targets' induced subgraphs side by side, ``steps`` scaled copies
     each, so one forward/backward serves ``batch * steps`` evaluations and no target's
-    gradient reaches another's copy. ``readout(z, adjacencies, target_rows, target_index)``
+    gradient reaches another's copy; a receptive-field plan (:mod:`gnn.receptive`) computes
+    each layer only on the rows the target copies read. ``readout(z, plan, target_index)``
     -> one scalar per target copy (``target_index`` counts from the first target)."""
     data = graph.data
-    reach = neighbourhoods(graph, len(model.convs))  # type: ignore[arg-type]
+    num_layers = len(model.convs)  # type: ignore[arg-type]
+    reach = neighbourhoods(graph, num_layers)
     x_all = data.x.numpy()
     weight = data.edge_weight.numpy()
     alphas = ((np.arange(steps) + 0.5) / steps).astype(np.float32)
@@ -238,18 +242,22 @@ def integrated_gradients(
     for start in range(0, len(targets), batch):
         chunk = np.asarray(targets[start : start + batch], dtype=np.int64)
         blocks = _block_subgraphs(graph, reach, chunk, steps)
-        z = torch.from_numpy(x_all[blocks.row_nodes] * alphas[blocks.row_step][:, None])
-        z.requires_grad_(True)
-        adjs = relation_adjacency(
+        operators = relation_operators(
             torch.from_numpy(blocks.trade),
             torch.from_numpy(weight[blocks.trade_edge]),
             len(blocks.row_nodes),
             torch.from_numpy(blocks.ids),
             use_identifiers=use_identifiers,
         )
+        plan = plan_layers(operators, blocks.target_rows, num_layers)
+        rows = plan.input_rows
+        z = torch.from_numpy(x_all[blocks.row_nodes[rows]] * alphas[blocks.row_step[rows]][:, None])
+        z.requires_grad_(True)
         which = np.repeat(np.arange(start, start + len(chunk)), steps)
-        readout(z, adjs, blocks.target_rows, which).sum().backward()  # type: ignore[no-untyped-call]
-        grad = z.grad.numpy()  # type: ignore[union-attr]
+        # The gradient with respect to z only: no parameter gradients are computed.
+        (grad_rows,) = torch.autograd.grad(readout(z, plan, which).sum(), z)
+        grad = np.zeros((len(blocks.row_nodes), x_all.shape[1]), dtype=np.float32)
+        grad[rows] = grad_rows.numpy()  # rows out of the model's reach: 0
         k = blocks.sizes[blocks.owner]
         mean_grad = sum(grad[blocks.first_row + s * k] for s in range(steps)) / steps
         parts.append((blocks.owner + start, blocks.nodes, x_all[blocks.nodes] * mean_grad))
@@ -264,10 +272,8 @@ def integrated_gradients(
 def gnn_readout(model: torch.nn.Module) -> Readout:
     """Readout for GraphSAGE: the logit of each target copy."""
 
-    def read(
-        z: torch.Tensor, adjs: list[torch.Tensor], rows: np.ndarray, _which: np.ndarray
-    ) -> torch.Tensor:
-        return model(z, adjs)[torch.from_numpy(rows)]
+    def read(z: torch.Tensor, plan: ReceptivePlan, _which: np.ndarray) -> torch.Tensor:
+        return model(z, plan)
 
     return read
 
@@ -283,10 +289,8 @@ def hybrid_readout(
     w = torch.from_numpy((shap * deviation / (deviation**2 + 1e-3)).astype(np.float32))
     centre = torch.from_numpy(mean.astype(np.float32))
 
-    def read(
-        z: torch.Tensor, adjs: list[torch.Tensor], rows: np.ndarray, which: np.ndarray
-    ) -> torch.Tensor:
-        e = model.embed(z, adjs)[torch.from_numpy(rows)]  # type: ignore[operator]
+    def read(z: torch.Tensor, plan: ReceptivePlan, which: np.ndarray) -> torch.Tensor:
+        e = model.embed(z, plan)  # type: ignore[operator]
         return ((e - centre) * w[torch.from_numpy(which)]).sum(-1)
 
     return read
