@@ -155,20 +155,17 @@ class NodeAttributions:
 
 @dataclass
 class _Blocks:
-    """Many targets' neighbourhoods side by side, ``steps`` copies each. Rows are laid out
-    target by target, then step by step, then node by node; ``nodes [K]`` and ``owner [K]``
-    list every target's neighbourhood once (``owner`` indexes ``chunk``)."""
+    """Many targets' neighbourhoods side by side, ``steps`` copies of all of them. Rows are
+    laid out step by step, then target by target, then node by node: ``nodes [K]`` and
+    ``owner [K]`` list every target's neighbourhood once (``owner`` indexes ``chunk``), and
+    row ``s * K + k`` is step ``s``'s copy of ``nodes[k]``."""
 
     nodes: np.ndarray
     owner: np.ndarray
-    first_row: np.ndarray  # [K] row of the node's step-0 copy
-    sizes: np.ndarray  # [B] neighbourhood size per target
-    row_nodes: np.ndarray  # [rows] graph position of every row
-    row_step: np.ndarray  # [rows] step of every row
     trade: np.ndarray  # [2, E'] block-diagonal trade edges
     trade_edge: np.ndarray  # [E'] the original edge of each (for its weight)
     ids: np.ndarray  # [2, P'] block-diagonal identifier edges
-    target_rows: np.ndarray  # [B * steps] each target's own row in each copy
+    target_rows: np.ndarray  # [B * steps] each target's own row in each copy, target-major
 
 
 def _block_subgraphs(
@@ -176,13 +173,13 @@ def _block_subgraphs(
 ) -> _Blocks:
     sub = reach[chunk].tocsr()
     sub.sort_indices()
-    sizes = np.diff(sub.indptr).astype(np.int64)
     nodes = sub.indices.astype(np.int64)
-    owner = np.repeat(np.arange(len(chunk)), sizes)
+    total = len(nodes)
+    owner = np.repeat(np.arange(len(chunk)), np.diff(sub.indptr))
     node_start = sub.indptr[:-1].astype(np.int64)
-    block_start = node_start * steps
-    local = np.arange(len(nodes)) - node_start[owner]
+    local = np.arange(total) - node_start[owner]
     position = sp.csr_matrix((local + 1, sub.indices, sub.indptr), shape=sub.shape)
+    copies = np.arange(steps, dtype=np.int64)[:, None] * total
 
     def induced(edge_index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         at_src = position[:, edge_index[0]].tocsr()
@@ -191,26 +188,17 @@ def _block_subgraphs(
         dst = at_dst.multiply(at_src > 0).tocsr()
         src.sort_indices()
         dst.sort_indices()
-        b = np.repeat(np.arange(len(chunk)), np.diff(src.indptr))
-        k, base = sizes[b], block_start[b]
-        step = np.arange(steps)[:, None] * k[None, :]
-        rows_src = base + step + (src.data.astype(np.int64) - 1)
-        rows_dst = base + step + (dst.data.astype(np.int64) - 1)
+        base = np.repeat(node_start, np.diff(src.indptr)) - 1
+        rows_src = copies + (base + src.data.astype(np.int64))
+        rows_dst = copies + (base + dst.data.astype(np.int64))
         return np.stack([rows_src.ravel(), rows_dst.ravel()]), np.tile(src.indices, steps)
 
     data = graph.data
     trade, trade_edge = induced(data.edge_index.numpy())
     ids, _ = induced(data.id_edge_index.numpy())
-    row_owner = np.repeat(np.arange(len(chunk)), sizes * steps)
-    within = np.arange(len(row_owner)) - block_start[row_owner]
-    row_step = within // sizes[row_owner]
-    row_nodes = nodes[node_start[row_owner] + within % sizes[row_owner]]
     own = np.asarray(position[np.arange(len(chunk)), chunk]).ravel().astype(np.int64) - 1
-    target_rows = (block_start + own)[:, None] + np.arange(steps)[None, :] * sizes[:, None]
-    return _Blocks(
-        nodes, owner, block_start[owner] + local, sizes, row_nodes, row_step,
-        trade, trade_edge, ids, target_rows.ravel(),
-    )  # fmt: skip
+    target_rows = (node_start + own)[:, None] + copies.T
+    return _Blocks(nodes, owner, trade, trade_edge, ids, target_rows.ravel())
 
 
 def integrated_gradients(
@@ -245,22 +233,21 @@ def integrated_gradients(
         operators = relation_operators(
             torch.from_numpy(blocks.trade),
             torch.from_numpy(weight[blocks.trade_edge]),
-            len(blocks.row_nodes),
+            steps * len(blocks.nodes),
             torch.from_numpy(blocks.ids),
             use_identifiers=use_identifiers,
         )
         plan = plan_layers(operators, blocks.target_rows, num_layers)
-        rows = plan.input_rows
-        z = torch.from_numpy(x_all[blocks.row_nodes[rows]] * alphas[blocks.row_step[rows]][:, None])
-        z.requires_grad_(True)
+        x_nodes = x_all[blocks.nodes]  # [K, F]
+        scaled = (alphas[:, None, None] * x_nodes[None]).reshape(-1, x_nodes.shape[1])
+        z = torch.from_numpy(scaled[plan.input_rows]).requires_grad_(True)
         which = np.repeat(np.arange(start, start + len(chunk)), steps)
         # The gradient with respect to z only: no parameter gradients are computed.
         (grad_rows,) = torch.autograd.grad(readout(z, plan, which).sum(), z)
-        grad = np.zeros((len(blocks.row_nodes), x_all.shape[1]), dtype=np.float32)
-        grad[rows] = grad_rows.numpy()  # rows out of the model's reach: 0
-        k = blocks.sizes[blocks.owner]
-        mean_grad = sum(grad[blocks.first_row + s * k] for s in range(steps)) / steps
-        parts.append((blocks.owner + start, blocks.nodes, x_all[blocks.nodes] * mean_grad))
+        grad = np.zeros_like(scaled)
+        grad[plan.input_rows] = grad_rows.numpy()  # rows out of the model's reach: 0
+        mean_grad = grad.reshape(steps, len(blocks.nodes), -1).mean(axis=0)
+        parts.append((blocks.owner + start, blocks.nodes, x_nodes * mean_grad))
         if progress is not None:
             progress(len(chunk))
     if not parts:

@@ -43,20 +43,27 @@ class LayerPlan:
         return int(self.keep.numel())
 
 
-def _csr(matrix: sp.spmatrix) -> Tensor:
-    coo = matrix.tocoo()
-    indices = torch.from_numpy(np.vstack([coo.row, coo.col]).astype(np.int64))
-    values = torch.from_numpy(coo.data.astype(np.float32))
+def _csr(matrix: sp.csr_matrix) -> Tensor:
+    """scipy CSR -> torch CSR without a round trip through COO."""
+    matrix.sort_indices()
     with warnings.catch_warnings():  # CSR is "beta" in torch; it is the fast CPU path here
         warnings.simplefilter("ignore", UserWarning)
-        tensor = torch.sparse_coo_tensor(indices, values, coo.shape, check_invariants=False)
-        return tensor.coalesce().to_sparse_csr()
+        return torch.sparse_csr_tensor(
+            torch.from_numpy(matrix.indptr.astype(np.int64)),
+            torch.from_numpy(matrix.indices.astype(np.int64)),
+            torch.from_numpy(matrix.data.astype(np.float32)),
+            matrix.shape,
+        )
 
 
 def _scipy(adjacency: Tensor) -> sp.csr_matrix:
-    coo = adjacency.to_sparse_coo().coalesce()  # type: ignore[no-untyped-call]
-    row, col = coo.indices().numpy()
+    """torch sparse (CSR or COO) -> scipy CSR."""
     shape = tuple(int(s) for s in adjacency.shape)
+    if adjacency.layout == torch.sparse_csr:
+        parts = (adjacency.values(), adjacency.col_indices(), adjacency.crow_indices())
+        return sp.csr_matrix(tuple(t.numpy() for t in parts), shape=shape)
+    coo = adjacency.coalesce()
+    row, col = coo.indices().numpy()
     return sp.csr_matrix((coo.values().numpy(), (row, col)), shape=shape)
 
 
