@@ -66,14 +66,15 @@ def create_app(
     access_log.install(secrets=(key,))
     batch_limit = max_batch or settings.api_max_batch
     database = settings.neo4j_database if settings.neo4j_uri else None
+    gate = Neo4jGate(driver, database)
     scorer = Scorer(
         driver,
         score_function or artefact_score_function(artefact_dir, settings.models_dir),
         ttl_s=cache_ttl_s,
         database=database,
+        gate=gate,
         lake=settings.lake,
     )
-    gate = Neo4jGate(driver, database)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

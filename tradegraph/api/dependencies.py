@@ -68,7 +68,9 @@ class AppContext:
         return run
 
 
-def get_context(request: Request) -> AppContext:
+# The dependencies are ``async``: they never block, and FastAPI would run a plain ``def`` in
+# its thread pool, one hand-over per dependency and request.
+async def get_context(request: Request) -> AppContext:
     return request.app.state.context
 
 
@@ -77,7 +79,7 @@ Context = Annotated[AppContext, Depends(get_context)]
 _header = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, description="The API key.")
 
 
-def require_key(context: Context, given: Annotated[str | None, Depends(_header)]) -> None:
+async def require_key(context: Context, given: Annotated[str | None, Depends(_header)]) -> None:
     """401 unless the request carries the key (compared in constant time)."""
     if not given or not secrets.compare_digest(given.encode(), context.key.encode()):
         raise HTTPException(

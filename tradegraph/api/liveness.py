@@ -8,13 +8,19 @@ is refused at once, without touching the driver), an "up" answer for ``up_ttl_s`
 (default 0: every request probes, one loopback round trip, so a request never meets a server
 that died a moment ago and the driver's 30 s of retries); after that the next request probes
 again, so the API recovers by itself when Neo4j comes back.
+
+:meth:`Neo4jGate.read` runs a route's own read under the same bounds instead of a probe
+before it: the read is the liveness check (one round trip per request, not two), and a failure
+to reach the server marks it down and answers 503 as fast as a failed probe would.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import neo4j
 from neo4j.exceptions import DriverError, Neo4jError
@@ -22,6 +28,8 @@ from neo4j.exceptions import DriverError, Neo4jError
 from graph import cypher
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 #: The body of every 503 caused by Neo4j: what to do, never the server's address or the error.
 NEO4J_DOWN_DETAIL = (
@@ -77,6 +85,39 @@ class Neo4jGate:
         if previous is not None and previous[0] != up:
             logger.warning("Neo4j is %s", "reachable again" if up else "not reachable")
 
+    def read(self, work: Callable[[neo4j.Session], T]) -> T:
+        """``work(session)``'s result, in a session bounded like the probe (no retries, at most
+        ``probe_timeout_s`` to get a connection, one more try within it after a dead pooled
+        connection). Raises :class:`Neo4jDownError` at once while Neo4j is known to be down,
+        and when the server cannot be reached (remembered, as a failed probe is)."""
+        if self._cached() is False:
+            raise Neo4jDownError(NEO4J_DOWN_DETAIL)
+        start = time.monotonic()
+        left = self.probe_timeout_s
+        for attempt in (1, 2):
+            try:
+                with self._session(left) as session:
+                    result = work(session)
+            except (DriverError, OSError) as err:
+                left = self.probe_timeout_s - (time.monotonic() - start)
+                logger.info("Neo4j read failed (try %d): %s", attempt, type(err).__name__)
+                if attempt == 1 and left > 0.05:
+                    continue
+                self._remember(False)
+                raise Neo4jDownError(NEO4J_DOWN_DETAIL) from err
+            self._remember(True)
+            return result
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _session(self, timeout_s: float) -> neo4j.Session:
+        return self.driver.session(
+            database=self.database,
+            connection_acquisition_timeout=timeout_s,
+            max_transaction_retry_time=0.0,
+            disable_auto_commit_retries=True,
+            notifications_min_severity=neo4j.NotificationMinimumSeverity.OFF,
+        )
+
     def _probe(self) -> bool:
         # A second try within the same budget: after a restart of Neo4j the first one may
         # take a dead pooled connection and fail at once.
@@ -88,13 +129,7 @@ class Neo4jGate:
 
     def _probe_once(self, timeout_s: float) -> bool:
         try:
-            with self.driver.session(
-                database=self.database,
-                connection_acquisition_timeout=timeout_s,
-                max_transaction_retry_time=0.0,
-                disable_auto_commit_retries=True,
-                notifications_min_severity=neo4j.NotificationMinimumSeverity.OFF,
-            ) as session:
+            with self._session(timeout_s) as session:
                 session.run(cypher.PING).consume()
         except (DriverError, Neo4jError, OSError) as err:
             logger.info("Neo4j liveness probe failed: %s", type(err).__name__)

@@ -25,7 +25,7 @@ import pandas as pd
 
 from graph import cypher
 from graph.query_library import to_plain
-from graph.session import session
+from tradegraph.api.liveness import Neo4jGate
 
 #: (snapshot, as_of, business_ids) -> one row per scored id with ``business_id, pd, score,
 #: grade, reasons, model_version`` (``gnn.scoring.score``'s output).
@@ -132,6 +132,9 @@ class Scorer:
     score_function: ScoreFunction
     ttl_s: float = 60.0
     database: str | None = None
+    #: Bounds the stored-score reads and says when Neo4j cannot be reached (default: a gate
+    #: of its own on ``driver``; the app passes the one its other routes use).
+    gate: Neo4jGate | None = None
     #: Read snapshots from this Parquet lake (``loaders.lake``) instead of Neo4j.
     lake: Path | None = None
     _cache: dict[pd.Timestamp, _Cached] = field(default_factory=dict)
@@ -147,12 +150,13 @@ class Scorer:
             else (cypher.API_SCORES_AS_OF, {"ids": ids, "as_of": as_of.date()})
         )
 
-        def work(tx: neo4j.ManagedTransaction) -> list[dict[str, Any]]:
-            return [{k: to_plain(v) for k, v in r.items()} for r in tx.run(query, params)]
+        def work(s: neo4j.Session) -> list[dict[str, Any]]:
+            # One auto-commit read: one round trip, and the gate's liveness check.
+            return [{k: to_plain(v) for k, v in r.items()} for r in s.run(query, params)]
 
-        # Few retries: a client waits on this, and a stopped server is the gate's to report.
-        with session(self.driver, self.database, max_retry_s=1.0) as s:
-            return s.execute_read(work)
+        if self.gate is None:
+            self.gate = Neo4jGate(self.driver, self.database)
+        return self.gate.read(work)
 
     def _date_lock(self, as_of: pd.Timestamp) -> threading.Lock:
         with self._lock:
