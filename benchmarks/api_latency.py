@@ -72,7 +72,9 @@ def _serve_worker(port: int, key: str, ttl: float) -> None:
 
 
 def _serve(key: str, ttl: float) -> tuple[subprocess.Popen[bytes], str]:
-    """Start the API in another process and wait until it answers ``/health``."""
+    """Start the API in another process and wait until ``/health`` says it is up and its
+    model is no longer loading (a server takes traffic once ready, as a load balancer's
+    readiness check would have it; the first on-the-fly request is timed on its own)."""
     port = _free_port()
     server = subprocess.Popen(
         [sys.executable, __file__, "--serve-worker", str(port), "--key", key, "--ttl", str(ttl)]
@@ -80,7 +82,8 @@ def _serve(key: str, ttl: float) -> tuple[subprocess.Popen[bytes], str]:
     base = f"http://127.0.0.1:{port}"
     for _ in range(600):
         try:
-            if httpx.get(f"{base}/health", timeout=1.0).status_code == 200:
+            health = httpx.get(f"{base}/health", timeout=1.0)
+            if health.status_code == 200 and health.json().get("model") != "loading":
                 return server, base
         except httpx.TransportError:
             pass

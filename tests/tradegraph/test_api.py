@@ -4,6 +4,7 @@ here: stored and on-the-fly scores, the key, the 4xx errors, neighbourhood, clus
 from __future__ import annotations
 
 import datetime as dt
+import time
 from pathlib import Path
 
 import neo4j
@@ -290,6 +291,13 @@ def test_no_trained_model_is_a_clear_503(neo4j_driver: neo4j.Driver, tmp_path: P
     response = client.post("/score", headers=HEADERS, json={"business_ids": ["C"]})
     assert response.status_code == 503
     assert "tradegraph train" in response.json()["detail"]
+    # /health says so too, once the start-up load of the model has given up.
+    with TestClient(app) as started:  # runs the lifespan: the warm-up thread
+        deadline = time.monotonic() + 60
+        while (model := started.get("/health").json()["model"]) == "loading":
+            assert time.monotonic() < deadline, "the model warm-up never finished"
+            time.sleep(0.1)
+    assert model == "unavailable"
 
 
 def test_serve_refuses_to_start_without_a_key(

@@ -106,3 +106,29 @@ def test_warm_up_loads_the_model_before_the_first_request(tmp_path, caplog) -> N
     finally:
         gnn.artefact.load_artefact = real
     assert loads == []  # loaded once, at warm-up: the first request does not load it again
+
+
+def test_model_state_says_loading_then_ready_or_unavailable(tmp_path) -> None:
+    from tests.gnn.scoring_fixtures import FEATURES, fast, market
+    from tradegraph.api.scoring import artefact_score_function
+
+    missing = Scorer(driver=None, score_function=artefact_score_function(None, tmp_path / "none"))  # type: ignore[arg-type]
+    missing.start_warm_up()
+    missing._warming.join()  # type: ignore[union-attr]
+    assert missing.model_state == "unavailable"
+
+    from gnn.scoring import train_models
+
+    frames = market()
+    train_models(frames, frames.as_of, fast("trees_own"), feature_set=FEATURES,
+                 models_dir=tmp_path / "models")  # fmt: skip
+    gate = threading.Event()
+    function = artefact_score_function(None, tmp_path / "models")
+    real_warm = function.warm  # type: ignore[attr-defined]
+    function.warm = lambda: gate.wait(30) and real_warm()  # type: ignore[attr-defined]
+    scorer = Scorer(driver=None, score_function=function)  # type: ignore[arg-type]
+    scorer.start_warm_up()
+    assert scorer.model_state == "loading"
+    gate.set()
+    scorer._warming.join()  # type: ignore[union-attr]
+    assert scorer.model_state == "ready"

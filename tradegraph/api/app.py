@@ -13,7 +13,6 @@ log never keeps a key sent in the URL (:mod:`tradegraph.api.access_log`).
 
 from __future__ import annotations
 
-import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -28,7 +27,7 @@ from tradegraph.api.errors import install_handlers
 from tradegraph.api.limits import MAX_BODY_BYTES, BodyLimitMiddleware
 from tradegraph.api.liveness import Neo4jGate
 from tradegraph.api.routers import graph, scores, service
-from tradegraph.api.scoring import ScoreFunction, Scorer, artefact_score_function, warm_up
+from tradegraph.api.scoring import ScoreFunction, Scorer, artefact_score_function
 from tradegraph.settings import Settings
 
 
@@ -79,9 +78,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         # Load the model beside the starting server, not inside the first on-the-fly request.
-        threading.Thread(
-            target=warm_up, args=(scorer.score_function,), daemon=True, name="model-warm-up"
-        ).start()
+        scorer.start_warm_up()
         yield
 
     app = FastAPI(

@@ -169,6 +169,10 @@ class ScoreRunOut(BaseModel):
 class HealthOut(BaseModel):
     status: Literal["ok", "degraded"]
     neo4j: Literal["up", "down"]
+    model: Literal["loading", "ready", "unavailable"] = Field(
+        description="The on-the-fly model: loading at start, ready, or unavailable (none "
+        "trained yet or unreadable: on-the-fly scores answer 503; stored scores are served)."
+    )
     version: str
     score_run: ScoreRunOut | None = Field(
         default=None, description="The latest score run (absent when Neo4j is down)."

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import neo4j
 import pandas as pd
@@ -32,6 +32,8 @@ from tradegraph.api.liveness import Neo4jGate
 logger = logging.getLogger(__name__)
 
 ScoreFunction = Callable[[Any, pd.Timestamp, list[str]], pd.DataFrame]
+#: Where the on-the-fly model stands (``/health``).
+ModelState = Literal["loading", "ready", "unavailable"]
 
 
 class ScoringUnavailableError(RuntimeError):
@@ -91,6 +93,7 @@ def artefact_score_function(artefact_dir: Path | None, models_dir: Path) -> Scor
         return gnn_score(artefact(), snapshot, as_of, business_ids=business_ids)
 
     score.warm = artefact  # type: ignore[attr-defined]  # see warm_up()
+    score.loaded = lambda: "artefact" in loaded  # type: ignore[attr-defined]  # model_state
     return score
 
 
@@ -137,9 +140,27 @@ class Scorer:
     gate: Neo4jGate | None = None
     #: Read snapshots from this Parquet lake (``loaders.lake``) instead of Neo4j.
     lake: Path | None = None
+    _warming: threading.Thread | None = None
     _cache: dict[pd.Timestamp, _Cached] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _date_locks: dict[pd.Timestamp, threading.Lock] = field(default_factory=dict)
+
+    def start_warm_up(self) -> None:
+        """Load the model in a thread of its own (:func:`warm_up`), beside the serving."""
+        self._warming = threading.Thread(
+            target=warm_up, args=(self.score_function,), daemon=True, name="model-warm-up"
+        )
+        self._warming.start()
+
+    @property
+    def model_state(self) -> ModelState:
+        """``loading`` while the warm-up runs, then ``ready`` once the model is loaded (or the
+        score function needs no loading) or ``unavailable`` (on-the-fly scores answer 503;
+        the next one tries to load the model again)."""
+        if self._warming is not None and self._warming.is_alive():
+            return "loading"
+        loaded = getattr(self.score_function, "loaded", None)
+        return "ready" if loaded is None or loaded() else "unavailable"
 
     def stored(self, ids: list[str], as_of: pd.Timestamp | None) -> list[dict[str, Any]]:
         """One row per id, in order: ``known`` and the stored score fields (``pd`` is None

@@ -31,6 +31,7 @@ def health(context: Context, request: Request) -> JSONResponse:
     body = HealthOut(
         status="ok" if up else "degraded",
         neo4j="up" if up else "down",
+        model=context.scorer.model_state,
         version=request.app.version,
         score_run=_run_out(context.score_run()) if up else None,
     )
