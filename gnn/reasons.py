@@ -102,6 +102,17 @@ class TradeIndex:
         return codes
 
 
+@dataclass
+class GraphCache:
+    """The population-wide parts of an explanation, built on first use and kept for later
+    calls on the same graph and features (the API explains one business per request): the
+    trade index, the ``num_layers``-hop reach and the GraphSAGE bag's embedding ``[N, D]``."""
+
+    trade: TradeIndex | None = None
+    reach: sp.csr_matrix | None = None
+    embedding: np.ndarray | None = None
+
+
 def unit_matrix(columns: list[str], relation: str = "self") -> np.ndarray:
     """One-hot ``[F, U]``: which catalogue unit each column's attribution counts toward
     (columns of the hybrid's GraphSAGE input, ``emb_*``, count toward none)."""
@@ -210,6 +221,7 @@ def integrated_gradients(
     steps: int = IG_STEPS,
     batch: int = IG_BATCH,
     progress: Callable[[int], None] | None = None,
+    reach: sp.csr_matrix | None = None,
 ) -> NodeAttributions:
     """Attributions ``x * mean_s grad`` over each target's ``num_layers``-hop neighbourhood
     (the target included), by Integrated Gradients from ``x = 0`` (midpoint rule, ``steps``).
@@ -218,10 +230,12 @@ def integrated_gradients(
     each, so one forward/backward serves ``batch * steps`` evaluations and no target's
     gradient reaches another's copy; a receptive-field plan (:mod:`gnn.receptive`) computes
     each layer only on the rows the target copies read. ``readout(z, plan, target_index)``
-    -> one scalar per target copy (``target_index`` counts from the first target)."""
+    -> one scalar per target copy (``target_index`` counts from the first target). ``reach``:
+    :func:`neighbourhoods` of the graph, when the caller keeps it."""
     data = graph.data
     num_layers = len(model.convs)  # type: ignore[arg-type]
-    reach = neighbourhoods(graph, num_layers)
+    if reach is None:
+        reach = neighbourhoods(graph, num_layers)
     x_all = data.x.numpy()
     weight = data.edge_weight.numpy()
     alphas = ((np.arange(steps) + 0.5) / steps).astype(np.float32)
@@ -445,20 +459,24 @@ def explain(
     *,
     currency: str = "USD",
     steps: int = IG_STEPS,
+    cache: GraphCache | None = None,
 ) -> list[list[Reason]]:
     """Reasons for the businesses at graph positions ``targets`` (``features`` rows are in
     graph order), from the artefact's champion: up to ``MAX_REASONS`` per target, largest
     first. ``pairs``: ``seller_id, buyer_id, gmv`` over the features' year; ``currency``:
-    the unit amounts are written in."""
+    the unit amounts are written in; ``cache``: kept between calls on the same graph."""
     targets = np.asarray(targets, dtype=np.int64)
     ids = pd.Index(features.index.astype(str))
+    cache = cache if cache is not None else GraphCache()
+    if cache.trade is None:
+        cache.trade = TradeIndex.build(ids, pairs, graph)
     ev = _Evidence(
         targets=targets,
         values=features.to_numpy(np.float64),
         column={c: j for j, c in enumerate(features.columns)},
         names=ids.tolist(),
         typical=artefact.typical,
-        trade=TradeIndex.build(ids, pairs, graph),
+        trade=cache.trade,
         currency=currency,
     )
     contributions = np.zeros((len(targets), len(UNITS)))
@@ -468,20 +486,25 @@ def explain(
         matrix = features[artefact.feature_columns if kind == "hybrid" else columns]
         matrix = matrix.to_numpy(np.float64)[targets]
         if kind == "hybrid":
-            embedding = _sage(artefact).embed(graph)[targets]
-            matrix = np.hstack([matrix, embedding])
+            matrix = np.hstack([matrix, _embedding(artefact, graph, cache)[targets]])
         ev.shap, ev.tree_columns = tree_contributions(artefact.trees, matrix), columns
         contributions += ev.shap @ unit_matrix(columns)
         if kind != "hybrid" and progress is not None:
             progress(len(targets))
     if kind in ("graphsage", "hybrid"):
-        _graph_evidence(ev, artefact, graph, contributions, progress, steps)
+        _graph_evidence(ev, artefact, graph, contributions, progress, steps, cache)
     chosen = rank_units(contributions)
     ev.named_trees = named_by_trees(ev, chosen)
     return [
         [_reason(ev, i, int(u), float(contributions[i, u])) for u in units]
         for i, units in enumerate(chosen)
     ]
+
+
+def _embedding(artefact: Artefact, graph: GraphData, cache: GraphCache) -> np.ndarray:
+    if cache.embedding is None:
+        cache.embedding = _sage(artefact).embed(graph)
+    return cache.embedding
 
 
 def _sage(artefact: Artefact) -> TrainedSAGE:
@@ -497,6 +520,7 @@ def _graph_evidence(
     contributions: np.ndarray,
     progress: Callable[[int], None] | None,
     steps: int,
+    cache: GraphCache,
 ) -> None:
     """Integrated Gradients of the GraphSAGE part, added to ``contributions`` in place."""
     sage = _sage(artefact)
@@ -507,12 +531,14 @@ def _graph_evidence(
         n_raw = len(artefact.feature_columns)
         emb_cols = list(artefact.tree_columns)[n_raw:]
         mean = np.asarray([artefact.typical.get(c, 0.0) for c in emb_cols], dtype=np.float64)
-        embedding = sage.embed(graph)[ev.targets]
+        embedding = _embedding(artefact, graph, cache)[ev.targets]
         readout = hybrid_readout(model, ev.shap[:, n_raw:], embedding, mean)  # type: ignore[index]
+    if cache.reach is None:
+        cache.reach = neighbourhoods(graph, len(model.convs))
     with torch.enable_grad():
         ig = integrated_gradients(
             model, graph, ev.targets, readout, sage.sage_config.use_identifiers,
-            steps=steps, progress=progress,
+            steps=steps, progress=progress, reach=cache.reach,
         )  # fmt: skip
     ev.ig, ev.gnn_columns = ig, list(sage.scaler.columns)
     ev.ig_relation = ev.trade.relation_codes(ev.targets[ig.target], ig.node)

@@ -34,7 +34,7 @@ from gnn.evaluate import FeatureSet, check_maturity
 from gnn.metrics import all_metrics
 from gnn.model import GraphSAGE, SageBagModel
 from gnn.reason_codes import Reason
-from gnn.reasons import explain
+from gnn.reasons import GraphCache, explain
 from gnn.scale import Grades, ScoreScale, grades_from_pd_bands
 from gnn.selection import (
     ModelConfig,
@@ -408,19 +408,84 @@ def _graph_for(
     return build_graph(frames, features, scaler, as_of, None, weighting)
 
 
-def raw_probability(artefact: Artefact, features: pd.DataFrame, graph: GraphData) -> np.ndarray:
+def raw_probability(
+    artefact: Artefact,
+    features: pd.DataFrame,
+    graph: GraphData,
+    cache: GraphCache | None = None,
+) -> np.ndarray:
     """The champion's uncalibrated probability ``[N]`` for every node of ``graph``. A hybrid
-    reads the raw features plus the GraphSAGE bag's mean logit (``SAGE_LOGIT_COLUMN``)."""
+    reads the raw features plus the GraphSAGE bag's mean logit (``SAGE_LOGIT_COLUMN``), kept
+    in ``cache`` for the reasons when one is given."""
     kind = artefact.champion
     sage = bagged_sage(artefact)
     if kind == "graphsage":
         return sage.predict_proba(graph)  # type: ignore[union-attr]
     if kind == "hybrid":  # the bag's mean logit, the input the hybrid's trees were fitted on
         logit = sage.embed(graph)  # type: ignore[union-attr]
+        if cache is not None:
+            cache.embedding = logit
         matrix = np.hstack([features[artefact.feature_columns].to_numpy(np.float64), logit])
     else:
         matrix = features[artefact.tree_columns].to_numpy(np.float64)
     return np.asarray(artefact.trees.predict(matrix))  # type: ignore[union-attr]
+
+
+@dataclass
+class PreparedScores:
+    """What scoring computes for the whole population at one date: features and graph (graph
+    order), every node's PD, score and grade, and the explanation's population-wide parts.
+    :func:`score_prepared` picks businesses from it, so a server scoring one business per
+    request pays for the population once per snapshot (:func:`prepare_scores`)."""
+
+    artefact: Artefact
+    frames: Frames
+    as_of: pd.Timestamp
+    features: pd.DataFrame
+    graph: GraphData
+    pd_: np.ndarray
+    scores: np.ndarray
+    grades: np.ndarray
+    kind: pd.Series
+    cache: GraphCache = field(default_factory=GraphCache)
+    _pairs: pd.DataFrame | None = None
+
+    @property
+    def pairs(self) -> pd.DataFrame:
+        """Trade pairs over the features' year (the reasons' counterparties), read once."""
+        if self._pairs is None:
+            self._pairs = year_pairs(self.frames.orders, self.as_of)
+        return self._pairs
+
+
+def prepare_scores(
+    artefact: Artefact,
+    frames: Frames,
+    as_of: pd.Timestamp | str,
+    *,
+    feature_set: FeatureSet | None = None,
+) -> PreparedScores:
+    """Features, graph and every business's PD, score and grade at ``as_of``."""
+    as_of = as_utc(as_of)
+    features_def = feature_set or FeatureSet.default()
+    features = features_def.frame(frames, as_of, artefact.feature_reference)
+    missing = [c for c in artefact.feature_columns if c not in features.columns]
+    if missing:
+        raise ValueError(
+            f"features {missing[:5]} the model was trained on are missing: score with the "
+            "same feature definitions, or retrain with `tradegraph train`"
+        )
+    graph = _graph_for(artefact, frames, features, as_of)
+    features = features.reindex(graph.business_ids)
+    cache = GraphCache()
+    pd_ = artefact.calibrator(raw_probability(artefact, features, graph, cache))
+    scores = artefact.scale.score(pd_)
+    kind = frames.businesses.set_index(frames.businesses["business_id"].astype(str))["kind"]
+    kind = kind[~kind.index.duplicated()].astype(str).reindex(graph.business_ids)
+    grades = artefact.grades.grade(scores)
+    return PreparedScores(
+        artefact, frames, as_of, features, graph, pd_, scores, grades, kind, cache
+    )
 
 
 def score(
@@ -443,25 +508,25 @@ def score(
     as_of``, riskiest first. ``progress(done, total)`` is called as reasons are computed;
     ``currency``: the base currency amounts are stated in.
     """
-    as_of = as_utc(as_of)
-    features_def = feature_set or FeatureSet.default()
-    features = features_def.frame(frames, as_of, artefact.feature_reference)
-    missing = [c for c in artefact.feature_columns if c not in features.columns]
-    if missing:
-        raise ValueError(
-            f"features {missing[:5]} the model was trained on are missing: score with the "
-            "same feature definitions, or retrain with `tradegraph train`"
-        )
-    graph = _graph_for(artefact, frames, features, as_of)
-    features = features.reindex(graph.business_ids)
-    probability = raw_probability(artefact, features, graph)
-    pd_ = artefact.calibrator(probability)
-    scores = artefact.scale.score(pd_)
-    grades = artefact.grades.grade(scores)
+    prepared = prepare_scores(artefact, frames, as_of, feature_set=feature_set)
+    return score_prepared(
+        prepared, kinds=kinds, business_ids=business_ids, with_reasons=with_reasons,
+        progress=progress, currency=currency,
+    )  # fmt: skip
 
-    kind = frames.businesses.set_index(frames.businesses["business_id"].astype(str))["kind"]
-    kind = kind[~kind.index.duplicated()].astype(str).reindex(graph.business_ids)
-    wanted = kind.isin(kinds).to_numpy().copy()
+
+def score_prepared(
+    prepared: PreparedScores,
+    *,
+    kinds: tuple[str, ...] = ("sme",),
+    business_ids: list[str] | None = None,
+    with_reasons: bool = True,
+    progress: Callable[[int, int], None] | None = None,
+    currency: str = "USD",
+) -> pd.DataFrame:
+    """:func:`score`'s rows for the businesses picked from ``prepared``."""
+    graph, artefact = prepared.graph, prepared.artefact
+    wanted = prepared.kind.isin(kinds).to_numpy().copy()
     if business_ids is not None:
         wanted &= graph.business_ids.isin(pd.Index(business_ids).astype(str))
     targets = np.flatnonzero(wanted)
@@ -474,23 +539,26 @@ def score(
             if progress is not None:
                 progress(done["n"], len(targets))
 
-        pairs = year_pairs(frames.orders, as_of)
-        reasons = explain(artefact, features, graph, targets, pairs, tick, currency=currency)
+        reasons = explain(
+            artefact, prepared.features, graph, targets, prepared.pairs, tick,
+            currency=currency, cache=prepared.cache,
+        )  # fmt: skip
     out = pd.DataFrame(
         {
             "business_id": graph.business_ids[targets].astype(str),
-            "pd": pd_[targets].astype(float),
-            "score": scores[targets].astype(int),
-            "grade": grades[targets].astype(str),
+            "pd": prepared.pd_[targets].astype(float),
+            "score": prepared.scores[targets].astype(int),
+            "grade": prepared.grades[targets].astype(str),
             "reasons": [[r.text for r in rs] for rs in reasons],
             "reason_codes": [[r.code for r in rs] for rs in reasons],
             "reason_details": [[r.detail for r in rs] for rs in reasons],
             "model_version": artefact.model_version,
-            "as_of": as_of,
+            "as_of": prepared.as_of,
         }
     )
     logger.info(
         "scored %d businesses as of %s with %s (%s reasons)",
-        len(out), as_of.date(), artefact.model_version, "with" if with_reasons else "without",
+        len(out), prepared.as_of.date(), artefact.model_version,
+        "with" if with_reasons else "without",
     )  # fmt: skip
     return out.sort_values(["pd", "business_id"], ascending=[False, True], ignore_index=True)

@@ -101,3 +101,26 @@ def test_too_few_labels_is_refused(tmp_path: Path) -> None:
     frames.outcomes = frames.outcomes.head(20)
     with pytest.raises(TrainingDataError, match="labelled"):
         train_models(frames, frames.as_of, fast(), feature_set=FEATURES)
+
+
+@pytest.mark.parametrize("champion", ["graphsage", "hybrid", "trees_own_cp"])
+def test_one_business_scored_from_prepared_scores_equals_its_row_in_the_full_run(
+    champion: str,
+) -> None:
+    """The API prepares the population once per snapshot and explains one business per
+    request: its PD, score, grade and reasons equal the batch run's, request after request."""
+    from gnn.scoring import prepare_scores, score_prepared
+
+    frames = market()
+    artefact = train_models(frames, frames.as_of, fast(champion), feature_set=FEATURES)
+    full = score(artefact, frames, frames.as_of, feature_set=FEATURES).set_index("business_id")
+    prepared = prepare_scores(artefact, frames, frames.as_of, feature_set=FEATURES)
+    for business in full.index[[0, 7, len(full) // 2, -1]]:
+        alone = score_prepared(prepared, business_ids=[business]).set_index("business_id")
+        assert list(alone.index) == [business]
+        expected, got = full.loc[business], alone.loc[business]
+        assert got["pd"] == pytest.approx(expected["pd"], abs=1e-6)
+        assert (got["score"], got["grade"]) == (expected["score"], expected["grade"])
+        assert got["reason_codes"] == expected["reason_codes"]
+        assert got["reasons"] == expected["reasons"]
+    assert prepared.cache.trade is not None  # built once, kept for the next request

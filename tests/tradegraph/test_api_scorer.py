@@ -132,3 +132,38 @@ def test_model_state_says_loading_then_ready_or_unavailable(tmp_path) -> None:
     gate.set()
     scorer._warming.join()  # type: ignore[union-attr]
     assert scorer.model_state == "ready"
+
+
+def test_on_the_fly_requests_prepare_the_population_once_per_snapshot(
+    tmp_path, monkeypatch
+) -> None:
+    import gnn.scoring
+    from gnn.scoring import score, train_models
+    from tests.gnn.scoring_fixtures import FEATURES, fast, market
+    from tradegraph.api.scoring import artefact_score_function
+
+    frames = market()
+    train_models(frames, frames.as_of, fast("graphsage"), feature_set=FEATURES,
+                 models_dir=tmp_path / "models")  # fmt: skip
+    real = gnn.scoring.prepare_scores
+    calls: list[object] = []
+
+    def counted(artefact, snapshot, as_of, **kw):  # type: ignore[no-untyped-def]
+        calls.append(snapshot)
+        return real(artefact, snapshot, as_of, feature_set=FEATURES)
+
+    function = artefact_score_function(None, tmp_path / "models")
+    model = function.warm()  # type: ignore[attr-defined]
+    full = score(model, frames, frames.as_of, feature_set=FEATURES).set_index("business_id")
+    monkeypatch.setattr(gnn.scoring, "prepare_scores", counted)
+    ids = sorted(frames.businesses["business_id"].astype(str))[:3]
+    answers = [function(frames, frames.as_of, [i]) for i in ids]
+    assert len(calls) == 1  # three requests, one population
+    assert sum(len(a) for a in answers) >= 2
+    for i, answer in zip(ids, answers, strict=True):
+        if len(answer):  # an id the model does not score (not an SME) answers no row
+            assert answer["pd"].iloc[0] == pytest.approx(full.loc[i, "pd"], abs=1e-6)
+    newer = type(frames)(*(getattr(frames, f) for f in ("businesses", "identifiers", "orders",
+                                                       "outcomes", "as_of")))  # fmt: skip
+    function(newer, frames.as_of, ids[:1])
+    assert len(calls) == 2  # a new snapshot of the date is prepared again

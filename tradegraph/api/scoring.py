@@ -2,9 +2,10 @@
 none yet (including businesses that arrived after training), computed from the graph.
 
 On-the-fly scoring reads the point-in-time snapshot as of the score date (GraphSAGE needs the
-neighbourhood) and runs the model on it for the requested ids only. The snapshot is cached for
-``ttl_s`` seconds per date, so a burst of requests reads the graph once; a business that
-arrives later is seen once the cache expires. The default score date is the next UTC midnight,
+neighbourhood), prepares the population's features, graph and scores once per snapshot, and
+explains the requested ids only. The snapshot is cached for ``ttl_s`` seconds per date, so a
+burst of requests reads the graph once; a business that arrives later is seen once the cache
+expires. The default score date is the next UTC midnight,
 so everything known up to now is used. Only SMEs are scored (the data contract).
 """
 
@@ -65,7 +66,9 @@ def as_reasons(value: Any) -> list[str]:
 
 def artefact_score_function(artefact_dir: Path | None, models_dir: Path) -> ScoreFunction:
     """A :data:`ScoreFunction` running ``gnn.scoring.score`` with the model in
-    ``artefact_dir`` (default: the latest in ``models_dir``), loaded on first use."""
+    ``artefact_dir`` (default: the latest in ``models_dir``), loaded on first use. What the
+    whole population needs (``gnn.scoring.prepare_scores``) is kept per score date while the
+    snapshot it came from is the one passed in (the scorer's snapshot cache decides)."""
     loaded: dict[str, Any] = {}
     lock = threading.Lock()
 
@@ -87,10 +90,32 @@ def artefact_score_function(artefact_dir: Path | None, models_dir: Path) -> Scor
                     ) from err
             return loaded["artefact"]
 
-    def score(snapshot: Any, as_of: pd.Timestamp, business_ids: list[str]) -> pd.DataFrame:
-        from gnn.scoring import score as gnn_score
+    # Per score date: the snapshot it was prepared from and the population's features, graph,
+    # scores and explanation parts, so a request explains its businesses only.
+    prepared: dict[pd.Timestamp, tuple[Any, Any]] = {}
+    date_locks: dict[pd.Timestamp, threading.Lock] = {}
 
-        return gnn_score(artefact(), snapshot, as_of, business_ids=business_ids)
+    def prepare(snapshot: Any, as_of: pd.Timestamp) -> Any:
+        from gnn.scoring import prepare_scores
+
+        model = artefact()
+        with lock:
+            date_lock = date_locks.setdefault(as_of, threading.Lock())
+        with date_lock:
+            kept = prepared.get(as_of)
+            if kept is not None and kept[0] is snapshot and kept[1].artefact is model:
+                return kept[1]
+            ready = prepare_scores(model, snapshot, as_of)
+            with lock:
+                prepared[as_of] = (snapshot, ready)
+                while len(prepared) > CACHED_DATES:
+                    del prepared[next(iter(prepared))]  # the oldest prepared date
+            return ready
+
+    def score(snapshot: Any, as_of: pd.Timestamp, business_ids: list[str]) -> pd.DataFrame:
+        from gnn.scoring import score_prepared
+
+        return score_prepared(prepare(snapshot, as_of), business_ids=business_ids)
 
     score.warm = artefact  # type: ignore[attr-defined]  # see warm_up()
     score.loaded = lambda: "artefact" in loaded  # type: ignore[attr-defined]  # model_state
