@@ -116,16 +116,25 @@ def member_scores(flagged: set[str], truth: pd.DataFrame) -> dict[str, Any]:
 
 def suspicion_ranking(clusters: list[Any], truth: pd.DataFrame) -> dict[str, Any]:
     """The combined ranking an analyst works down: of the top ``2 x planted rings`` clusters
-    by suspicion, how many planted rings they find (Jaccard >= 0.5) and what share of their
-    members are ring members."""
+    by suspicion, how many planted rings they find (Jaccard >= 0.5), what share of their
+    members are ring members, and how many of them are innocent groups: clusters whose members
+    are mostly not ring members (families, accountants' clients, co-working tenants, users of
+    a lent device or an aggregator's account: the generator's look-alikes), as a share of the
+    top clusters, with the family groups among them."""
     planted = truth.dropna(subset=["ring_id"]).groupby("ring_id")["business_id"].apply(set)
     top = [set(c.members) for c in clusters[: 2 * len(planted)]]
     scores = ring_scores([sorted(t) for t in top], truth)
+    ring_members = set().union(*planted) if len(planted) else set()
+    family = set(truth.loc[truth["family_group"].notna(), "business_id"])
+    innocent = [t for t in top if 2 * len(t & ring_members) < len(t)]
     return {
         "top_clusters": len(top),
         "rings_found": scores["rings_found"],
         "ring_recall": scores["ring_recall"],
         "member_precision": scores["member_precision"],
+        "innocent_clusters": len(innocent),
+        "innocent_share": round(len(innocent) / len(top), 4) if top else None,
+        "innocent_family_clusters": sum(2 * len(t & family) >= len(t) for t in innocent),
     }
 
 
