@@ -116,7 +116,8 @@ def member_scores(flagged: set[str], truth: pd.DataFrame) -> dict[str, Any]:
 
 def suspicion_ranking(clusters: list[Any], truth: pd.DataFrame) -> dict[str, Any]:
     """The combined ranking an analyst works down: of the top ``2 x planted rings`` clusters
-    by suspicion, how many planted rings they find (Jaccard >= 0.5), what share of their
+    by suspicion, how many planted rings they find (Jaccard >= 0.5; and by the goal's rule, a
+    top cluster holding half of the ring's members or more), what share of their
     members are ring members, and how many of them are innocent groups: clusters whose members
     are mostly not ring members (families, accountants' clients, co-working tenants, users of
     a lent device or an aggregator's account: the generator's look-alikes), as a share of the
@@ -127,10 +128,15 @@ def suspicion_ranking(clusters: list[Any], truth: pd.DataFrame) -> dict[str, Any
     ring_members = set().union(*planted) if len(planted) else set()
     family = set(truth.loc[truth["family_group"].notna(), "business_id"])
     innocent = [t for t in top if 2 * len(t & ring_members) < len(t)]
+    # The goal's own rule: a ring is found when one top cluster holds half of its members or
+    # more (less strict than Jaccard >= 0.5, which also counts the cluster's other members).
+    held = sum(any(2 * len(t & ring) >= len(ring) for t in top) for ring in planted)
     return {
         "top_clusters": len(top),
         "rings_found": scores["rings_found"],
         "ring_recall": scores["ring_recall"],
+        "rings_half_held": held,
+        "ring_recall_half_held": round(held / len(planted), 4) if len(planted) else None,
         "member_precision": scores["member_precision"],
         "innocent_clusters": len(innocent),
         "innocent_share": round(len(innocent) / len(top), 4) if top else None,
