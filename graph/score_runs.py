@@ -139,6 +139,10 @@ def score_runs(
     """Recorded runs (only ``run_id`` when given), newest score date first (newest attempt
     first within a date)."""
     frame = read_frame(driver, cypher.SCORE_RUNS, database, limit=limit, run_id=run_id)
+    return _runs(frame)
+
+
+def _runs(frame: pd.DataFrame) -> list[ScoreRun]:
     return [
         ScoreRun(
             run_id=str(r["run_id"]),
@@ -165,4 +169,12 @@ def latest_run(driver: neo4j.Driver, *, database: str | None = None) -> ScoreRun
     """The run of the newest score date (the one the businesses' latest values come from),
     or ``None`` before any recorded run."""
     runs = score_runs(driver, limit=1, database=database)
+    return runs[0] if runs else None
+
+
+def latest_run_in(session: neo4j.Session) -> ScoreRun | None:
+    """:func:`latest_run` as one auto-commit read in ``session``: for a caller that bounds
+    its own sessions (the API's liveness gate)."""
+    result = session.run(cypher.SCORE_RUNS, limit=1, run_id=None)
+    runs = _runs(pd.DataFrame(result.values(), columns=list(result.keys())))
     return runs[0] if runs else None

@@ -25,6 +25,9 @@ class _Session:
     def __exit__(self, *_exc: object) -> None:
         return None
 
+    def run(self, *_query: object, **_params: object) -> str:
+        return self.answer()
+
     def answer(self) -> str:
         outcome = self.driver.outcomes.pop(0)
         if isinstance(outcome, Exception):
@@ -82,3 +85,20 @@ def test_an_error_in_the_query_itself_is_not_taken_for_a_dead_server() -> None:
     with pytest.raises(ValueError):
         gate.read(_read)
     assert gate._cached() is not False
+
+
+def test_the_latest_score_run_is_read_through_the_gate() -> None:
+    """The run read (to flag a book that mixes two runs) is bounded like the stored read: with
+    Neo4j known down it is refused at once, never left to the driver's own retries."""
+    from tradegraph.api.dependencies import AppContext
+
+    driver = _Driver(ServiceUnavailable("refused"), ServiceUnavailable("refused"))
+    gate = Neo4jGate(driver)  # type: ignore[arg-type]
+    context = AppContext(driver, None, scorer=None, gate=gate, batch_limit=10, key="k")  # type: ignore[arg-type]
+    with pytest.raises(Neo4jDownError):
+        context.score_run()
+    assert len(driver.sessions) == 2  # the gate's bounded sessions, not the driver's retries
+    assert all(c["max_transaction_retry_time"] == 0.0 for c in driver.sessions)
+    with pytest.raises(Neo4jDownError):
+        context.score_run()  # remembered down: no session at all
+    assert len(driver.sessions) == 2

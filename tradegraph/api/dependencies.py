@@ -15,7 +15,7 @@ from fastapi import Path as PathParam
 from fastapi.security import APIKeyHeader
 from pydantic import AfterValidator
 
-from graph.score_runs import ScoreRun, latest_run
+from graph.score_runs import ScoreRun, latest_run_in
 from tradegraph.api.limits import MAX_BODY_BYTES, MAX_ID_CHARS, check_id
 from tradegraph.api.liveness import Neo4jGate
 from tradegraph.api.models import ErrorOut
@@ -62,7 +62,7 @@ class AppContext:
         with self._run_lock:
             if self._run is not None and time.monotonic() - self._run[0] < self.run_ttl_s:
                 return self._run[1]
-        run = latest_run(self.driver, database=self.database)
+        run = self.gate.read(latest_run_in)  # bounded like the stored read: 503 if down
         with self._run_lock:
             self._run = (time.monotonic(), run)
         return run

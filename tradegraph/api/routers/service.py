@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse
 
 from graph.score_runs import ScoreRun
 from tradegraph.api.dependencies import Context
+from tradegraph.api.liveness import Neo4jDownError
 from tradegraph.api.models import HealthOut, ScoreRunOut
 
 router = APIRouter(tags=["service"])
@@ -28,11 +29,17 @@ def health(context: Context, request: Request) -> JSONResponse:
     """No key needed. 200 when Neo4j answers (with the latest score run), 503 within a
     second when it does not."""
     up = context.gate.is_up()
+    run = None
+    if up:
+        try:
+            run = context.score_run()
+        except Neo4jDownError:  # went down between the probe and the read
+            up = False
     body = HealthOut(
         status="ok" if up else "degraded",
         neo4j="up" if up else "down",
         model=context.scorer.model_state,
         version=request.app.version,
-        score_run=_run_out(context.score_run()) if up else None,
+        score_run=_run_out(run),
     )
     return JSONResponse(body.model_dump(mode="json"), status_code=200 if up else 503)
