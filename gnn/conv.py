@@ -6,7 +6,10 @@ weighted mean and its own weight matrix, plus a root weight::
 
     h_v' = W_root h_v + sum_r W_r * (sum_{u in N_r(v)} w_uv h_u / sum_{u in N_r(v)} w_uv)
 
-With GMV weights, ``w_uv / sum w`` is u's share of v's trade in that direction.
+With GMV weights, ``w_uv / sum w`` is u's share of v's trade in that direction. With
+``max_neighbours = K`` (``SAGEConfig``'s default) each node averages over its K largest
+counterparties per direction only, so a hub's neighbourhood, and what scoring one business
+reads, stay bounded.
 The normalised adjacency of every relation is built once per graph (:func:`relation_adjacency`)
 as a sparse CSR matrix.
 
@@ -27,6 +30,7 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 from torch_geometric.nn import MessagePassing
@@ -35,17 +39,44 @@ from torch_geometric.utils import scatter, spmm
 from gnn.receptive import LayerPlan
 
 
+def top_k_in_edges(target: Tensor, weight: Tensor, source: Tensor, k: int) -> Tensor:
+    """Boolean mask ``[E]`` keeping each target's ``k`` heaviest in-edges (one edge per
+    pair of nodes, as :func:`gnn.data.build_graph` makes them).
+
+    Ties go to the lower source position, so any sub-graph that keeps the nodes' relative
+    order and holds a node's kept in-edges keeps the same ones (what neighbourhood scoring
+    relies on: :mod:`gnn.neighbourhood`)."""
+    if source.numel() == 0:
+        return torch.zeros(0, dtype=torch.bool, device=target.device)
+    t, w, s = (v.detach().cpu().numpy() for v in (target, weight, source))
+    order = np.lexsort((s, -w.astype(np.float64), t))
+    sorted_target = t[order]
+    starts = np.flatnonzero(np.r_[True, sorted_target[1:] != sorted_target[:-1]])
+    rank = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
+    keep = np.zeros(len(order), dtype=bool)
+    keep[order[rank < k]] = True
+    return torch.from_numpy(keep).to(target.device)
+
+
 def weighted_mean_adjacency(
-    edge_index: Tensor, edge_weight: Tensor | None, num_nodes: int
+    edge_index: Tensor,
+    edge_weight: Tensor | None,
+    num_nodes: int,
+    max_neighbours: int | None = None,
 ) -> Tensor:
     """Sparse CSR ``[N, N]`` with row v holding v's in-neighbours (messages flow
-    ``edge_index[0] -> edge_index[1]``) weighted ``w_uv / sum_u w_uv``; empty rows stay zero."""
+    ``edge_index[0] -> edge_index[1]``) weighted ``w_uv / sum_u w_uv``; empty rows stay zero.
+    ``max_neighbours``: keep only each row's that many heaviest in-neighbours (its largest
+    trade shares; :func:`top_k_in_edges`) and take the mean over them; None keeps all."""
     source, target = edge_index
     weight = (
         torch.ones(source.numel(), dtype=torch.float32, device=edge_index.device)
         if edge_weight is None
         else edge_weight.to(torch.float32)
     )
+    if max_neighbours is not None:
+        keep = top_k_in_edges(target, weight, source, max_neighbours)
+        source, target, weight = source[keep], target[keep], weight[keep]
     total = scatter(weight, target, dim=0, dim_size=num_nodes, reduce="sum")
     normalised = weight / total[target].clamp_min(1e-12)
     with warnings.catch_warnings():  # CSR is "beta" in torch; it is the fast CPU path here
@@ -110,12 +141,15 @@ def relation_operators(
     num_nodes: int,
     id_edge_index: Tensor | None = None,
     use_identifiers: bool = False,
+    max_neighbours: int | None = None,
 ) -> list[Tensor]:
     """Normalised adjacencies in relation order: ``buys_from`` (aggregate sellers),
-    ``sells_to`` (aggregate buyers) and, when asked, ``shares_identifier`` (unweighted)."""
+    ``sells_to`` (aggregate buyers) and, when asked, ``shares_identifier`` (unweighted).
+    ``max_neighbours`` caps the trade relations to each node's heaviest counterparties
+    (identifier groups are bounded by the hub threshold already)."""
     adjacencies = [
-        weighted_mean_adjacency(edge_index, edge_weight, num_nodes),
-        weighted_mean_adjacency(edge_index.flip(0), edge_weight, num_nodes),
+        weighted_mean_adjacency(edge_index, edge_weight, num_nodes, max_neighbours),
+        weighted_mean_adjacency(edge_index.flip(0), edge_weight, num_nodes, max_neighbours),
     ]
     if use_identifiers:
         if id_edge_index is None:
@@ -130,10 +164,13 @@ def relation_adjacency(
     num_nodes: int,
     id_edge_index: Tensor | None = None,
     use_identifiers: bool = False,
+    max_neighbours: int | None = None,
 ) -> RelationAdjacencies:
     """:func:`relation_operators` with the fused operator a full forward pass uses."""
     return RelationAdjacencies(
-        relation_operators(edge_index, edge_weight, num_nodes, id_edge_index, use_identifiers)
+        relation_operators(
+            edge_index, edge_weight, num_nodes, id_edge_index, use_identifiers, max_neighbours
+        )
     )
 
 

@@ -106,7 +106,7 @@ def _loader(
     batch_size: int, sample_seed: int,
 ) -> NodeLoader:  # fmt: skip
     """Sampled neighbourhoods of ``seeds`` in their given order (shares come shuffled)."""
-    data = typed_edges(graph, sage_config.use_identifiers)
+    data = typed_edges(graph, sage_config.use_identifiers, sage_config.max_neighbours)
     return NodeLoader(
         data,
         node_sampler=UniformNeighborSampler(data, fanout, sample_seed),

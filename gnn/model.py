@@ -35,6 +35,11 @@ class SAGEConfig:
     jumping_knowledge: Literal["cat", "last"] = "cat"
     residual: bool = True
     use_identifiers: bool = True
+    #: Each node aggregates at most this many counterparties per trade direction, its
+    #: largest by trade share (:func:`gnn.conv.top_k_in_edges`): the one neighbourhood
+    #: definition that training, batch scoring and neighbourhood scoring share, and what
+    #: bounds the rows one business's score reads. None: every counterparty.
+    max_neighbours: int | None = 32
 
     @property
     def num_relations(self) -> int:

@@ -42,7 +42,7 @@ from gnn.reason_codes import (
     counterparty_fact,
     unit_of,
 )
-from gnn.receptive import ReceptivePlan, plan_layers
+from gnn.receptive import ReceptivePlan, plan_layers, reach_of
 
 if TYPE_CHECKING:
     from gnn.artefact import Artefact
@@ -137,16 +137,18 @@ def tree_contributions(booster: Any, matrix: np.ndarray) -> np.ndarray:
     return np.asarray(contrib)[:, :-1]
 
 
-def neighbourhoods(graph: GraphData, hops: int) -> sp.csr_matrix:
-    """Boolean CSR ``[N, N]``: row v marks every node within ``hops`` of v in any relation."""
-    n = graph.data.num_nodes
-    edges = torch.cat([graph.data.edge_index, graph.data.id_edge_index], dim=1).numpy()
-    adj = sp.coo_matrix((np.ones(edges.shape[1]), (edges[0], edges[1])), shape=(n, n)).tocsr()
-    adj = ((adj + adj.T + sp.identity(n, format="csr")) > 0).astype(np.float32)
-    reach = adj
-    for _ in range(hops - 1):
-        reach = ((reach @ adj) > 0).astype(np.float32)
-    return reach.tocsr()
+def neighbourhoods(
+    graph: GraphData, hops: int, *, use_identifiers: bool = True, max_neighbours: int | None = None
+) -> sp.csr_matrix:
+    """Boolean CSR ``[N, N]``: row v marks every node a ``hops``-layer model reads for v, over
+    the relations it uses, each trade direction capped to ``max_neighbours`` counterparties
+    (the model's own neighbourhood definition, :class:`gnn.model.SAGEConfig`)."""
+    data = graph.data
+    operators = relation_operators(
+        data.edge_index, data.edge_weight, data.num_nodes, data.id_edge_index,
+        use_identifiers=use_identifiers, max_neighbours=max_neighbours,
+    )  # fmt: skip
+    return reach_of(operators, hops)
 
 
 #: ``(z, plan, target_index) -> [B * steps]``: the explained quantity at each target copy.
@@ -222,6 +224,7 @@ def integrated_gradients(
     batch: int = IG_BATCH,
     progress: Callable[[int], None] | None = None,
     reach: sp.csr_matrix | None = None,
+    max_neighbours: int | None = None,
 ) -> NodeAttributions:
     """Attributions ``x * mean_s grad`` over each target's ``num_layers``-hop neighbourhood
     (the target included), by Integrated Gradients from ``x = 0`` (midpoint rule, ``steps``).
@@ -235,7 +238,9 @@ def integrated_gradients(
     data = graph.data
     num_layers = len(model.convs)  # type: ignore[arg-type]
     if reach is None:
-        reach = neighbourhoods(graph, num_layers)
+        reach = neighbourhoods(
+            graph, num_layers, use_identifiers=use_identifiers, max_neighbours=max_neighbours
+        )
     x_all = data.x.numpy()
     weight = data.edge_weight.numpy()
     alphas = ((np.arange(steps) + 0.5) / steps).astype(np.float32)
@@ -250,6 +255,7 @@ def integrated_gradients(
             steps * len(blocks.nodes),
             torch.from_numpy(blocks.ids),
             use_identifiers=use_identifiers,
+            max_neighbours=max_neighbours,
         )
         plan = plan_layers(operators, blocks.target_rows, num_layers)
         x_nodes = x_all[blocks.nodes]  # [K, F]
@@ -533,12 +539,16 @@ def _graph_evidence(
         mean = np.asarray([artefact.typical.get(c, 0.0) for c in emb_cols], dtype=np.float64)
         embedding = _embedding(artefact, graph, cache)[ev.targets]
         readout = hybrid_readout(model, ev.shap[:, n_raw:], embedding, mean)  # type: ignore[index]
+    config = sage.sage_config
     if cache.reach is None:
-        cache.reach = neighbourhoods(graph, len(model.convs))
+        cache.reach = neighbourhoods(
+            graph, len(model.convs), use_identifiers=config.use_identifiers,
+            max_neighbours=config.max_neighbours,
+        )  # fmt: skip
     with torch.enable_grad():
         ig = integrated_gradients(
-            model, graph, ev.targets, readout, sage.sage_config.use_identifiers,
-            steps=steps, progress=progress, reach=cache.reach,
+            model, graph, ev.targets, readout, config.use_identifiers, steps=steps,
+            progress=progress, reach=cache.reach, max_neighbours=config.max_neighbours,
         )  # fmt: skip
     ev.ig, ev.gnn_columns = ig, list(sage.scaler.columns)
     ev.ig_relation = ev.trade.relation_codes(ev.targets[ig.target], ig.node)

@@ -76,6 +76,27 @@ class ReceptivePlan:
     layers: list[LayerPlan]
 
 
+def _union(matrices: list[sp.csr_matrix]) -> sp.csr_matrix:
+    union = matrices[0].copy()
+    for matrix in matrices[1:]:
+        union = union + matrix
+    return union.tocsr()
+
+
+def reach_of(adjacencies: list[Tensor], hops: int) -> sp.csr_matrix:
+    """Boolean CSR ``[N, N]``: row v marks the rows a ``hops``-layer model reads to compute
+    row v (v itself, the rows its operators aggregate, and theirs, ``hops`` times): the
+    receptive field, no wider. With capped operators (``max_neighbours``) a hub's row stays
+    bounded."""
+    union = _union([_scipy(a) for a in adjacencies])
+    n = union.shape[0]
+    step = ((union + sp.identity(n, format="csr")) != 0).astype(np.float32).tocsr()
+    reach = step
+    for _ in range(hops - 1):
+        reach = ((reach @ step) != 0).astype(np.float32).tocsr()
+    return reach
+
+
 def plan_layers(adjacencies: list[Tensor], targets: np.ndarray, num_layers: int) -> ReceptivePlan:
     """The plan whose last layer computes exactly ``targets`` (graph rows, in that order) and
     every earlier layer the rows within reach of them.
@@ -83,10 +104,7 @@ def plan_layers(adjacencies: list[Tensor], targets: np.ndarray, num_layers: int)
     ``adjacencies``: the model's ``R`` normalised ``[N, N]`` operators (row v aggregates over
     its in-neighbours), as :func:`gnn.conv.relation_adjacency` builds them."""
     matrices = [_scipy(a) for a in adjacencies]
-    union = matrices[0].copy()
-    for matrix in matrices[1:]:
-        union = union + matrix
-    union = union.tocsr()
+    union = _union(matrices)
     rows = [np.asarray(targets, dtype=np.int64)]
     for _ in range(num_layers):
         below = rows[0]

@@ -18,17 +18,23 @@ from torch_geometric.data import Data
 from torch_geometric.loader import NodeLoader
 from torch_geometric.sampler import BaseSampler, NodeSamplerInput, SamplerOutput
 
-from gnn.conv import weighted_mean_adjacency
+from gnn.conv import top_k_in_edges, weighted_mean_adjacency
 from gnn.data import GraphData
 from gnn.model import GraphSAGE, SAGEConfig
 
 
-def typed_edges(graph: GraphData, use_identifiers: bool) -> Data:
+def typed_edges(graph: GraphData, use_identifiers: bool, max_neighbours: int | None = None) -> Data:
     """All relations as one edge list (source -> target of the message) with ``edge_type``
-    0 = buys_from, 1 = sells_to, 2 = shares_identifier, and ``edge_weight``."""
+    0 = buys_from, 1 = sells_to, 2 = shares_identifier, and ``edge_weight``. Each trade
+    relation keeps only the in-edges the model aggregates (``max_neighbours``, the heaviest;
+    :func:`gnn.conv.top_k_in_edges`), so samples are drawn from the model's neighbourhood."""
     data = graph.data
     parts = [data.edge_index, data.edge_index.flip(0)]
     weights = [data.edge_weight, data.edge_weight]
+    if max_neighbours is not None:
+        for r, (edges, weight) in enumerate(zip(parts, weights, strict=True)):
+            keep = top_k_in_edges(edges[1], weight, edges[0], max_neighbours)
+            parts[r], weights[r] = edges[:, keep], weight[keep]
     if use_identifiers:
         parts.append(data.id_edge_index)
         weights.append(torch.ones(data.id_edge_index.shape[1]))
@@ -114,9 +120,10 @@ def node_loader(
     fanout: tuple[int, ...],
     batch_size: int,
     seed: int = 0,
+    max_neighbours: int | None = None,
 ) -> NodeLoader:
     """PyG ``NodeLoader`` over our sampler; each batch's first ``batch_size`` nodes are seeds."""
-    data = typed_edges(graph, use_identifiers)
+    data = typed_edges(graph, use_identifiers, max_neighbours)
     sampler = UniformNeighborSampler(data, fanout, seed)
     return NodeLoader(
         data,
@@ -145,6 +152,7 @@ def sampled_batches(
         train_config.fanout,  # type: ignore[attr-defined]
         train_config.batch_size,  # type: ignore[attr-defined]
         seed=int(torch.randint(0, 2**31 - 1, (1,))),
+        max_neighbours=sage_config.max_neighbours,
     )
     losses = []
     for batch in loader:

@@ -69,6 +69,7 @@ def graph_adjacencies(
         data.num_nodes,
         data.id_edge_index,
         use_identifiers=config.use_identifiers,
+        max_neighbours=config.max_neighbours,
     ).to(device)
 
 
@@ -136,7 +137,8 @@ class TrainedSAGE:
         if not meta_path.exists():
             raise FileNotFoundError(f"{meta_path} not found: point at a folder written by save()")
         meta = json.loads(meta_path.read_text())
-        config = SAGEConfig(**meta["sage_config"])
+        # A model saved before the neighbourhood cap existed aggregated every counterparty.
+        config = SAGEConfig(**{"max_neighbours": None, **meta["sage_config"]})
         model = GraphSAGE(meta["in_channels"], config)
         state = torch.load(folder / "weights.pt", map_location=device, weights_only=True)
         model.load_state_dict(state)

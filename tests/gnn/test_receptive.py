@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch_geometric.data import Data
 
-from gnn.conv import relation_adjacency, relation_operators
+from gnn.conv import relation_adjacency, relation_operators, top_k_in_edges
 from gnn.data import GraphData
 from gnn.model import GraphSAGE, SageBagModel, SAGEConfig
 from gnn.reasons import gnn_readout, integrated_gradients
@@ -47,13 +47,13 @@ def _model(num_layers: int, use_identifiers: bool, seed: int = 0) -> GraphSAGE:
 
 
 @pytest.mark.parametrize("num_layers", [1, 2, 3])
-@pytest.mark.parametrize("use_identifiers", [False, True])
+@pytest.mark.parametrize(("use_identifiers", "cap"), [(False, None), (True, None), (True, 4)])
 def test_planned_forward_equals_the_full_forward_at_the_targets(
-    num_layers: int, use_identifiers: bool
+    num_layers: int, use_identifiers: bool, cap: int | None
 ) -> None:
     data = _graph().data
     model = _model(num_layers, use_identifiers)
-    args = (data.edge_index, data.edge_weight, N, data.id_edge_index, use_identifiers)
+    args = (data.edge_index, data.edge_weight, N, data.id_edge_index, use_identifiers, cap)
     targets = np.array([0, 17, 3, 57, 17])  # a hub, repeats, an isolated node, out of order
     plan = plan_layers(relation_operators(*args), targets, num_layers)
     with torch.no_grad():
@@ -81,10 +81,12 @@ def test_planned_gradients_equal_the_full_gradients() -> None:
     np.testing.assert_allclose(got, expected, atol=1e-5)
 
 
-@pytest.mark.parametrize("use_identifiers", [False, True])
+@pytest.mark.parametrize(("use_identifiers", "cap"), [(False, None), (True, None), (True, 3)])
 def test_batched_attributions_equal_each_targets_own_on_the_whole_graph(
-    use_identifiers: bool,
+    use_identifiers: bool, cap: int | None
 ) -> None:
+    """With a neighbourhood cap too: each target's block is its capped receptive field, and
+    the block's operators keep the same counterparties the whole graph's do."""
     graph = _graph(2)
     data = graph.data
     model = _model(2, use_identifiers, seed=3)
@@ -92,10 +94,11 @@ def test_batched_attributions_equal_each_targets_own_on_the_whole_graph(
     steps = 3
     with torch.enable_grad():
         got = integrated_gradients(
-            model, graph, targets, gnn_readout(model), use_identifiers, steps=steps, batch=2
-        )
+            model, graph, targets, gnn_readout(model), use_identifiers, steps=steps, batch=2,
+            max_neighbours=cap,
+        )  # fmt: skip
     adjs = relation_adjacency(
-        data.edge_index, data.edge_weight, N, data.id_edge_index, use_identifiers
+        data.edge_index, data.edge_weight, N, data.id_edge_index, use_identifiers, cap
     )
     for i, target in enumerate(targets):
         mean_grad = torch.zeros(N, F)
@@ -108,3 +111,31 @@ def test_batched_attributions_equal_each_targets_own_on_the_whole_graph(
         attributed = np.zeros((N, F), dtype=np.float64)
         attributed[got.node[rows]] = got.values[rows]
         np.testing.assert_allclose(attributed, expected, atol=1e-5)
+
+
+def test_cap_keeps_each_nodes_heaviest_counterparties_and_breaks_ties_by_position() -> None:
+    target = torch.tensor([0, 0, 0, 0, 1, 1, 2])
+    source = torch.tensor([5, 3, 4, 6, 7, 8, 9])
+    weight = torch.tensor([1.0, 2.0, 1.0, 0.5, 3.0, 3.0, 1.0])
+    keep = top_k_in_edges(target, weight, source, 2)
+    # node 0: the heaviest (3), then a tie at 1.0 between 5 and 4 goes to the lower position
+    assert keep.tolist() == [False, True, True, False, True, True, True]
+
+
+def test_capped_mean_is_over_the_kept_counterparties_only() -> None:
+    data = _graph(4).data
+    # one edge per trading pair, as gnn.data.build_graph makes them
+    coo = torch.sparse_coo_tensor(data.edge_index, data.edge_weight, (N, N)).coalesce()
+    edges, weights = coo.indices(), coo.values()
+    capped = relation_operators(edges, weights, N, max_neighbours=2)
+    full = relation_operators(edges, weights, N)
+    for operator, uncapped in zip(capped, full, strict=True):
+        dense, dense_full = operator.to_dense(), uncapped.to_dense()
+        degree = (dense > 0).sum(dim=1)
+        assert int(degree.max()) == 2 < int((dense_full > 0).sum(dim=1).max())
+        has = degree > 0
+        assert torch.allclose(dense[has].sum(dim=1), torch.ones(int(has.sum())))
+        # the kept neighbours are the row's heaviest under the uncapped weights
+        for row in torch.nonzero(degree == 2).flatten().tolist():
+            kept = dense_full[row][dense[row] > 0]
+            assert float(kept.min()) >= float(dense_full[row].topk(2).values.min()) - 1e-7
