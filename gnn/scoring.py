@@ -439,7 +439,8 @@ class PreparedScores:
     request pays for the population once per snapshot (:func:`prepare_scores`)."""
 
     artefact: Artefact
-    frames: Frames
+    #: The snapshot; None for a neighbourhood (:mod:`gnn.neighbourhood`), which brings its pairs.
+    frames: Frames | None
     as_of: pd.Timestamp
     features: pd.DataFrame
     graph: GraphData
@@ -454,6 +455,8 @@ class PreparedScores:
     def pairs(self) -> pd.DataFrame:
         """Trade pairs over the features' year (the reasons' counterparties), read once."""
         if self._pairs is None:
+            if self.frames is None:
+                raise ValueError("prepared scores without a snapshot must be given their pairs")
             self._pairs = year_pairs(self.frames.orders, self.as_of)
         return self._pairs
 
