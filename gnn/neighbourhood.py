@@ -135,6 +135,15 @@ class NeighbourhoodStore:
         return cls(folder, prepared.as_of, artefact.model_version, hops)
 
     @classmethod
+    def publish(cls, prepared: PreparedScores, folder: Path) -> NeighbourhoodStore | None:
+        """Write ``prepared``'s store unless ``folder`` holds one of a later score date (the
+        store serves the latest full run); returns the store written, or None."""
+        current = cls.open(folder)
+        if current is not None and current.as_of > prepared.as_of:
+            return None
+        return cls.write(prepared, folder)
+
+    @classmethod
     def open(cls, folder: Path) -> NeighbourhoodStore | None:
         """The store in ``folder``, or None when there is none (no full run yet)."""
         try:
@@ -186,7 +195,7 @@ def _subgraph(
         edge_weight=torch.from_numpy(pairs["w"].to_numpy(np.float32, copy=True)),
         id_edge_index=torch.from_numpy(id_pairs.astype(np.int64)),
         y=torch.full((len(ids),), float("nan")),
-        thin=torch.from_numpy(nodes[THIN].to_numpy(bool)),
+        thin=torch.from_numpy(nodes[THIN].to_numpy(bool, copy=True)),
         num_nodes=len(ids),
     )
     return GraphData(data=data, business_ids=ids, as_of=as_of)

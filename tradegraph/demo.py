@@ -122,7 +122,8 @@ def run_demo(
     bulk import (``graph.bulk.bulk_load_export``); otherwise, and on every re-run, it is the
     online load, which is idempotent."""
     from gnn.evaluate import EvaluationConfig, evaluate, format_table
-    from gnn.scoring import score, train_models
+    from gnn.neighbourhood import NeighbourhoodStore
+    from gnn.scoring import prepare_scores, score_prepared, train_models
     from gnn.selection import SelectionConfig
     from graph import analytics, clusters
     from graph.bulk import bulk_load_export
@@ -207,8 +208,10 @@ def run_demo(
         result.model_dir = getattr(artefact, "folder", None)
 
     with timed("score + write back"):
-        scores = score(artefact, score_snap, SCORE_AS_OF)
+        prepared = prepare_scores(artefact, score_snap, SCORE_AS_OF)
+        scores = score_prepared(prepared)
         write_scores(driver, scores, SCORE_AS_OF, artefact.model_version)
+        NeighbourhoodStore.write(prepared, settings.serving_dir)
         write_scores_csv(scores, work_dir / "scores.csv")
         result.top_risky = scores.head(10)
 

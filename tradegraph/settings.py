@@ -87,6 +87,11 @@ class Settings(BaseSettings):
         return (self.home / "models").resolve()
 
     @property
+    def serving_dir(self) -> Path:
+        """The neighbourhood store of the latest full score run (``gnn.neighbourhood``)."""
+        return (self.home / "serving").resolve()
+
+    @property
     def runs_dir(self) -> Path:
         return (self.home / "runs").resolve()
 

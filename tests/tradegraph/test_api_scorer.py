@@ -167,3 +167,38 @@ def test_on_the_fly_requests_prepare_the_population_once_per_snapshot(
                                                        "outcomes", "as_of")))  # fmt: skip
     function(newer, frames.as_of, ids[:1])
     assert len(calls) == 2  # a new snapshot of the date is prepared again
+
+
+def test_ids_in_the_latest_runs_store_are_scored_from_their_neighbourhood_alone(
+    tmp_path, reads
+) -> None:
+    """For the store's score date, a business the full run scored is answered from its
+    neighbourhood (the full run's PD) without reading a snapshot; another date, or a
+    business the store does not hold, goes through the snapshot as before."""
+    from gnn.neighbourhood import NeighbourhoodStore
+    from gnn.scoring import prepare_scores, score_prepared, train_models
+    from tests.gnn.scoring_fixtures import FEATURES, fast, market
+    from tradegraph.api.scoring import artefact_score_function
+
+    frames = market()
+    train_models(frames, frames.as_of, fast("graphsage"), feature_set=FEATURES,
+                 models_dir=tmp_path / "models")  # fmt: skip
+    function = artefact_score_function(None, tmp_path / "models", tmp_path / "serving")
+    model = function.warm()  # type: ignore[attr-defined]
+    prepared = prepare_scores(model, frames, frames.as_of, feature_set=FEATURES)
+    full = score_prepared(prepared).set_index("business_id")
+    NeighbourhoodStore.write(prepared, tmp_path / "serving")
+    scorer = Scorer(driver=None, score_function=function)  # type: ignore[arg-type]
+    ids = list(full.index[:2])
+    answer = scorer.on_the_fly(ids, frames.as_of)
+    assert reads == []  # no snapshot was read
+    assert list(answer.index) == sorted(ids, key=lambda i: -full.loc[i, "pd"])
+    for i in ids:
+        assert answer.loc[i, "pd"] == pytest.approx(full.loc[i, "pd"], abs=1e-6)
+        assert answer.loc[i, "reasons"] == full.loc[i, "reasons"]
+    with pytest.raises(AttributeError):  # the stand-in snapshot cannot be scored ...
+        scorer.on_the_fly(ids, frames.as_of + pd.Timedelta(days=1))
+    assert reads == [frames.as_of + pd.Timedelta(days=1)]  # ... but it was read for that date
+    with pytest.raises(AttributeError):
+        scorer.on_the_fly(["not-in-the-store"], frames.as_of)
+    assert reads[-1] == frames.as_of

@@ -23,6 +23,7 @@ def test_train_then_score_twice(neo4j_driver, neo4j_server, tmp_path: Path, monk
     load_frames(neo4j_driver, businesses, identifiers, [orders], outcomes,
                 key_fingerprint="fp", batch_size=5000)  # fmt: skip
     monkeypatch.setenv("NEO4J_URI", neo4j_server.uri)
+    monkeypatch.setenv("TRADEGRAPH_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("NEO4J_USER", neo4j_server.user)
     monkeypatch.setenv("NEO4J_PASSWORD", neo4j_server.password)
     from tradegraph.settings import get_settings
@@ -58,6 +59,19 @@ def test_train_then_score_twice(neo4j_driver, neo4j_server, tmp_path: Path, monk
     both = frame[frame["business_id"].isin(early["business_id"])]
     history = score_history(neo4j_driver, str(both["business_id"].iloc[0]))
     assert history["as_of"].dt.strftime("%Y-%m-%d").tolist() == ["2024-07-01", "2025-01-01"]
+    # the serving store holds the latest score date, and an earlier re-run leaves it there
+    from gnn.neighbourhood import NeighbourhoodStore
+
+    serving = tmp_path / "home" / "serving"
+    store = NeighbourhoodStore.open(serving)
+    assert store is not None and store.as_of == pd.Timestamp("2025-01-01", tz="UTC")
+    assert set(store.nodes(frame["business_id"].astype(str).tolist()[:5])["business_id"]) == set(
+        frame["business_id"].astype(str).head(5)
+    )
+    again = runner.invoke(app, ["score", "--as-of", "2024-07-01", "--models-dir", str(models),
+                                "--no-write"])  # fmt: skip
+    assert again.exit_code == 0, again.output
+    assert NeighbourhoodStore.open(serving).as_of == store.as_of  # type: ignore[union-attr]
     get_settings.cache_clear()
 
 
@@ -73,6 +87,7 @@ def test_score_says_when_the_latest_run_is_incomplete_and_a_rerun_completes_it(
     load_frames(neo4j_driver, businesses, identifiers, [orders], outcomes,
                 key_fingerprint="fp", batch_size=5000)  # fmt: skip
     monkeypatch.setenv("NEO4J_URI", neo4j_server.uri)
+    monkeypatch.setenv("TRADEGRAPH_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("NEO4J_USER", neo4j_server.user)
     monkeypatch.setenv("NEO4J_PASSWORD", neo4j_server.password)
     monkeypatch.setenv("TRADEGRAPH_BATCH_SIZE", "200")

@@ -44,6 +44,7 @@ def test_torchrun_train_writes_one_artefact_that_score_reads(
     assert json.loads((folders[0] / "meta.json").read_text())["champion"] == "graphsage"
     for key, value in server.items():
         monkeypatch.setenv(key, value)
+    monkeypatch.setenv("TRADEGRAPH_HOME", str(tmp_path / "home"))  # its serving store
     from tradegraph.settings import get_settings
 
     get_settings.cache_clear()

@@ -68,7 +68,8 @@ def create_app(
     gate = Neo4jGate(driver, database)
     scorer = Scorer(
         driver,
-        score_function or artefact_score_function(artefact_dir, settings.models_dir),
+        score_function
+        or artefact_score_function(artefact_dir, settings.models_dir, settings.serving_dir),
         ttl_s=cache_ttl_s,
         database=database,
         gate=gate,

@@ -64,11 +64,17 @@ def as_reasons(value: Any) -> list[str]:
     return [str(value)]
 
 
-def artefact_score_function(artefact_dir: Path | None, models_dir: Path) -> ScoreFunction:
+def artefact_score_function(
+    artefact_dir: Path | None, models_dir: Path, serving_dir: Path | None = None
+) -> ScoreFunction:
     """A :data:`ScoreFunction` running ``gnn.scoring.score`` with the model in
     ``artefact_dir`` (default: the latest in ``models_dir``), loaded on first use. What the
     whole population needs (``gnn.scoring.prepare_scores``) is kept per score date while the
-    snapshot it came from is the one passed in (the scorer's snapshot cache decides)."""
+    snapshot it came from is the one passed in (the scorer's snapshot cache decides).
+
+    With ``serving_dir`` (the latest full run's ``gnn.neighbourhood`` store), its
+    ``neighbourhood(as_of, ids)`` scores the ids that store holds for that very date from
+    their neighbourhoods alone, with no snapshot (None when the store cannot serve)."""
     loaded: dict[str, Any] = {}
     lock = threading.Lock()
 
@@ -117,7 +123,20 @@ def artefact_score_function(artefact_dir: Path | None, models_dir: Path) -> Scor
 
         return score_prepared(prepare(snapshot, as_of), business_ids=business_ids)
 
+    def neighbourhood(as_of: pd.Timestamp, ids: list[str]) -> tuple[pd.DataFrame, set[str]] | None:
+        from gnn.neighbourhood import NeighbourhoodStore, prepare_neighbourhood
+        from gnn.scoring import score_prepared
+
+        store = None if serving_dir is None else NeighbourhoodStore.open(serving_dir)
+        if store is None or store.as_of != as_of:
+            return None
+        near = prepare_neighbourhood(artefact(), store, ids)
+        if near is None:
+            return None
+        return score_prepared(near, business_ids=ids), set(near.graph.business_ids) & set(ids)
+
     score.warm = artefact  # type: ignore[attr-defined]  # see warm_up()
+    score.neighbourhood = neighbourhood  # type: ignore[attr-defined]  # Scorer.on_the_fly
     score.loaded = lambda: "artefact" in loaded  # type: ignore[attr-defined]  # model_state
     return score
 
@@ -233,7 +252,20 @@ class Scorer:
 
     def on_the_fly(self, ids: list[str], as_of: pd.Timestamp) -> pd.DataFrame:
         """Scores of ``ids`` from the graph as of ``as_of``, indexed by ``business_id``; ids
-        the model does not score (not in the snapshot) are absent."""
+        the model does not score (not in the snapshot) are absent. Ids the latest full run's
+        neighbourhood store holds for ``as_of`` are scored from their neighbourhoods; only
+        the others need the snapshot."""
+        near = getattr(self.score_function, "neighbourhood", None)
+        served = near(as_of, ids) if near is not None else None
+        if served is None:
+            return self._from_snapshot(ids, as_of)
+        frame, known = served
+        rest = [i for i in ids if i not in known]
+        if rest:
+            frame = pd.concat([frame, self._from_snapshot(rest, as_of).reset_index()])
+        return frame.assign(business_id=frame["business_id"].astype(str)).set_index("business_id")
+
+    def _from_snapshot(self, ids: list[str], as_of: pd.Timestamp) -> pd.DataFrame:
         snapshot = self.snapshot(as_of)
         present = set(snapshot.businesses["business_id"].astype(str))
         wanted = [i for i in ids if i in present]

@@ -40,7 +40,8 @@ def score_command(
     """Score every SME registered before --as-of with the latest (or the named) model, write
     the scores with history to Neo4j and optionally to a CSV file."""
     from gnn.artefact import ArtefactError, latest_artefact, load_artefact
-    from gnn.scoring import score
+    from gnn.neighbourhood import NeighbourhoodStore
+    from gnn.scoring import prepare_scores, score_prepared
     from loaders.lake import LakeError
     from tradegraph.cli.common import configure_torch, console, fail, open_driver, progress
     from tradegraph.settings import get_settings
@@ -68,9 +69,13 @@ def score_command(
             bar.update(task, completed=done, total=total)
 
         try:
-            scores = score(artefact, snapshot, d, progress=tick, currency=settings.base_currency)
+            prepared = prepare_scores(artefact, snapshot, d)
+            scores = score_prepared(prepared, progress=tick, currency=settings.base_currency)
         except ValueError as error:
             fail(str(error))
+    # What the API needs to score one business of this date from its neighbourhood.
+    if NeighbourhoodStore.publish(prepared, settings.serving_dir) is not None:
+        console.print(f"serving store for {d.date()} in {settings.serving_dir}")
     if write_back:
         _write_back(settings, scores, d, artefact.model_version)
     if out is not None:
