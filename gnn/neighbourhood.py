@@ -10,7 +10,8 @@ needs into a :class:`NeighbourhoodStore` (Parquet, sorted by business id):
   its identifier links, with the raw edge weight;
 * ``pairs``: the year of trade the reasons quote (seller, buyer, GMV, orders).
 
-:func:`prepare_neighbourhood` then reads only the targets' rows, their kept counterparties,
+:func:`prepare_neighbourhood` then takes only the targets' rows (the store's tables are read
+into memory once and looked up by binary search on the sorted ids), their kept counterparties,
 those counterparties' kept counterparties (as many hops as the GraphSAGE has layers) and the
 targets' own trade partners, and builds a small graph in the full graph's node order. Every
 node the targets' scores read aggregates over the same kept counterparties with the same
@@ -24,14 +25,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import torch
 from torch_geometric.data import Data
@@ -49,7 +49,7 @@ NODES, EDGES, PAIRS, META = "nodes.parquet", "edges.parquet", "pairs.parquet", "
 BUYS_FROM, SELLS_TO, SHARES_IDENTIFIER = 0, 1, 2
 #: ``nodes`` columns beside the features: graph position, kind, thin-file flag.
 POSITION, KIND, THIN = "_position", "_kind", "_thin"
-#: Rows per Parquet row group: a filtered read skips the groups whose id range misses.
+#: Rows per Parquet row group (ids sorted, so a reader can skip groups by their statistics).
 ROW_GROUP = 8_192
 
 
@@ -96,6 +96,8 @@ class NeighbourhoodStore:
     as_of: pd.Timestamp
     model_version: str
     hops: int
+    #: When it was written: a re-run for the same date and model is a different store.
+    written_at: str = ""
 
     @classmethod
     def write(cls, prepared: PreparedScores, folder: Path) -> NeighbourhoodStore:
@@ -124,15 +126,17 @@ class NeighbourhoodStore:
             {"seller_id": str, "buyer_id": str}
         )
         pq.write_table(_table(pairs, "seller_id"), staging / PAIRS, row_group_size=ROW_GROUP)
+        written_at = pd.Timestamp.now(tz="UTC").isoformat()
         meta = {"as_of": prepared.as_of.isoformat(), "model_version": artefact.model_version,
-                "hops": hops, "max_neighbours": cap, "businesses": len(ids)}  # fmt: skip
+                "hops": hops, "max_neighbours": cap, "businesses": len(ids),
+                "written_at": written_at}  # fmt: skip
         (staging / META).write_text(json.dumps(meta, indent=2))
         old = folder.with_name(f".{folder.name}.{os.getpid()}.old")
         if folder.exists():
             folder.rename(old)
         staging.rename(folder)
         shutil.rmtree(old, ignore_errors=True)
-        return cls(folder, prepared.as_of, artefact.model_version, hops)
+        return cls(folder, prepared.as_of, artefact.model_version, hops, written_at)
 
     @classmethod
     def publish(cls, prepared: PreparedScores, folder: Path) -> NeighbourhoodStore | None:
@@ -150,22 +154,83 @@ class NeighbourhoodStore:
             meta = json.loads((folder / META).read_text())
         except (OSError, ValueError):
             return None
-        return cls(folder, as_utc(meta["as_of"]), str(meta["model_version"]), int(meta["hops"]))
+        return cls(
+            folder, as_utc(meta["as_of"]), str(meta["model_version"]), int(meta["hops"]),
+            str(meta.get("written_at", "")),
+        )  # fmt: skip
 
-    def _read(self, name: str, expression: pc.Expression) -> pd.DataFrame:
-        return ds.dataset(self.folder / name).to_table(filter=expression).to_pandas()
+    def _tables(self) -> _Tables:
+        key = (self.folder, self.written_at)
+        with _LOCK:
+            tables = _OPEN.get(key)
+            if tables is None:
+                tables = _Tables.read(self.folder)
+                _OPEN.clear()  # one store is served at a time: the latest run's
+                _OPEN[key] = tables
+            return tables
 
     def nodes(self, ids: list[str]) -> pd.DataFrame:
         """The rows of ``ids`` that the store holds (unknown ids are absent)."""
-        return self._read(NODES, pc.field("business_id").isin(ids))
+        return self._tables().nodes.rows(ids)
 
     def edges(self, ids: list[str]) -> pd.DataFrame:
         """What ``ids`` aggregate: their kept counterparties and identifier links."""
-        return self._read(EDGES, pc.field("node_id").isin(ids))
+        return self._tables().edges.rows(ids)
 
     def pairs(self, ids: list[str]) -> pd.DataFrame:
         """The year's trade pairs in which one of ``ids`` sells or buys."""
-        return self._read(PAIRS, pc.field("seller_id").isin(ids) | pc.field("buyer_id").isin(ids))
+        tables = self._tables()
+        both = pd.concat([tables.sales.rows(ids), tables.purchases.rows(ids)])
+        return both.drop_duplicates(["seller_id", "buyer_id"], ignore_index=True)
+
+
+@dataclass(frozen=True)
+class _Sorted:
+    """A frame sorted by one key column, looked up by binary search."""
+
+    frame: pd.DataFrame
+    keys: np.ndarray
+
+    @classmethod
+    def of(cls, frame: pd.DataFrame, key: str) -> _Sorted:
+        frame = frame.sort_values(key, kind="stable", ignore_index=True)
+        return cls(frame, frame[key].to_numpy(dtype=str))
+
+    def rows(self, ids: list[str]) -> pd.DataFrame:
+        wanted = np.unique(np.asarray(ids, dtype=str))
+        start = np.searchsorted(self.keys, wanted, side="left")
+        end = np.searchsorted(self.keys, wanted, side="right")
+        hit = end > start
+        if not hit.any():
+            return self.frame.iloc[:0]
+        counts = end[hit] - start[hit]
+        offsets = np.repeat(start[hit] - np.r_[0, np.cumsum(counts)[:-1]], counts)
+        return self.frame.iloc[offsets + np.arange(int(counts.sum()))]
+
+
+@dataclass(frozen=True)
+class _Tables:
+    """A store's tables in memory, read once per store (a few MB per 10k businesses)."""
+
+    nodes: _Sorted
+    edges: _Sorted
+    sales: _Sorted
+    purchases: _Sorted
+
+    @classmethod
+    def read(cls, folder: Path) -> _Tables:
+        pairs = pq.read_table(folder / PAIRS).to_pandas()
+        return cls(
+            _Sorted.of(pq.read_table(folder / NODES).to_pandas(), "business_id"),
+            _Sorted.of(pq.read_table(folder / EDGES).to_pandas(), "node_id"),
+            _Sorted.of(pairs, "seller_id"),
+            _Sorted.of(pairs, "buyer_id"),
+        )
+
+
+#: The store tables in memory, by (folder, when written): the latest one opened.
+_OPEN: dict[tuple[Path, str], _Tables] = {}
+_LOCK = threading.Lock()
 
 
 def _subgraph(
