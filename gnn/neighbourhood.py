@@ -294,7 +294,9 @@ def prepare_neighbourhood(
     features = nodes.drop(columns=["business_id", POSITION, KIND, THIN])
     features.index = graph.business_ids
     cache = GraphCache()
-    pd_ = artefact.calibrator(raw_probability(artefact, features, graph, cache))
+    rows = graph.index_of(targets["business_id"].astype(str).tolist())
+    # Only the targets are scored (the rest of the neighbourhood is there to be read).
+    pd_ = artefact.calibrator(raw_probability(artefact, features, graph, cache, rows))
     scores = artefact.scale.score(pd_)
     kind = pd.Series(nodes[KIND].astype(str).to_numpy(), index=graph.business_ids)
     return PreparedScores(

@@ -413,22 +413,32 @@ def raw_probability(
     features: pd.DataFrame,
     graph: GraphData,
     cache: GraphCache | None = None,
+    rows: np.ndarray | None = None,
 ) -> np.ndarray:
-    """The champion's uncalibrated probability ``[N]`` for every node of ``graph``. A hybrid
-    reads the raw features plus the GraphSAGE bag's mean logit (``SAGE_LOGIT_COLUMN``), kept
-    in ``cache`` for the reasons when one is given."""
+    """The champion's uncalibrated probability ``[N]`` for every node of ``graph``, or for
+    ``rows`` only (NaN elsewhere; the GraphSAGE part then runs on their receptive field
+    alone). A hybrid reads the raw features plus the GraphSAGE bag's mean logit
+    (``SAGE_LOGIT_COLUMN``), kept in ``cache`` for the reasons when one is given."""
     kind = artefact.champion
     sage = bagged_sage(artefact)
+    where = np.arange(len(features)) if rows is None else np.asarray(rows, dtype=np.int64)
+    out = np.full(len(features), np.nan)
     if kind == "graphsage":
-        return sage.predict_proba(graph)  # type: ignore[union-attr]
+        out[where] = sage.predict_proba(graph, rows)  # type: ignore[union-attr]
+        return out
+    matrix_rows = features.iloc[where]
     if kind == "hybrid":  # the bag's mean logit, the input the hybrid's trees were fitted on
-        logit = sage.embed(graph)  # type: ignore[union-attr]
+        logit = np.full((len(features), 1), np.nan)
+        logit[where] = sage.embed(graph, rows)  # type: ignore[union-attr]
         if cache is not None:
             cache.embedding = logit
-        matrix = np.hstack([features[artefact.feature_columns].to_numpy(np.float64), logit])
+        matrix = np.hstack(
+            [matrix_rows[artefact.feature_columns].to_numpy(np.float64), logit[where]]
+        )
     else:
-        matrix = features[artefact.tree_columns].to_numpy(np.float64)
-    return np.asarray(artefact.trees.predict(matrix))  # type: ignore[union-attr]
+        matrix = matrix_rows[artefact.tree_columns].to_numpy(np.float64)
+    out[where] = np.asarray(artefact.trees.predict(matrix))  # type: ignore[union-attr]
+    return out
 
 
 @dataclass

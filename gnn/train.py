@@ -19,9 +19,10 @@ import torch
 import torch.nn.functional as F
 from sklearn.metrics import roc_auc_score
 
-from gnn.conv import RelationAdjacencies, relation_adjacency
+from gnn.conv import RelationAdjacencies, relation_adjacency, relation_operators
 from gnn.data import EdgeWeighting, FeatureScaler, GraphData
 from gnn.model import GraphSAGE, SageBagModel, SAGEConfig
+from gnn.receptive import ReceptivePlan, plan_layers
 
 
 @dataclass(frozen=True)
@@ -99,22 +100,38 @@ class TrainedSAGE:
     seconds_per_epoch: float = 0.0
     history: list[dict[str, float]] = field(default_factory=list)
 
-    @torch.no_grad()
-    def predict_proba(self, graph: GraphData) -> np.ndarray:
-        """Probability of the positive class for every node of ``graph``: ``[N]``."""
-        device = next(self.model.parameters()).device
-        self.model.eval()
-        adjacencies = graph_adjacencies(graph, self.sage_config, device)
-        logits = self.model(graph.data.x.to(device), adjacencies)
-        return torch.sigmoid(logits).cpu().numpy()
+    def _inputs(
+        self, graph: GraphData, rows: np.ndarray | None, device: torch.device
+    ) -> tuple[torch.Tensor, RelationAdjacencies | ReceptivePlan]:
+        """The model's input and operators: the whole graph, or only what ``rows`` read
+        (a receptive-field plan, :mod:`gnn.receptive`)."""
+        x = graph.data.x
+        if rows is None:
+            return x.to(device), graph_adjacencies(graph, self.sage_config, device)
+        data, config = graph.data, self.sage_config
+        operators = relation_operators(
+            data.edge_index, data.edge_weight, data.num_nodes, data.id_edge_index,
+            use_identifiers=config.use_identifiers, max_neighbours=config.max_neighbours,
+        )  # fmt: skip
+        plan = plan_layers(operators, np.asarray(rows, dtype=np.int64), config.num_layers)
+        return x[torch.from_numpy(plan.input_rows)].to(device), plan
 
     @torch.no_grad()
-    def embed(self, graph: GraphData) -> np.ndarray:
-        """Node embeddings ``[N, embedding_dim]`` for the hybrid model."""
+    def predict_proba(self, graph: GraphData, rows: np.ndarray | None = None) -> np.ndarray:
+        """Probability of the positive class for every node of ``graph`` (``[N]``), or for
+        ``rows`` only (``[len(rows)]``, computed on their receptive field alone)."""
         device = next(self.model.parameters()).device
         self.model.eval()
-        adjacencies = graph_adjacencies(graph, self.sage_config, device)
-        return self.model.embed(graph.data.x.to(device), adjacencies).cpu().numpy()
+        x, operators = self._inputs(graph, rows, device)
+        return torch.sigmoid(self.model(x, operators)).cpu().numpy()
+
+    @torch.no_grad()
+    def embed(self, graph: GraphData, rows: np.ndarray | None = None) -> np.ndarray:
+        """Node embeddings ``[N, embedding_dim]`` for the hybrid model (or ``rows``' only)."""
+        device = next(self.model.parameters()).device
+        self.model.eval()
+        x, operators = self._inputs(graph, rows, device)
+        return self.model.embed(x, operators).cpu().numpy()
 
     def save(self, folder: Path) -> None:
         """Write ``weights.pt`` (state dict) and ``sage.json`` (config, scaler, weighting)."""
