@@ -248,20 +248,21 @@ def integrated_gradients(
     parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     for start in range(0, len(targets), batch):
         chunk = np.asarray(targets[start : start + batch], dtype=np.int64)
-        blocks = _block_subgraphs(graph, reach, chunk, steps)
+        # One copy of the targets' blocks is planned; the plan is then repeated per step.
+        blocks = _block_subgraphs(graph, reach, chunk, 1)
         operators = relation_operators(
             torch.from_numpy(blocks.trade),
             torch.from_numpy(weight[blocks.trade_edge]),
-            steps * len(blocks.nodes),
+            len(blocks.nodes),
             torch.from_numpy(blocks.ids),
             use_identifiers=use_identifiers,
             max_neighbours=max_neighbours,
         )
-        plan = plan_layers(operators, blocks.target_rows, num_layers)
+        plan = plan_layers(operators, blocks.target_rows, num_layers).repeat(steps)
         x_nodes = x_all[blocks.nodes]  # [K, F]
         scaled = (alphas[:, None, None] * x_nodes[None]).reshape(-1, x_nodes.shape[1])
         z = torch.from_numpy(scaled[plan.input_rows]).requires_grad_(True)
-        which = np.repeat(np.arange(start, start + len(chunk)), steps)
+        which = np.tile(np.arange(start, start + len(chunk)), steps)  # outputs step by step
         # The gradient with respect to z only: no parameter gradients are computed.
         (grad_rows,) = torch.autograd.grad(readout(z, plan, which).sum(), z)
         grad = np.zeros_like(scaled)

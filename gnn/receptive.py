@@ -74,6 +74,24 @@ class ReceptivePlan:
 
     input_rows: np.ndarray
     layers: list[LayerPlan]
+    #: Rows of the graph the plan was made on (the offset between :meth:`repeat`'s copies).
+    num_nodes: int = 0
+
+    def repeat(self, copies: int) -> ReceptivePlan:
+        """The plan on ``copies`` disjoint copies of its graph laid one after the other
+        (rows ``c * num_nodes + v``): each layer block-diagonal, outputs copy by copy. Cheaper
+        than planning on the copied graph: the operators and plan are built once."""
+        if copies == 1:
+            return self
+        layers = []
+        inputs = len(self.input_rows)
+        for layer in self.layers:
+            keep = torch.cat([layer.keep + c * inputs for c in range(copies)])
+            gather = sp.block_diag([_scipy(layer.gather)] * copies, format="csr")
+            layers.append(LayerPlan(keep, _csr(gather), _csr(gather.T.tocsr())))
+            inputs = layer.num_rows
+        rows = np.concatenate([self.input_rows + c * self.num_nodes for c in range(copies)])
+        return ReceptivePlan(rows, layers, self.num_nodes * copies)
 
 
 def _union(matrices: list[sp.csr_matrix]) -> sp.csr_matrix:
@@ -127,4 +145,4 @@ def plan_layers(adjacencies: list[Tensor], targets: np.ndarray, num_layers: int)
         order = np.arange(len(outputs) * slots).reshape(slots, len(outputs)).T.ravel()
         gather = stacked[order]
         plans.append(LayerPlan(torch.from_numpy(keep), _csr(gather), _csr(gather.T.tocsr())))
-    return ReceptivePlan(rows[0], plans)
+    return ReceptivePlan(rows[0], plans, int(matrices[0].shape[0]))
