@@ -322,6 +322,7 @@ class _Evidence:
     tree_columns: list[str] | None = None
     ig: NodeAttributions | None = None
     ig_relation: np.ndarray | None = None  # [R] relation code per IG row
+    ig_units: np.ndarray | None = None  # [R, U] each IG row's pull on every unit
     gnn_columns: list[str] | None = None
     unit_columns: dict[tuple[str, str], tuple[np.ndarray, np.ndarray, np.ndarray]] = field(
         default_factory=dict
@@ -417,8 +418,7 @@ def _named_by_graph(ev: _Evidence, i: int, unit: tuple[str, str]) -> dict[int, f
     rows = np.flatnonzero(ev.ig_relation[lo:hi] == code) + lo  # type: ignore[index]
     if not len(rows):
         return {}
-    column = _unit_matrix(tuple(ev.gnn_columns or []), unit[0])[:, UNIT_INDEX[unit]]
-    pulls = ev.ig.values[rows] @ column
+    pulls = ev.ig_units[rows, UNIT_INDEX[unit]]  # type: ignore[index]
     return {int(n): float(v) for n, v in zip(ev.ig.node[rows], pulls, strict=True)}
 
 
@@ -553,8 +553,12 @@ def _graph_evidence(
         )  # fmt: skip
     ev.ig, ev.gnn_columns = ig, list(sage.scaler.columns)
     ev.ig_relation = ev.trade.relation_codes(ev.targets[ig.target], ig.node)
+    ev.ig_units = np.zeros((len(ig.node), contributions.shape[1]))
     for code, relation in enumerate(("self", *RELATIONS)):
         rows = ev.ig_relation == code
         if rows.any():
-            by_unit = ig.values[rows] @ unit_matrix(ev.gnn_columns, relation)
-            np.add.at(contributions, ig.target[rows], by_unit)
+            ev.ig_units[rows] = ig.values[rows] @ unit_matrix(ev.gnn_columns, relation)
+    # IG rows come target by target: sum each target's run of rows.
+    if len(ig.target):
+        starts = np.flatnonzero(np.r_[True, np.diff(ig.target) != 0])
+        contributions[ig.target[starts]] += np.add.reduceat(ev.ig_units, starts, axis=0)
