@@ -146,6 +146,68 @@ def render_score_benchmark(figures: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def render_neighbourhood(figures: Mapping[str, Any]) -> list[str]:
+    """What the neighbourhood cap moves, then one-business neighbourhood scoring."""
+    market, cap, near = (figures.get(k, {}) for k in ("marketplace", "cap", "neighbourhood"))
+    moved = cap.get("same_model_abs_pd_change", {})
+    lines = [
+        f"{fmt(market.get('businesses'))} businesses, {fmt(market.get('orders'))} orders "
+        f"(generator seed {market.get('generator_seed')}); GraphSAGE trained as of "
+        f"{figures.get('train_as_of')} (2 folds), scored as of {figures.get('score_as_of')}.",
+        "",
+        f"**The cap** (each node aggregates its {cap.get('max_neighbours')} largest "
+        "counterparties per trade direction):",
+        "",
+    ]
+    lines += table(
+        ["figure", "value"],
+        [
+            ["same weights, capped vs uncapped graph: abs PD change, median / p99 / max",
+             " / ".join(fmt(moved.get(k)) for k in ("median", "p99", "max"))],
+            ["same weights: grades that change", f"{fmt(cap.get('same_model_grade_changes'))} "
+             f"of {fmt(cap.get('smes'))} SMEs"],
+            ["trained capped: test AUC [95%]", fmt(_interval(cap.get("test_auc_capped")))],
+            ["trained uncapped: test AUC [95%]", fmt(_interval(cap.get("test_auc_uncapped")))],
+            ["capped − uncapped [95%, paired bootstrap]",
+             fmt(_interval(cap.get("test_auc_capped_minus_uncapped")))],
+        ],
+    )  # fmt: skip
+    latency = near.get("latency_ms", {})
+    read = near.get("businesses_read", {})
+    lines += [
+        "",
+        f"**Neighbourhood scoring** (`gnn.neighbourhood`): {fmt(near.get('calls'))} calls, one "
+        "business each (random SMEs and the 10 busiest traders), with reasons, from the "
+        "serving store against the full run:",
+        "",
+    ]
+    lines += table(
+        ["figure", "value"],
+        [
+            ["latency p50 / p99 (ms)", f"{fmt(latency.get('p50'))} / {fmt(latency.get('p99'))}"],
+            ["businesses read, median / max (of the graph's)",
+             f"{fmt(read.get('median'))} / {fmt(read.get('max'))} "
+             f"(of {fmt(near.get('graph_businesses'))})"],
+            ["busiest trader's counterparties", fmt(near.get("busiest_degree"))],
+            ["largest abs PD difference from the full run", fmt(near.get("max_abs_pd_difference"))],
+            ["same reasons as the full run", fmt(near.get("same_reasons_share"))],
+            ["store: write (s) / size (MB)",
+             f"{fmt(near.get('store_write_seconds'))} / {fmt(near.get('store_megabytes'))}"],
+            ["the whole population instead: prepare (s) / score with reasons (s)",
+             f"{fmt(near.get('full_prepare_seconds'))} / "
+             f"{fmt(near.get('full_score_with_reasons_seconds'))}"],
+        ],
+    )  # fmt: skip
+    return lines
+
+
+def _interval(value: Mapping[str, float] | None) -> dict[str, float] | None:
+    """``{estimate, low, high}`` as :func:`fmt` reads intervals."""
+    if not value:
+        return None
+    return {"value": value["estimate"], "lo": value["low"], "hi": value["high"]}
+
+
 def render_scale_benchmark(figures: Mapping[str, Any]) -> list[str]:
     """Snapshot + features from the lake per size, then GraphSAGE training: throughput per
     process and held-out AUC, one process against DDP."""
@@ -315,6 +377,10 @@ RENDERERS: dict[str, tuple[str, Renderer]] = {
     "real_data_eval": ("Real data: champion against baselines", render_real_data),
     "api_latency": ("Scoring API latency", render_generic),
     "score_benchmark": ("Batch scoring and write-back speed", render_score_benchmark),
+    "neighbourhood_benchmark": (
+        "Neighbourhood cap and neighbourhood scoring",
+        render_neighbourhood,
+    ),
     "scale_benchmark": (
         "Scale-out: features from the lake, training with DDP",
         render_scale_benchmark,
