@@ -168,31 +168,26 @@ class NodeAttributions:
 
 @dataclass
 class _Blocks:
-    """Many targets' neighbourhoods side by side, ``steps`` copies of all of them. Rows are
-    laid out step by step, then target by target, then node by node: ``nodes [K]`` and
-    ``owner [K]`` list every target's neighbourhood once (``owner`` indexes ``chunk``), and
-    row ``s * K + k`` is step ``s``'s copy of ``nodes[k]``."""
+    """Many targets' neighbourhoods side by side, target by target, then node by node:
+    ``nodes [K]`` and ``owner [K]`` list every target's neighbourhood once (``owner`` indexes
+    ``chunk``); row ``k`` is ``nodes[k]``'s copy in its owner's block."""
 
     nodes: np.ndarray
     owner: np.ndarray
     trade: np.ndarray  # [2, E'] block-diagonal trade edges
     trade_edge: np.ndarray  # [E'] the original edge of each (for its weight)
     ids: np.ndarray  # [2, P'] block-diagonal identifier edges
-    target_rows: np.ndarray  # [B * steps] each target's own row in each copy, target-major
+    target_rows: np.ndarray  # [B] each target's own row
 
 
-def _block_subgraphs(
-    graph: GraphData, reach: sp.csr_matrix, chunk: np.ndarray, steps: int
-) -> _Blocks:
+def _block_subgraphs(graph: GraphData, reach: sp.csr_matrix, chunk: np.ndarray) -> _Blocks:
     sub = reach[chunk].tocsr()
     sub.sort_indices()
     nodes = sub.indices.astype(np.int64)
-    total = len(nodes)
     owner = np.repeat(np.arange(len(chunk)), np.diff(sub.indptr))
     node_start = sub.indptr[:-1].astype(np.int64)
-    local = np.arange(total) - node_start[owner]
+    local = np.arange(len(nodes)) - node_start[owner]
     position = sp.csr_matrix((local + 1, sub.indices, sub.indptr), shape=sub.shape)
-    copies = np.arange(steps, dtype=np.int64)[:, None] * total
 
     def induced(edge_index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         at_src = position[:, edge_index[0]].tocsr()
@@ -202,16 +197,15 @@ def _block_subgraphs(
         src.sort_indices()
         dst.sort_indices()
         base = np.repeat(node_start, np.diff(src.indptr)) - 1
-        rows_src = copies + (base + src.data.astype(np.int64))
-        rows_dst = copies + (base + dst.data.astype(np.int64))
-        return np.stack([rows_src.ravel(), rows_dst.ravel()]), np.tile(src.indices, steps)
+        rows_src = base + src.data.astype(np.int64)
+        rows_dst = base + dst.data.astype(np.int64)
+        return np.stack([rows_src, rows_dst]), src.indices
 
     data = graph.data
     trade, trade_edge = induced(data.edge_index.numpy())
     ids, _ = induced(data.id_edge_index.numpy())
     own = np.asarray(position[np.arange(len(chunk)), chunk]).ravel().astype(np.int64) - 1
-    target_rows = (node_start + own)[:, None] + copies.T
-    return _Blocks(nodes, owner, trade, trade_edge, ids, target_rows.ravel())
+    return _Blocks(nodes, owner, trade, trade_edge, ids, node_start + own)
 
 
 def integrated_gradients(
@@ -229,10 +223,11 @@ def integrated_gradients(
     """Attributions ``x * mean_s grad`` over each target's ``num_layers``-hop neighbourhood
     (the target included), by Integrated Gradients from ``x = 0`` (midpoint rule, ``steps``).
 
-    Each pass lays ``batch`` targets' induced subgraphs side by side, ``steps`` scaled copies
-    each, so one forward/backward serves ``batch * steps`` evaluations and no target's
-    gradient reaches another's copy; a receptive-field plan (:mod:`gnn.receptive`) computes
-    each layer only on the rows the target copies read. ``readout(z, plan, target_index)``
+    Each pass lays ``batch`` targets' induced subgraphs (their capped receptive fields) side
+    by side, ``steps`` scaled copies of them all, so one forward/backward serves
+    ``batch * steps`` evaluations and no target's gradient reaches another's copy; a
+    receptive-field plan (:mod:`gnn.receptive`), made on one copy and repeated per step,
+    computes each layer only on the rows the target copies read. ``readout(z, plan, target_index)``
     -> one scalar per target copy (``target_index`` counts from the first target). ``reach``:
     :func:`neighbourhoods` of the graph, when the caller keeps it."""
     data = graph.data
@@ -249,7 +244,7 @@ def integrated_gradients(
     for start in range(0, len(targets), batch):
         chunk = np.asarray(targets[start : start + batch], dtype=np.int64)
         # One copy of the targets' blocks is planned; the plan is then repeated per step.
-        blocks = _block_subgraphs(graph, reach, chunk, 1)
+        blocks = _block_subgraphs(graph, reach, chunk)
         operators = relation_operators(
             torch.from_numpy(blocks.trade),
             torch.from_numpy(weight[blocks.trade_edge]),
