@@ -58,25 +58,41 @@ def top_k_in_edges(target: Tensor, weight: Tensor, source: Tensor, k: int) -> Te
     return torch.from_numpy(keep).to(target.device)
 
 
+def trade_relations(
+    edge_index: Tensor, edge_weight: Tensor | None, max_neighbours: int | None = None
+) -> list[tuple[Tensor, Tensor]]:
+    """The two trade relations as ``(messages [2, E_r] source -> target, weights [E_r])``:
+    ``buys_from`` (seller -> buyer) then ``sells_to`` (buyer -> seller), from seller -> buyer
+    ``edge_index``. With ``max_neighbours`` each target keeps only that many heaviest
+    in-edges (its largest trade shares; :func:`top_k_in_edges`): the model's neighbourhood."""
+    weight = (
+        torch.ones(edge_index.shape[1], dtype=torch.float32, device=edge_index.device)
+        if edge_weight is None
+        else edge_weight.to(torch.float32)
+    )
+    relations = []
+    for messages in (edge_index, edge_index.flip(0)):
+        if max_neighbours is None:
+            relations.append((messages, weight))
+            continue
+        keep = top_k_in_edges(messages[1], weight, messages[0], max_neighbours)
+        relations.append((messages[:, keep], weight[keep]))
+    return relations
+
+
 def weighted_mean_adjacency(
     edge_index: Tensor,
     edge_weight: Tensor | None,
     num_nodes: int,
-    max_neighbours: int | None = None,
 ) -> Tensor:
     """Sparse CSR ``[N, N]`` with row v holding v's in-neighbours (messages flow
-    ``edge_index[0] -> edge_index[1]``) weighted ``w_uv / sum_u w_uv``; empty rows stay zero.
-    ``max_neighbours``: keep only each row's that many heaviest in-neighbours (its largest
-    trade shares; :func:`top_k_in_edges`) and take the mean over them; None keeps all."""
+    ``edge_index[0] -> edge_index[1]``) weighted ``w_uv / sum_u w_uv``; empty rows stay zero."""
     source, target = edge_index
     weight = (
         torch.ones(source.numel(), dtype=torch.float32, device=edge_index.device)
         if edge_weight is None
         else edge_weight.to(torch.float32)
     )
-    if max_neighbours is not None:
-        keep = top_k_in_edges(target, weight, source, max_neighbours)
-        source, target, weight = source[keep], target[keep], weight[keep]
     total = scatter(weight, target, dim=0, dim_size=num_nodes, reduce="sum")
     normalised = weight / total[target].clamp_min(1e-12)
     with warnings.catch_warnings():  # CSR is "beta" in torch; it is the fast CPU path here
@@ -148,8 +164,8 @@ def relation_operators(
     ``max_neighbours`` caps the trade relations to each node's heaviest counterparties
     (identifier groups are bounded by the hub threshold already)."""
     adjacencies = [
-        weighted_mean_adjacency(edge_index, edge_weight, num_nodes, max_neighbours),
-        weighted_mean_adjacency(edge_index.flip(0), edge_weight, num_nodes, max_neighbours),
+        weighted_mean_adjacency(messages, weight, num_nodes)
+        for messages, weight in trade_relations(edge_index, edge_weight, max_neighbours)
     ]
     if use_identifiers:
         if id_edge_index is None:

@@ -6,7 +6,7 @@ needs into a :class:`NeighbourhoodStore` (Parquet, sorted by business id):
 * ``nodes``: every business's features (the frozen-reference ones the model reads), kind,
   thin-file flag and graph position;
 * ``edges``: for every business, the counterparties the model aggregates (its top
-  ``SAGEConfig.max_neighbours`` per trade direction, :func:`gnn.conv.top_k_in_edges`) and
+  ``SAGEConfig.max_neighbours`` per trade direction, :func:`gnn.conv.trade_relations`) and
   its identifier links, with the raw edge weight;
 * ``pairs``: the year of trade the reasons quote (seller, buyer, GMV, orders).
 
@@ -37,10 +37,10 @@ import torch
 from torch_geometric.data import Data
 
 from gnn.artefact import Artefact
-from gnn.conv import top_k_in_edges
-from gnn.data import FeatureScaler, GraphData
+from gnn.conv import trade_relations
+from gnn.data import GraphData
 from gnn.reasons import GraphCache
-from gnn.scoring import PreparedScores, raw_probability
+from gnn.scoring import PreparedScores, input_scaler, raw_probability
 from loaders.columns import as_utc
 
 NODES, EDGES, PAIRS, META = "nodes.parquet", "edges.parquet", "pairs.parquet", "meta.json"
@@ -60,16 +60,11 @@ def _table(frame: pd.DataFrame, sort_by: str) -> pa.Table:
 def kept_edges(graph: GraphData, max_neighbours: int | None) -> pd.DataFrame:
     """``node_id, neighbour_id, relation, weight``: what each node aggregates, per relation."""
     data, ids = graph.data, graph.business_ids.astype(str)
-    src, dst = data.edge_index
-    parts = []
-    for relation, node, neighbour in ((BUYS_FROM, dst, src), (SELLS_TO, src, dst)):
-        keep = (
-            torch.ones(node.numel(), dtype=torch.bool)
-            if max_neighbours is None
-            else top_k_in_edges(node, data.edge_weight, neighbour, max_neighbours)
-        )
-        parts.append((relation, node[keep].numpy(), neighbour[keep].numpy(),
-                      data.edge_weight[keep].numpy()))  # fmt: skip
+    relations = trade_relations(data.edge_index, data.edge_weight, max_neighbours)
+    parts = [
+        (relation, messages[1].numpy(), messages[0].numpy(), weight.numpy())
+        for relation, (messages, weight) in zip((BUYS_FROM, SELLS_TO), relations, strict=True)
+    ]
     id_src, id_dst = data.id_edge_index.numpy()
     parts.append((SHARES_IDENTIFIER, id_dst, id_src, np.ones(len(id_src), dtype=np.float32)))
     return pd.concat(
@@ -250,10 +245,7 @@ def _subgraph(
     id_pairs = np.stack([neighbour[shared], node[shared]])
     id_pairs = np.unique(np.concatenate([id_pairs, id_pairs[::-1]], axis=1), axis=1)
     features = nodes.set_index(ids)[artefact.feature_columns]
-    # Trees read no graph inputs; like gnn.scoring, fill them from the features at hand.
-    sage = artefact.sage
-    scaler = sage.scaler if sage is not None else FeatureScaler(artefact.feature_columns)
-    x = scaler.transform(features) if sage is not None else scaler.fit(features).transform(features)
+    x = input_scaler(artefact, features).transform(features)
     data = Data(
         x=torch.from_numpy(x),
         edge_index=torch.from_numpy(pairs[["s", "b"]].to_numpy(np.int64).T.copy()),

@@ -18,7 +18,7 @@ from torch_geometric.data import Data
 from torch_geometric.loader import NodeLoader
 from torch_geometric.sampler import BaseSampler, NodeSamplerInput, SamplerOutput
 
-from gnn.conv import top_k_in_edges, weighted_mean_adjacency
+from gnn.conv import trade_relations, weighted_mean_adjacency
 from gnn.data import GraphData
 from gnn.model import GraphSAGE, SAGEConfig
 
@@ -27,14 +27,10 @@ def typed_edges(graph: GraphData, use_identifiers: bool, max_neighbours: int | N
     """All relations as one edge list (source -> target of the message) with ``edge_type``
     0 = buys_from, 1 = sells_to, 2 = shares_identifier, and ``edge_weight``. Each trade
     relation keeps only the in-edges the model aggregates (``max_neighbours``, the heaviest;
-    :func:`gnn.conv.top_k_in_edges`), so samples are drawn from the model's neighbourhood."""
+    :func:`gnn.conv.trade_relations`), so samples are drawn from the model's neighbourhood."""
     data = graph.data
-    parts = [data.edge_index, data.edge_index.flip(0)]
-    weights = [data.edge_weight, data.edge_weight]
-    if max_neighbours is not None:
-        for r, (edges, weight) in enumerate(zip(parts, weights, strict=True)):
-            keep = top_k_in_edges(edges[1], weight, edges[0], max_neighbours)
-            parts[r], weights[r] = edges[:, keep], weight[keep]
+    relations = trade_relations(data.edge_index, data.edge_weight, max_neighbours)
+    parts, weights = [m for m, _ in relations], [w for _, w in relations]
     if use_identifiers:
         parts.append(data.id_edge_index)
         weights.append(torch.ones(data.id_edge_index.shape[1]))
