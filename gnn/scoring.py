@@ -397,14 +397,20 @@ def model_metrics(
     }
 
 
+def input_scaler(artefact: Artefact, features: pd.DataFrame) -> FeatureScaler:
+    """The graph inputs' scaler: the GraphSAGE's own; tree champions read no graph inputs, so
+    theirs is fitted on the features at hand."""
+    sage: TrainedSAGE | None = artefact.sage
+    if sage is not None:
+        return sage.scaler
+    return FeatureScaler(artefact.feature_columns).fit(features)
+
+
 def _graph_for(
     artefact: Artefact, frames: Frames, features: pd.DataFrame, as_of: pd.Timestamp
 ) -> GraphData:
-    sage: TrainedSAGE | None = artefact.sage
-    scaler = sage.scaler if sage is not None else FeatureScaler(artefact.feature_columns)
-    if sage is None:
-        scaler.fit(features)
-    weighting = sage.weighting if sage is not None else "gmv"
+    weighting = artefact.sage.weighting if artefact.sage is not None else "gmv"
+    scaler = input_scaler(artefact, features)
     return build_graph(frames, features, scaler, as_of, None, weighting)
 
 
@@ -426,7 +432,7 @@ def raw_probability(
     if kind == "graphsage":
         out[where] = sage.predict_proba(graph, rows)  # type: ignore[union-attr]
         return out
-    matrix_rows = features.iloc[where]
+    matrix_rows = features if rows is None else features.iloc[where]
     if kind == "hybrid":  # the bag's mean logit, the input the hybrid's trees were fitted on
         logit = np.full((len(features), 1), np.nan)
         logit[where] = sage.embed(graph, rows)  # type: ignore[union-attr]
