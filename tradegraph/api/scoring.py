@@ -261,9 +261,9 @@ class Scorer:
             return self._from_snapshot(ids, as_of)
         frame, known = served
         rest = [i for i in ids if i not in known]
-        if rest:
-            frame = pd.concat([frame, self._from_snapshot(rest, as_of).reset_index()])
-        return frame.assign(business_id=frame["business_id"].astype(str)).set_index("business_id")
+        if not rest:
+            return _by_business(frame)
+        return pd.concat([_by_business(frame), self._from_snapshot(rest, as_of)])
 
     def _from_snapshot(self, ids: list[str], as_of: pd.Timestamp) -> pd.DataFrame:
         snapshot = self.snapshot(as_of)
@@ -272,7 +272,12 @@ class Scorer:
         if not wanted:
             return pd.DataFrame(
                 columns=["pd", "score", "grade", "reasons", "reason_codes", "reason_details",
-                         "model_version"]
+                         "model_version"],
+                index=pd.Index([], name="business_id"),
             )  # fmt: skip
-        frame = self.score_function(snapshot, as_of, wanted)
-        return frame.assign(business_id=frame["business_id"].astype(str)).set_index("business_id")
+        return _by_business(self.score_function(snapshot, as_of, wanted))
+
+
+def _by_business(frame: pd.DataFrame) -> pd.DataFrame:
+    """A score function's rows indexed by ``business_id`` (as text)."""
+    return frame.assign(business_id=frame["business_id"].astype(str)).set_index("business_id")
