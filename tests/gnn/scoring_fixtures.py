@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from gnn.baselines import TreeConfig
 from gnn.data import SnapshotFrames
@@ -24,6 +25,16 @@ MODELS = ModelConfig(
 def fast(champion: str = "auto", folds: int = 3) -> TrainingConfig:
     """Small, quick training settings: ``folds`` folds, ``champion`` auto or forced."""
     return TrainingConfig(selection=SelectionConfig(folds=folds, champion=champion), models=MODELS)
+
+
+def assert_scored_alike(got: pd.Series, expected: pd.Series) -> None:
+    """One business's score row equals its row in the full run: PD within 1e-6, the same
+    score, grade, reason codes, applicant texts and analyst details."""
+    assert got["pd"] == pytest.approx(expected["pd"], abs=1e-6)
+    assert (got["score"], got["grade"]) == (expected["score"], expected["grade"])
+    assert got["reason_codes"] == expected["reason_codes"]
+    assert got["reasons"] == expected["reasons"]
+    assert got["reason_details"] == expected["reason_details"]
 
 
 FEATURES = FeatureSet(compute=simple_features, own=OWN, counterparty=COUNTERPARTY)

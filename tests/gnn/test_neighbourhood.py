@@ -13,7 +13,7 @@ import pytest
 from gnn.model import SAGEConfig
 from gnn.neighbourhood import NeighbourhoodStore, prepare_neighbourhood
 from gnn.scoring import prepare_scores, score_prepared, train_models
-from tests.gnn.scoring_fixtures import FEATURES, MODELS, fast, market
+from tests.gnn.scoring_fixtures import FEATURES, MODELS, assert_scored_alike, fast, market
 
 #: A cap small enough to bind on the tiny market's busiest traders.
 CAP = 3
@@ -50,12 +50,7 @@ def test_neighbourhood_score_equals_the_full_run(champion: str, tmp_path: Path) 
         assert near is not None
         got = score_prepared(near, business_ids=[business]).set_index("business_id")
         assert list(got.index) == [business]
-        row, want = got.loc[business], expected.loc[business]
-        assert row["pd"] == pytest.approx(want["pd"], abs=1e-6)
-        assert (row["score"], row["grade"]) == (want["score"], want["grade"])
-        assert row["reason_codes"] == want["reason_codes"]
-        assert row["reasons"] == want["reasons"]
-        assert row["reason_details"] == want["reason_details"]
+        assert_scored_alike(got.loc[business], expected.loc[business])
         # it read a neighbourhood, not the marketplace
         assert near.graph.data.num_nodes < full.graph.data.num_nodes
 

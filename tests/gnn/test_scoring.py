@@ -10,7 +10,7 @@ import pytest
 
 from gnn.errors import ImmatureLabelsError
 from gnn.scoring import SCORE_COLUMNS, TrainingDataError, score, train_models
-from tests.gnn.scoring_fixtures import FEATURES, fast, market, with_island
+from tests.gnn.scoring_fixtures import FEATURES, assert_scored_alike, fast, market, with_island
 
 
 @pytest.fixture(scope="module")
@@ -118,9 +118,5 @@ def test_one_business_scored_from_prepared_scores_equals_its_row_in_the_full_run
     for business in full.index[[0, 7, len(full) // 2, -1]]:
         alone = score_prepared(prepared, business_ids=[business]).set_index("business_id")
         assert list(alone.index) == [business]
-        expected, got = full.loc[business], alone.loc[business]
-        assert got["pd"] == pytest.approx(expected["pd"], abs=1e-6)
-        assert (got["score"], got["grade"]) == (expected["score"], expected["grade"])
-        assert got["reason_codes"] == expected["reason_codes"]
-        assert got["reasons"] == expected["reasons"]
+        assert_scored_alike(alone.loc[business], full.loc[business])
     assert prepared.cache.trade is not None  # built once, kept for the next request
