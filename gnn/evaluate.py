@@ -94,6 +94,14 @@ class FeatureSet:
             options=tuple(sorted(options.items())),
         )
 
+    @property
+    def is_default(self) -> bool:
+        """Whether ``compute`` is ``loaders.features.compute_features``, which every engine
+        runs."""
+        from loaders import features
+
+        return self.compute is features.compute_features
+
     def without(self, drop: tuple[str, ...]) -> FeatureSet:
         """The same set with ``drop`` columns hidden from every model."""
         return FeatureSet(
@@ -110,6 +118,10 @@ class FeatureSet:
         ``reference``: population figures frozen at training
         (:class:`loaders.features.FeatureReference`), for scoring."""
         extra = {} if reference is None else {"reference": reference}
+        own_engine = getattr(frames, "compute_features", None)
+        if own_engine is not None and self.is_default and getattr(frames, "as_of", None) == as_of:
+            # Frames from another engine (Spark) compute the same features where they live.
+            return own_engine(as_of, **dict(self.options), **extra)[[*self.own, *self.counterparty]]
         out = self.compute(
             frames.businesses,
             frames.orders,

@@ -76,6 +76,33 @@ TABLE_COLUMNS: dict[str, list[str]] = {
     "credit_events": CREDIT_EVENT_COLUMNS,
 }
 TIMESTAMPS = ("registered_at", BUSINESS_VERSION, "ts", "status_at", "as_of", "at")
+_UTC = pa.timestamp("us", "UTC")
+#: Every table's Parquet types, fixed so that an export whose column happens to be empty still
+#: writes it typed (Spark reads the lake with these, ``loaders.spark.snapshot``).
+ARROW_SCHEMAS: dict[str, pa.Schema] = {
+    "businesses": pa.schema(
+        [("business_id", pa.string()), ("kind", pa.string()), ("registered_at", _UTC),
+         ("region", pa.string()), ("industry", pa.string()), ("employees", pa.int64()),
+         ("declared_revenue", pa.float64()), (BUSINESS_VERSION, _UTC)]
+    ),
+    "identifiers": pa.schema(
+        [("business_id", pa.string()), ("id_type", pa.string()), ("id_hash", pa.string()),
+         (BUSINESS_VERSION, _UTC)]
+    ),
+    "orders": pa.schema(
+        [("txn_id", pa.string()), ("seller_id", pa.string()), ("buyer_id", pa.string()),
+         ("ts", _UTC), ("amount", pa.float64()), ("currency", pa.string()),
+         ("amount_base", pa.float64()), ("status", pa.string()), ("status_at", _UTC),
+         ("category", pa.string())]
+    ),
+    "outcomes": pa.schema(
+        [("business_id", pa.string()), ("as_of", _UTC), ("defaulted", pa.int64()),
+         ("fraud", pa.int64()), (OUTCOME_SPLIT, pa.string())]
+    ),
+    "credit_events": pa.schema(
+        [("business_id", pa.string()), ("event", pa.string()), ("at", _UTC)]
+    ),
+}  # fmt: skip
 
 
 class LakeError(ValueError):
@@ -110,10 +137,16 @@ def _normalised(frame: pd.DataFrame, table: str, export: int) -> pd.DataFrame:
     return out
 
 
+def _arrow(frame: pd.DataFrame, table: str) -> pa.Table:
+    """``frame`` (``_normalised``) as Arrow with the table's fixed types."""
+    schema = ARROW_SCHEMAS[table].append(pa.field(EXPORT_COLUMN, pa.int64()))
+    return pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
+
+
 def _write_table(root: Path, table: str, frame: pd.DataFrame, name: str) -> int:
     folder = root / table
     folder.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), folder / f"{name}.parquet")
+    pq.write_table(_arrow(frame, table), folder / f"{name}.parquet")
     return len(frame)
 
 
@@ -124,8 +157,7 @@ def _write_orders(root: Path, frame: pd.DataFrame, name: str, chunk: int) -> int
     for month, part in frame.groupby(months.to_numpy(), sort=True):
         folder = root / "orders" / f"month={month}"
         folder.mkdir(parents=True, exist_ok=True)
-        table = pa.Table.from_pandas(part, preserve_index=False)
-        pq.write_table(table, folder / f"{name}-{chunk:05d}.parquet")
+        pq.write_table(_arrow(part, "orders"), folder / f"{name}-{chunk:05d}.parquet")
     return len(frame)
 
 
@@ -303,18 +335,40 @@ def read_lake_snapshot(
     orders = status_as_of(_read(root, "orders", exports, placed), stamp)[ORDER_COLUMNS]
     known = set(businesses["business_id"].tolist())
     orders = orders[orders["seller_id"].isin(known) & orders["buyer_id"].isin(known)]
-    outcomes = _read(root, "outcomes", exports)
-    outcomes = outcomes[outcomes["as_of"] == stamp]
-    if outcomes[OUTCOME_SPLIT].isna().all():
-        outcomes = outcomes.drop(columns=OUTCOME_SPLIT)
-    every_event = _read(root, "credit_events", exports)
-    outcomes = labels_at(outcomes, every_event, stamp, horizon_days=horizon_days)
-    events = every_event[(every_event["at"] < stamp) & every_event["business_id"].isin(known)]
+    outcomes, events = labelled_cohort(
+        _read(root, "outcomes", exports),
+        _read(root, "credit_events", exports),
+        businesses["business_id"],
+        stamp,
+        horizon_days=horizon_days,
+    )
     return LakeSnapshot(
         as_of=stamp,
         businesses=businesses,
         identifiers=identifiers,
         orders=orders.sort_values("txn_id", ignore_index=True),
-        outcomes=outcomes.sort_values("business_id", ignore_index=True),
-        credit_events=events.sort_values(["at", "business_id", "event"], ignore_index=True),
+        outcomes=outcomes,
+        credit_events=events,
+    )
+
+
+def labelled_cohort(
+    outcomes: pd.DataFrame,
+    every_event: pd.DataFrame,
+    known: pd.Series,
+    stamp: pd.Timestamp,
+    *,
+    horizon_days: int,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(outcomes, credit_events)`` of the snapshot at ``stamp`` from every row the lake
+    holds: the labels :func:`loaders.labels.labels_at` gives that date, and the events before
+    it of the ``known`` businesses (those in force then), in a fixed order."""
+    outcomes = outcomes[outcomes["as_of"] == stamp]
+    if outcomes[OUTCOME_SPLIT].isna().all():
+        outcomes = outcomes.drop(columns=OUTCOME_SPLIT)
+    labelled = labels_at(outcomes, every_event, stamp, horizon_days=horizon_days)
+    events = every_event[(every_event["at"] < stamp) & every_event["business_id"].isin(known)]
+    return (
+        labelled.sort_values("business_id", ignore_index=True),
+        events.sort_values(["at", "business_id", "event"], ignore_index=True),
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -72,6 +73,13 @@ class Settings(BaseSettings):
     #: A Parquet lake (``validate --lake`` / ``load --lake``) that snapshots are read from
     #: instead of Neo4j: by train/evaluate/score/snapshot/report and on-the-fly API scores.
     lake: Path | None = None
+    #: What cuts snapshots and computes features from the lake: ``pandas`` in this process, or
+    #: ``spark`` (``spark_master``; ``local[*]`` when unset and ``SPARK_REMOTE`` is not set).
+    engine: Literal["pandas", "spark"] = "pandas"
+    spark_master: str | None = None
+    #: The local Spark JVM's heap; in local mode it shares the machine with Neo4j's heap and
+    #: page cache (``neo4j_heap``, ``neo4j_pagecache``), so keep the three under its memory.
+    spark_memory: str = "3g"
     batch_size: int = 10_000
     api_key: SecretStr | None = None
     api_max_batch: int = 1000

@@ -24,8 +24,12 @@ def iter_frames(
     open_driver: Callable[[Settings], object] | None = None,
 ) -> Iterator[tuple[pd.Timestamp, Frames]]:
     """``(date, snapshot)`` for each of ``dates`` in turn, so only one is held at a time: from
-    ``lake`` when given (commands pass ``--lake`` or ``settings.lake``), else from Neo4j
-    through one driver from ``open_driver``, closed at the end."""
+    ``lake`` when given (commands pass ``--lake`` or ``settings.lake``), cut by Spark when
+    ``settings.engine`` is ``spark``, else from Neo4j through one driver from
+    ``open_driver``, closed at the end."""
+    if settings.engine == "spark":
+        yield from _spark_frames(settings, dates, lake)
+        return
     if lake is not None:
         from loaders.lake import read_lake_snapshot
 
@@ -50,6 +54,28 @@ def iter_frames(
             )
     finally:
         driver.close()  # type: ignore[attr-defined]
+
+
+def _spark_frames(
+    settings: Settings, dates: Sequence[pd.Timestamp], lake: Path | None
+) -> Iterator[tuple[pd.Timestamp, Frames]]:
+    """Snapshots cut from the lake by Spark; their features are computed by Spark too."""
+    from loaders.lake import LakeError
+    from loaders.spark.session import SparkOptions, buckets, spark_session
+    from loaders.spark.snapshot import read_spark_snapshot
+
+    if lake is None:
+        raise LakeError(
+            "the Spark engine reads the Parquet lake, not Neo4j: pass --lake ROOT (write one "
+            "with `tradegraph validate EXPORT --lake ROOT`)"
+        )
+    options = SparkOptions(master=settings.spark_master, driver_memory=settings.spark_memory)
+    spark = spark_session(options)
+    for d in dates:
+        snapshot = read_spark_snapshot(
+            spark, lake, d, buckets=buckets(options, spark), horizon_days=settings.horizon_days
+        )
+        yield d, snapshot
 
 
 def read_frames(

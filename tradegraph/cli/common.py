@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import NoReturn
+from typing import Annotated, NoReturn
 
 import pandas as pd
 import typer
@@ -35,6 +35,35 @@ EXIT_USAGE = 2
 EXIT_PARTIAL = 3
 #: Exit code for a run that failed on the way.
 EXIT_FAILURE = 1
+
+
+#: ``--engine``: what cuts snapshots from the lake and computes the features.
+EngineOption = Annotated[
+    str | None,
+    typer.Option(
+        "--engine",
+        help="pandas (this process) or spark (reads --lake; local[*] unless --spark-master or "
+        "SPARK_REMOTE says otherwise). Default: TRADEGRAPH_ENGINE, else pandas.",
+    ),
+]
+SparkMasterOption = Annotated[
+    str | None,
+    typer.Option(
+        "--spark-master", help="Spark master URL for --engine spark (spark://, yarn, ...)."
+    ),
+]
+
+
+def with_engine(settings: Settings, engine: str | None, spark_master: str | None) -> Settings:
+    """``settings`` with the command line's engine choice applied."""
+    update: dict[str, str] = {}
+    if engine is not None:
+        if engine not in ("pandas", "spark"):
+            fail(f"--engine must be pandas or spark, not {engine!r}")
+        update["engine"] = engine
+    if spark_master is not None:
+        update["spark_master"] = spark_master
+    return settings.model_copy(update=update) if update else settings
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:

@@ -8,6 +8,8 @@ from typing import Annotated
 import pandas as pd
 import typer
 
+from tradegraph.cli.common import EngineOption, SparkMasterOption, with_engine
+
 
 def evaluate_command(
     train_as_of: Annotated[str, typer.Option(help="Score date D1 of the training cohort.")],
@@ -47,6 +49,8 @@ def evaluate_command(
         Path | None,
         typer.Option(help="Read snapshots from this Parquet lake (`validate --lake`), not Neo4j."),
     ] = None,
+    engine: EngineOption = None,
+    spark_master: SparkMasterOption = None,
 ) -> None:
     """Compare (a) LightGBM own, (b) LightGBM own+counterparty, (c) GraphSAGE and (d) the
     hybrid on AUC, AUPRC, KS, Gini, Brier and recall in the riskiest 10%, overall and on the
@@ -67,7 +71,7 @@ def evaluate_command(
         fail("--split must be temporal, given or cv", code=2)
     if split == "temporal" and test_as_of is None:
         fail("--split temporal needs --test-as-of (a later score date)", code=2)
-    settings = get_settings()
+    settings = with_engine(get_settings(), engine, spark_master)
     lake = lake or settings.lake
     configure_torch(settings)
     d1 = pd.Timestamp(train_as_of, tz="UTC")
@@ -87,6 +91,7 @@ def evaluate_command(
     tested = d2 is not None and split == "temporal"
     dates = [d1, *earlier, *([d2] if tested else [])]
     source = f"the lake {lake}" if lake is not None else "Neo4j"
+    source += " (Spark)" if settings.engine == "spark" else ""
     try:
         with console.status(f"reading {len(dates)} snapshot(s) from {source}"):
             frames = read_frames(settings, dates, lake=lake, open_driver=open_driver)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from tradegraph.cli.common import as_of_date
+from tradegraph.cli.common import EngineOption, SparkMasterOption, as_of_date, with_engine
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -36,6 +36,8 @@ def score_command(
         Path | None,
         typer.Option(help="Read the snapshot from this Parquet lake (`validate --lake`)."),
     ] = None,
+    engine: EngineOption = None,
+    spark_master: SparkMasterOption = None,
 ) -> None:
     """Score every SME registered before --as-of with the latest (or the named) model, write
     the scores with history to Neo4j and optionally to a CSV file."""
@@ -47,7 +49,7 @@ def score_command(
     from tradegraph.settings import get_settings
     from tradegraph.sources import read_frames
 
-    settings = get_settings()
+    settings = with_engine(get_settings(), engine, spark_master)
     lake = lake or settings.lake
     configure_torch(settings)
     d = as_of_date(as_of)
@@ -57,6 +59,7 @@ def score_command(
     except ArtefactError as error:
         fail(str(error))
     source = f"the lake {lake}" if lake is not None else "Neo4j"
+    source += " (Spark)" if settings.engine == "spark" else ""
     try:
         with console.status(f"reading the snapshot as of {d.date()} from {source}"):
             snapshot = read_frames(settings, [d], lake=lake, open_driver=open_driver)[d]

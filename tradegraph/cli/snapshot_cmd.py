@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from tradegraph.cli.common import as_of_date
+from tradegraph.cli.common import EngineOption, SparkMasterOption, as_of_date, with_engine
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -26,6 +26,8 @@ def snapshot_command(
         Path | None,
         typer.Option(help="Read from this Parquet lake (`validate --lake`) instead of Neo4j."),
     ] = None,
+    engine: EngineOption = None,
+    spark_master: SparkMasterOption = None,
     stack_months: Annotated[
         int, typer.Option(min=0, help="Also write the N month-starts before --as-of.")
     ] = 0,
@@ -41,13 +43,14 @@ def snapshot_command(
     from tradegraph.settings import get_settings
     from tradegraph.sources import iter_frames
 
-    settings = get_settings()
+    settings = with_engine(get_settings(), engine, spark_master)
     lake = lake or settings.lake
     configure_torch(settings)
     d = as_of_date(as_of)
     dates = [*reversed(earlier_months(d, stack_months)), d]
     features = FeatureSet.default()
     source = f"lake {lake}" if lake is not None else f"Neo4j {settings.neo4j_uri or '(local)'}"
+    source += " (Spark)" if settings.engine == "spark" else ""
     with progress_display() as bar:
         task = bar.add_task(f"snapshots from {source}", total=len(dates))
         try:

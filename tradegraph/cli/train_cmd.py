@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from tradegraph.cli.common import as_of_date
+from tradegraph.cli.common import EngineOption, SparkMasterOption, as_of_date, with_engine
 
 
 def train_command(
@@ -41,6 +41,8 @@ def train_command(
         Path | None,
         typer.Option(help="Read snapshots from this Parquet lake (`validate --lake`), not Neo4j."),
     ] = None,
+    engine: EngineOption = None,
+    spark_master: SparkMasterOption = None,
 ) -> None:
     """Train champion and baselines on the cohort at --as-of (cross-validation inside it,
     folds grouped by business), calibrate, and write the model folder with its model card."""
@@ -67,7 +69,7 @@ def train_command(
         score_scale = preset(scale)
     except ValueError as error:
         fail(str(error))
-    settings = get_settings()
+    settings = with_engine(get_settings(), engine, spark_master)
     lake = lake or settings.lake
     configure_torch(settings)
     distributed.init_from_env()
@@ -76,6 +78,7 @@ def train_command(
     folder = models_dir or settings.models_dir
     earlier = earlier_months(d, stack_months)
     source = f"the lake {lake}" if lake is not None else "Neo4j"
+    source += " (Spark)" if settings.engine == "spark" else ""
     try:
         with console.status(f"reading {1 + len(earlier)} snapshot(s) from {source}"):
             frames = read_frames(settings, [d, *earlier], lake=lake, open_driver=open_driver)

@@ -1,0 +1,215 @@
+"""Point-in-time snapshots cut from the lake by Spark, under the rules every store obeys.
+
+The rules are :mod:`loaders.point_in_time`'s, run unchanged on each hash bucket of businesses
+(``applyInPandas``): a business's version in force and the identifiers it carried depend on
+that business's rows only, and an order's status as of the date on that order only. Spark adds
+what one process cannot: the reading, the superseding of re-sent rows by later exports, the
+partition pruning and the shuffles. Small per-date tables (outcomes, credit events) end on the
+driver, where :func:`loaders.lake.labelled_cohort` labels the cohort as the pandas path does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+
+from loaders.columns import (
+    BUSINESS_COLUMNS,
+    BUSINESS_VERSION,
+    HORIZON_DAYS,
+    IDENTIFIER_COLUMNS,
+    ORDER_COLUMNS,
+    as_utc,
+)
+from loaders.lake import (
+    ARROW_SCHEMAS,
+    EXPORT_COLUMN,
+    ROW_KEYS,
+    TIMESTAMPS,
+    labelled_cohort,
+    lake_manifest,
+)
+from loaders.point_in_time import identifiers_in_force, status_as_of, versions_in_force
+
+BUCKET = "_bucket"
+
+
+def spark_schema(table: str, *extra: pa.Field) -> Any:
+    """The Spark schema of a lake table (``loaders.lake.ARROW_SCHEMAS``) plus ``extra``."""
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    schema = ARROW_SCHEMAS[table]
+    for column in extra:
+        schema = schema.append(column)
+    return from_arrow_schema(schema)
+
+
+def utc(frame: pd.DataFrame) -> pd.DataFrame:
+    """Spark hands pandas naive timestamps in the session's zone (UTC): mark them so."""
+    for column in frame.columns:
+        if column in TIMESTAMPS and frame[column].dt.tz is None:
+            frame[column] = frame[column].dt.tz_localize("UTC")
+    return frame
+
+
+def bucket_of(column: str, buckets: int) -> Any:
+    """The hash bucket of a business id (or any key) column, as a Spark expression."""
+    from pyspark.sql import functions as F
+
+    return F.pmod(F.hash(F.col(column)), F.lit(buckets))
+
+
+def read_table(spark: Any, root: Path, table: str, exports: list[int], where: Any = None) -> Any:
+    """The rows of ``table`` from the committed ``exports``; a later export's row replaces an
+    earlier one's with the same ``loaders.lake.ROW_KEYS`` (as :mod:`loaders.lake` reads)."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    folder = Path(root) / table
+    extra = [pa.field(EXPORT_COLUMN, pa.int64())]
+    if table == "orders":
+        extra.append(pa.field("month", pa.string()))
+    schema = spark_schema(table, *extra)
+    if not folder.exists() or not any(folder.rglob("*.parquet")):
+        return spark.createDataFrame([], schema)
+    frame = spark.read.schema(schema).parquet(str(folder))
+    frame = frame.where(F.col(EXPORT_COLUMN).isin(exports))
+    if where is not None:
+        frame = frame.where(where)
+    latest = Window.partitionBy(*ROW_KEYS[table]).orderBy(F.col(EXPORT_COLUMN).desc())
+    frame = frame.withColumn("_rank", F.row_number().over(latest)).where("_rank = 1")
+    return frame.drop("_rank", EXPORT_COLUMN, "month")
+
+
+@dataclass
+class SparkSnapshot:
+    """The frames as of ``as_of`` with the big ones kept in Spark (``*_sdf``); the pandas
+    frames of :class:`gnn.data.Frames` are collected on first use. ``buckets``: hash buckets
+    of businesses the features run over."""
+
+    as_of: pd.Timestamp
+    businesses_sdf: Any
+    identifiers_sdf: Any
+    orders_sdf: Any
+    outcomes: pd.DataFrame
+    credit_events: pd.DataFrame
+    buckets: int
+    _features: dict[tuple[Any, ...], pd.DataFrame] = field(default_factory=dict, repr=False)
+
+    @cached_property
+    def businesses(self) -> pd.DataFrame:
+        frame = utc(self.businesses_sdf.toPandas())
+        frame["employees"] = frame["employees"].astype("Int64")
+        return frame[BUSINESS_COLUMNS].sort_values("business_id", ignore_index=True)
+
+    @cached_property
+    def identifiers(self) -> pd.DataFrame:
+        frame = self.identifiers_sdf.toPandas()[IDENTIFIER_COLUMNS]
+        return frame.sort_values(IDENTIFIER_COLUMNS, ignore_index=True)
+
+    @cached_property
+    def orders(self) -> pd.DataFrame:
+        frame = utc(self.orders_sdf.toPandas())[ORDER_COLUMNS]
+        return frame.sort_values("txn_id", ignore_index=True)
+
+    def compute_features(self, as_of: pd.Timestamp, **options: Any) -> pd.DataFrame:
+        """:func:`loaders.features.compute_features`' frame, computed by Spark (and kept, so
+        each model of a run reads the same one); ``options`` as there."""
+        from loaders.spark.features import spark_features
+
+        if as_utc(as_of) != self.as_of:
+            raise ValueError(f"this snapshot is as of {self.as_of.date()}, not {as_of}")
+        key = tuple(sorted((k, repr(v)) for k, v in options.items()))
+        if key not in self._features:
+            self._features[key] = spark_features(self, **options)
+        return self._features[key]
+
+
+def read_spark_snapshot(
+    spark: Any,
+    root: Path,
+    as_of: pd.Timestamp | str,
+    *,
+    buckets: int,
+    horizon_days: int = HORIZON_DAYS,
+) -> SparkSnapshot:
+    """The snapshot as of ``as_of`` (naive = UTC) cut from the lake at ``root`` by Spark: the
+    frames :func:`loaders.lake.read_lake_snapshot` gives, with the big ones left in Spark."""
+    from pyspark.sql import functions as F
+
+    exports = [e["export"] for e in lake_manifest(Path(root))["exports"]]
+    stamp = as_utc(as_of)
+    at = F.lit(stamp.to_pydatetime())
+    versions = read_table(spark, root, "businesses", exports)
+    columns = [*BUSINESS_COLUMNS, BUSINESS_VERSION]
+    in_force = (
+        versions.withColumn(BUCKET, bucket_of("business_id", buckets))
+        .groupBy(BUCKET)
+        .applyInPandas(
+            lambda rows: _naive(versions_in_force(utc(rows), stamp)[columns]),
+            spark_schema("businesses"),
+        )
+        .cache()
+    )
+    identifiers = _identifiers_in_force(
+        read_table(spark, root, "identifiers", exports), in_force, buckets
+    )
+    month = F.lit(stamp.strftime("%Y-%m"))
+    placed = (F.col("month") <= month) & (F.col("ts") < at)
+    orders = read_table(spark, root, "orders", exports, placed)
+    order_schema = spark_schema("orders")
+    orders = orders.mapInPandas(
+        lambda parts: (_naive(status_as_of(utc(p), stamp)) for p in parts), order_schema
+    )
+    ids = in_force.select("business_id")
+    orders = orders.join(ids.withColumnRenamed("business_id", "seller_id"), "seller_id", "semi")
+    orders = orders.join(ids.withColumnRenamed("business_id", "buyer_id"), "buyer_id", "semi")
+    outcomes, events = labelled_cohort(
+        utc(read_table(spark, root, "outcomes", exports).where(F.col("as_of") == at).toPandas()),
+        utc(read_table(spark, root, "credit_events", exports).toPandas()),
+        in_force.select("business_id").toPandas()["business_id"],
+        stamp,
+        horizon_days=horizon_days,
+    )
+    return SparkSnapshot(
+        as_of=stamp,
+        businesses_sdf=in_force.drop(BUSINESS_VERSION),
+        identifiers_sdf=identifiers,
+        orders_sdf=orders.select(*ORDER_COLUMNS).cache(),
+        outcomes=outcomes,
+        credit_events=events,
+        buckets=buckets,
+    )
+
+
+def _identifiers_in_force(identifiers: Any, in_force: Any, buckets: int) -> Any:
+    """The identifier rows the versions in force carried, per bucket of businesses."""
+    held = in_force.select("business_id", BUSINESS_VERSION)
+    left = identifiers.withColumn(BUCKET, bucket_of("business_id", buckets)).groupBy(BUCKET)
+    right = held.withColumn(BUCKET, bucket_of("business_id", buckets)).groupBy(BUCKET)
+    return left.cogroup(right).applyInPandas(
+        lambda rows, versions: to_spark(identifiers_in_force(utc(rows), utc(versions))),
+        "business_id string, id_type string, id_hash string",
+    )
+
+
+def _naive(frame: pd.DataFrame) -> pd.DataFrame:
+    """Back to Spark: UTC timestamps without their zone (the session's zone is UTC)."""
+    for column in frame.columns:
+        if column in TIMESTAMPS and getattr(frame[column].dt, "tz", None) is not None:
+            frame[column] = frame[column].dt.tz_convert(None)
+    return to_spark(frame)
+
+
+def to_spark(frame: pd.DataFrame) -> pd.DataFrame:
+    """A frame a pandas UDF can hand back: text as plain objects (PySpark cannot yet take
+    pandas 3's Arrow-backed strings from a UDF)."""
+    for column in frame.columns:
+        if pd.api.types.is_string_dtype(frame[column].dtype) and frame[column].dtype != object:
+            frame[column] = frame[column].astype(object)
+    return frame
