@@ -125,9 +125,7 @@ def test_spark_features_equal_the_pandas_features(snapshots) -> None:  # type: i
 def test_spark_features_honour_options_and_a_frozen_reference(snapshots) -> None:  # type: ignore[no-untyped-def]
     spark_snapshot, lake_snapshot = snapshots[LATER]
     reference = FeatureReference.from_features(
-        compute_features(
-            snapshots[DATES[0]][1].businesses, snapshots[DATES[0]][1].orders, DATES[0]
-        )
+        compute_features(snapshots[DATES[0]][1].businesses, snapshots[DATES[0]][1].orders, DATES[0])
     )
     options = {"counterparty_days": 1500.0, "reference": reference, "hub_threshold": 3}
     expected = compute_features(
