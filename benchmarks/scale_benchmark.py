@@ -31,6 +31,7 @@ Run: ``python benchmarks/scale_benchmark.py``; figures go to
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import pickle
@@ -61,47 +62,107 @@ REFERENCE = "full_batch_1_process"
 ORDERS_PER_BUSINESS = 84  # the default marketplace: 837,351 orders over 10,000 businesses
 
 
-def features_worker(lake: Path, as_of: str, stack_months: int, out: Path) -> None:
-    """Time snapshot + features from ``lake`` for one date, then for the stacked dates; write
-    the figures (with this process's peak memory) to ``out``."""
+class TreeMemory:
+    """Peak resident memory of this process and its children (Spark's JVM and Python
+    workers), sampled every ``interval`` seconds on a thread."""
+
+    def __init__(self, interval: float = 0.25) -> None:
+        import threading
+
+        import psutil
+
+        self.peak = {"driver_mib": 0.0, "children_mib": 0.0}
+        self._stop = threading.Event()
+
+        def sample() -> None:
+            me = psutil.Process()
+            while not self._stop.is_set():
+                children = 0.0
+                for child in me.children(recursive=True):
+                    with contextlib.suppress(psutil.Error):
+                        children += child.memory_info().rss
+                self.peak["children_mib"] = max(self.peak["children_mib"], children / 2**20)
+                self._stop.wait(interval)
+
+        self._thread = threading.Thread(target=sample, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> dict[str, float]:
+        from gnn.train import peak_rss_mib
+
+        self._stop.set()
+        self._thread.join()
+        return self.peak | {"driver_mib": peak_rss_mib()}
+
+
+def features_worker(lake: Path, as_of: str, stack_months: int, out: Path, engine: str) -> None:
+    """Time snapshot + features from ``lake`` for one date, then for the stacked dates, with
+    ``engine`` (pandas in this process, or Spark ``local[2]``); write the figures (with peak
+    memory of this process and of its children) to ``out``."""
     import pandas as pd
 
-    from gnn.train import peak_rss_mib
-    from loaders.lake import read_lake_snapshot
-
+    memory = TreeMemory()
     stamp = pd.Timestamp(as_of, tz="UTC")
     features = FeatureSet.default()
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    snapshot = read_lake_snapshot(lake, stamp)
+    read = _reader(engine)
+    timings["engine_start_s"] = time.perf_counter() - started
+    started = time.perf_counter()
+    snapshot = read(lake, stamp)
+    orders = snapshot.orders_sdf.count() if engine == "spark" else len(snapshot.orders)
     timings["snapshot_s"] = time.perf_counter() - started
     table = features.frame(snapshot, stamp)
     timings["one_date_s"] = time.perf_counter() - started
     timings["features_s"] = timings["one_date_s"] - timings["snapshot_s"]
     started = time.perf_counter()
     stacked_orders = 0
-    for date in [*reversed(earlier_months(stamp, stack_months)), stamp]:
-        frames = read_lake_snapshot(lake, date)
+    for date in [*reversed(earlier_months(stamp, stack_months)), stamp] if stack_months else []:
+        frames = read(lake, date)
         features.frame(frames, date)
-        stacked_orders += len(frames.orders)
+        stacked_orders += frames.orders_sdf.count() if engine == "spark" else len(frames.orders)
     timings["stacked_s"] = time.perf_counter() - started
+    cores = 2 if engine == "spark" else 1
     figures = {
-        "orders_in_snapshot": len(snapshot.orders),
-        "businesses_in_snapshot": len(snapshot.businesses),
+        "engine": engine,
+        "cores": cores,
+        "orders_in_snapshot": orders,
+        "businesses_in_snapshot": len(table),
         "feature_columns": table.shape[1],
         **timings,
-        "orders_per_core_second": len(snapshot.orders) / timings["one_date_s"],
-        "stacked_dates": stack_months + 1,
+        "orders_per_core_second": orders / timings["one_date_s"] / cores,
+        "stacked_dates": stack_months + 1 if stack_months else 0,
         "stacked_orders": stacked_orders,
-        "stacked_orders_per_core_second": stacked_orders / timings["stacked_s"],
-        "peak_rss_mib": peak_rss_mib(),
+        "stacked_orders_per_core_second": (
+            stacked_orders / timings["stacked_s"] / cores if stack_months else None
+        ),
     }
+    peaks = memory.stop()
+    figures |= {"peak_rss_mib": peaks["driver_mib"], "peak_children_rss_mib": peaks["children_mib"]}
     out.write_text(json.dumps(figures))
 
 
-def features_at(millions: float, stack_months: int, seed: int) -> dict:
+def _reader(engine: str):  # type: ignore[no-untyped-def]
+    """``read(lake, date)`` for the engine (Spark's session is started here, and timed)."""
+    if engine == "pandas":
+        from loaders.lake import read_lake_snapshot
+
+        return read_lake_snapshot
+    from loaders.spark.session import SparkOptions, buckets, spark_session
+    from loaders.spark.snapshot import read_spark_snapshot
+
+    options = SparkOptions(master="local[2]", driver_memory="6g")
+    spark = spark_session(options)
+    return lambda lake, date: read_spark_snapshot(
+        spark, lake, date, buckets=buckets(options, spark)
+    )
+
+
+def features_at(
+    millions: float, stack_months: int, seed: int, engines: list[str], spark_stacked_up_to: float
+) -> list[dict]:
     """Generate about ``millions`` million orders, write them to a lake, and time the
-    snapshot + features in a fresh process."""
+    snapshot + features with each engine, each in a fresh process."""
     from loaders.lake import LakeRows, write_lake_frames
     from loaders.synthetic import SyntheticConfig, generate_marketplace, to_contract_frames
 
@@ -114,19 +175,26 @@ def features_at(millions: float, stack_months: int, seed: int) -> dict:
     rows = LakeRows(*frames[:2], [frames[2]], frames[3], market.credit_events)
     total_orders = len(frames[2])
     del market, frames
+    results = []
     with tempfile.TemporaryDirectory() as tmp:
         lake = Path(tmp) / "lake"
         started = time.perf_counter()
         write_lake_frames(lake, rows, key_fingerprint="scale", base_currency="USD", source="bench")
         written_s = time.perf_counter() - started
         del rows
-        out = Path(tmp) / "features.json"
-        command = [sys.executable, __file__, "--features-worker", str(lake), "--as-of", as_of,
-                   "--stack-months", str(stack_months), "--worker-out", str(out)]  # fmt: skip
-        subprocess.run(command, check=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
-        figures = json.loads(out.read_text())
-    return {"businesses": businesses, "orders": total_orders, "as_of": as_of,
-            "generate_s": generated_s, "lake_write_s": written_s, **figures}  # fmt: skip
+        for engine in engines:
+            out = Path(tmp) / f"features-{engine}.json"
+            stack = stack_months if engine == "pandas" or millions <= spark_stacked_up_to else 0
+            command = [sys.executable, __file__, "--features-worker", str(lake), "--as-of", as_of,
+                       "--stack-months", str(stack), "--worker-out", str(out),
+                       "--engine", engine]  # fmt: skip
+            subprocess.run(command, check=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+            results.append(
+                {"businesses": businesses, "orders": total_orders, "as_of": as_of,
+                 "generate_s": generated_s, "lake_write_s": written_s,
+                 **json.loads(out.read_text())}
+            )  # fmt: skip
+    return results
 
 
 def build_problem(args: argparse.Namespace) -> dict:
@@ -211,6 +279,14 @@ def main() -> None:
     parser.add_argument("--parts", default="features,training")
     parser.add_argument("--orders-millions", default="1,10")
     parser.add_argument("--feature-stack-months", type=int, default=3)
+    parser.add_argument("--engines", default="pandas,spark")
+    parser.add_argument(
+        "--spark-stacked-up-to",
+        type=float,
+        default=1.0,
+        help="Spark runs the stacked dates only up to this many million orders",
+    )
+    parser.add_argument("--engine", default="pandas", help=argparse.SUPPRESS)
     parser.add_argument("--worker", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--features-worker", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--as-of", default=None, help=argparse.SUPPRESS)
@@ -220,16 +296,22 @@ def main() -> None:
         worker(args.worker, args.worker_out, args.batch_size)
         return
     if args.features_worker is not None:
-        features_worker(args.features_worker, args.as_of, args.stack_months, args.worker_out)
+        features_worker(
+            args.features_worker, args.as_of, args.stack_months, args.worker_out, args.engine
+        )
         return
     torch.set_num_threads(1)
     parts = set(args.parts.split(","))
     figures: dict = {}
     if "features" in parts:
         figures["features"] = [
-            features_at(float(m), args.feature_stack_months, args.generator_seed)
+            row
             for m in args.orders_millions.split(",")
-        ]
+            for row in features_at(
+                float(m), args.feature_stack_months, args.generator_seed,
+                args.engines.split(","), args.spark_stacked_up_to,
+            )
+        ]  # fmt: skip
         _write(figures, args)
     if "training" in parts:
         figures |= training(args)
