@@ -70,6 +70,37 @@ def _one_version_each(businesses: pd.DataFrame) -> None:
         )
 
 
+#: The import's files: name -> (typed header, whether it holds nodes). Both writers (pandas
+#: here, Spark in :mod:`graph.bulk_spark`) write these files with the row functions below.
+IMPORT_FILES: dict[str, tuple[list[str], bool]] = {
+    "businesses": ([
+        "business_id:ID(Business)", "kind", "registered_at:datetime", "region", "industry",
+        "employees:long", "declared_revenue:double", "updated_at:datetime", ":LABEL",
+    ], True),
+    "credit_events": ([":ID(CreditEvent)", "business_id", "event", "at:datetime", ":LABEL"], True),
+    "had_event": ([":START_ID(Business)", ":END_ID(CreditEvent)", ":TYPE"], False),
+    "identifiers": (
+        [":ID(Identifier)", "type", "hash", "hub:boolean", "degree:long", ":LABEL"], True
+    ),
+    "has_identifier": ([":START_ID(Business)", ":END_ID(Identifier)", ":TYPE"], False),
+    "schema_info": ([":ID(Meta)", "version:long", "key_fingerprint", ":LABEL"], True),
+    "outcomes": ([
+        ":ID(Outcome)", "business_id", "as_of:datetime", "defaulted:long", "fraud:long",
+        "source", ":LABEL",
+    ], True),
+    "has_outcome": ([":START_ID(Business)", ":END_ID(Outcome)", ":TYPE"], False),
+    "sold_to": ([
+        ":START_ID(Business)", ":END_ID(Business)", "txn_id", "ts:datetime", "amount:double",
+        "currency", "amount_base:double", "status", "status_at:datetime", "category", ":TYPE",
+    ], False),
+    "trades_with": ([
+        ":START_ID(Business)", ":END_ID(Business)", "orders:long", "gmv:double",
+        "refunded:long", "disputed:long", "cancelled:long", "first_ts:datetime",
+        "last_ts:datetime", ":TYPE",
+    ], False),
+}  # fmt: skip
+
+
 class _ImportFiles:
     """The import's CSV files with their typed headers, as nodes or relationships."""
 
@@ -78,10 +109,9 @@ class _ImportFiles:
         self.nodes: list[Path] = []
         self.relationships: list[Path] = []
 
-    def emit(
-        self, name: str, frame: pd.DataFrame, header: list[str], *, node: bool, append: bool = False
-    ) -> None:
-        """Write ``frame`` as ``<name>.csv`` with ``header`` (``append``: add to it)."""
+    def emit(self, name: str, frame: pd.DataFrame, *, append: bool = False) -> None:
+        """Write ``frame`` as ``<name>.csv`` under its header (``append``: add to it)."""
+        header, node = IMPORT_FILES[name]
         path = self.csv_dir / f"{name}.csv"
         frame = frame.set_axis(header, axis=1)
         frame.to_csv(path, index=False, mode="a" if append else "w", header=not append)
@@ -89,8 +119,9 @@ class _ImportFiles:
             (self.nodes if node else self.relationships).append(path)
 
 
-def _emit_businesses(files: _ImportFiles, b: pd.DataFrame) -> None:
-    frame = pd.DataFrame(
+def business_rows(b: pd.DataFrame) -> pd.DataFrame:
+    """``businesses`` rows of the businesses frame (one version each)."""
+    return pd.DataFrame(
         {
             "id": b["business_id"],
             "kind": b["kind"],
@@ -103,34 +134,28 @@ def _emit_businesses(files: _ImportFiles, b: pd.DataFrame) -> None:
             "label": "Business",
         }
     )
-    header = [
-        "business_id:ID(Business)", "kind", "registered_at:datetime", "region", "industry",
-        "employees:long", "declared_revenue:double", "updated_at:datetime", ":LABEL",
-    ]  # fmt: skip
-    files.emit("businesses", frame, header, node=True)
 
 
-def _emit_credit_events(files: _ImportFiles, events: pd.DataFrame | None) -> None:
-    """``(:CreditEvent {business_id, event, at})`` nodes and their ``HAD_EVENT`` links."""
-    if events is None or events.empty:
-        return
+def _event_key(events: pd.DataFrame) -> pd.Series:
     at = _iso(events["at"])
-    key = events["business_id"].astype(str) + "|" + events["event"].astype(str) + "|" + at
-    frame = pd.DataFrame(
-        {"id": key, "b": events["business_id"], "e": events["event"], "at": at, "l": "CreditEvent"}
-    )
-    header = [":ID(CreditEvent)", "business_id", "event", "at:datetime", ":LABEL"]
-    files.emit("credit_events", frame, header, node=True)
-    links = pd.DataFrame({"s": events["business_id"], "e": key, "t": "HAD_EVENT"})
-    header = [":START_ID(Business)", ":END_ID(CreditEvent)", ":TYPE"]
-    files.emit("had_event", links, header, node=False)
+    return events["business_id"].astype(str) + "|" + events["event"].astype(str) + "|" + at
 
 
-def _emit_identifiers(files: _ImportFiles, identifiers: pd.DataFrame, hub_threshold: int) -> None:
-    """Identifier nodes with their degree and hub flag, and ``HAS_IDENTIFIER`` links."""
-    ids = identifiers[IDENTIFIER_COLUMNS].drop_duplicates()
-    degree = ids.groupby(["id_type", "id_hash"]).size().rename("degree").reset_index()
-    frame = pd.DataFrame(
+def credit_event_rows(events: pd.DataFrame) -> pd.DataFrame:
+    """``(:CreditEvent {business_id, event, at})`` node rows."""
+    return pd.DataFrame(
+        {"id": _event_key(events), "b": events["business_id"], "e": events["event"],
+         "at": _iso(events["at"]), "l": "CreditEvent"}
+    )  # fmt: skip
+
+
+def had_event_rows(events: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame({"s": events["business_id"], "e": _event_key(events), "t": "HAD_EVENT"})
+
+
+def identifier_rows(degree: pd.DataFrame, hub_threshold: int) -> pd.DataFrame:
+    """Identifier nodes from ``(id_type, id_hash, degree)``, with the hub flag."""
+    return pd.DataFrame(
         {
             "id": degree["id_type"] + "|" + degree["id_hash"],
             "type": degree["id_type"],
@@ -140,21 +165,18 @@ def _emit_identifiers(files: _ImportFiles, identifiers: pd.DataFrame, hub_thresh
             "label": "Identifier",
         }
     )
-    header = [":ID(Identifier)", "type", "hash", "hub:boolean", "degree:long", ":LABEL"]
-    files.emit("identifiers", frame, header, node=True)
-    links = pd.DataFrame(
+
+
+def identifier_link_rows(ids: pd.DataFrame) -> pd.DataFrame:
+    """``HAS_IDENTIFIER`` rows of distinct ``IDENTIFIER_COLUMNS`` rows."""
+    return pd.DataFrame(
         {"s": ids["business_id"], "e": ids["id_type"] + "|" + ids["id_hash"], "t": "HAS_IDENTIFIER"}
     )
-    header = [":START_ID(Business)", ":END_ID(Identifier)", ":TYPE"]
-    files.emit("has_identifier", links, header, node=False)
 
 
-def _emit_outcomes(files: _ImportFiles, outcomes: pd.DataFrame | None) -> None:
-    if outcomes is None or not len(outcomes):
-        return
-    o = outcomes
+def outcome_rows(o: pd.DataFrame) -> pd.DataFrame:
     as_of = _iso(o["as_of"])
-    frame = pd.DataFrame(
+    return pd.DataFrame(
         {
             "id": o["business_id"] + "|" + as_of,
             "business_id": o["business_id"],
@@ -165,26 +187,69 @@ def _emit_outcomes(files: _ImportFiles, outcomes: pd.DataFrame | None) -> None:
             "label": "Outcome",
         }
     )
-    header = [
-        ":ID(Outcome)", "business_id", "as_of:datetime", "defaulted:long", "fraud:long",
-        "source", ":LABEL",
-    ]  # fmt: skip
-    files.emit("outcomes", frame, header, node=True)
-    links = pd.DataFrame(
+
+
+def has_outcome_rows(o: pd.DataFrame) -> pd.DataFrame:
+    as_of = _iso(o["as_of"])
+    return pd.DataFrame(
         {"s": o["business_id"], "e": o["business_id"] + "|" + as_of, "t": "HAS_OUTCOME"}
     )
-    files.emit("has_outcome", links, [":START_ID(Business)", ":END_ID(Outcome)", ":TYPE"],
-               node=False)  # fmt: skip
 
 
-_ORDER_HEADER = [
-    ":START_ID(Business)", ":END_ID(Business)", "txn_id", "ts:datetime", "amount:double",
-    "currency", "amount_base:double", "status", "status_at:datetime", "category", ":TYPE",
-]  # fmt: skip
-_PAIR_HEADER = [
-    ":START_ID(Business)", ":END_ID(Business)", "orders:long", "gmv:double", "refunded:long",
-    "disputed:long", "cancelled:long", "first_ts:datetime", "last_ts:datetime", ":TYPE",
-]  # fmt: skip
+def order_rows(chunk: pd.DataFrame) -> pd.DataFrame:
+    """``SOLD_TO`` rows, one per order."""
+    return pd.DataFrame(
+        {
+            "s": chunk["seller_id"],
+            "e": chunk["buyer_id"],
+            "txn_id": chunk["txn_id"],
+            "ts": _iso(chunk["ts"]),
+            "amount": chunk["amount"],
+            "currency": chunk["currency"],
+            "amount_base": chunk["amount_base"],
+            "status": chunk["status"],
+            "status_at": _iso(chunk["status_at"]),
+            "category": chunk["category"],
+            "t": "SOLD_TO",
+        }
+    )
+
+
+def pair_rows(pairs: pd.DataFrame) -> pd.DataFrame:
+    """``TRADES_WITH`` rows of :func:`graph.pairs.pair_totals` over all orders."""
+    out = pairs.copy()
+    out["first_ts"] = _iso(out["first_ts"])
+    out["last_ts"] = _iso(out["last_ts"])
+    out["t"] = "TRADES_WITH"
+    return out
+
+
+def schema_info_rows(key_fingerprint: str) -> pd.DataFrame:
+    return pd.DataFrame(
+        {"id": ["schema"], "v": [SCHEMA_VERSION], "k": [key_fingerprint], "l": ["SchemaInfo"]}
+    )
+
+
+def _emit_credit_events(files: _ImportFiles, events: pd.DataFrame | None) -> None:
+    if events is None or events.empty:
+        return
+    files.emit("credit_events", credit_event_rows(events))
+    files.emit("had_event", had_event_rows(events))
+
+
+def _emit_identifiers(files: _ImportFiles, identifiers: pd.DataFrame, hub_threshold: int) -> None:
+    """Identifier nodes with their degree and hub flag, and ``HAS_IDENTIFIER`` links."""
+    ids = identifiers[IDENTIFIER_COLUMNS].drop_duplicates()
+    degree = ids.groupby(["id_type", "id_hash"]).size().rename("degree").reset_index()
+    files.emit("identifiers", identifier_rows(degree, hub_threshold))
+    files.emit("has_identifier", identifier_link_rows(ids))
+
+
+def _emit_outcomes(files: _ImportFiles, outcomes: pd.DataFrame | None) -> None:
+    if outcomes is None or not len(outcomes):
+        return
+    files.emit("outcomes", outcome_rows(outcomes))
+    files.emit("has_outcome", has_outcome_rows(outcomes))
 
 
 def _emit_orders(files: _ImportFiles, order_chunks: Iterable[pd.DataFrame]) -> None:
@@ -192,30 +257,10 @@ def _emit_orders(files: _ImportFiles, order_chunks: Iterable[pd.DataFrame]) -> N
     over all chunks (:mod:`graph.pairs`)."""
     partials: list[pd.DataFrame] = []
     for chunk in order_chunks:
-        frame = pd.DataFrame(
-            {
-                "s": chunk["seller_id"],
-                "e": chunk["buyer_id"],
-                "txn_id": chunk["txn_id"],
-                "ts": _iso(chunk["ts"]),
-                "amount": chunk["amount"],
-                "currency": chunk["currency"],
-                "amount_base": chunk["amount_base"],
-                "status": chunk["status"],
-                "status_at": _iso(chunk["status_at"]),
-                "category": chunk["category"],
-                "t": "SOLD_TO",
-            }
-        )
-        files.emit("sold_to", frame, _ORDER_HEADER, node=False, append=bool(partials))
+        files.emit("sold_to", order_rows(chunk), append=bool(partials))
         partials.append(pair_totals(chunk))
-    if not partials:
-        return
-    pairs = combine_pair_totals(partials)
-    pairs["first_ts"] = _iso(pairs["first_ts"])
-    pairs["last_ts"] = _iso(pairs["last_ts"])
-    pairs["t"] = "TRADES_WITH"
-    files.emit("trades_with", pairs, _PAIR_HEADER, node=False)
+    if partials:
+        files.emit("trades_with", pair_rows(combine_pair_totals(partials)))
 
 
 def write_import_csvs(
@@ -239,14 +284,10 @@ def write_import_csvs(
     _one_version_each(businesses)
     csv_dir.mkdir(parents=True, exist_ok=True)
     files = _ImportFiles(csv_dir)
-    _emit_businesses(files, businesses)
+    files.emit("businesses", business_rows(businesses))
     _emit_credit_events(files, credit_events)
     _emit_identifiers(files, identifiers, hub_threshold)
-    meta = pd.DataFrame(
-        {"id": ["schema"], "v": [SCHEMA_VERSION], "k": [key_fingerprint], "l": ["SchemaInfo"]}
-    )
-    files.emit("schema_info", meta, [":ID(Meta)", "version:long", "key_fingerprint", ":LABEL"],
-               node=True)  # fmt: skip
+    files.emit("schema_info", schema_info_rows(key_fingerprint))
     _emit_outcomes(files, outcomes)
     _emit_orders(files, order_chunks)
     return {"nodes": files.nodes, "relationships": files.relationships}
@@ -352,6 +393,26 @@ def node_store_has_nodes(store: Path) -> bool:
     return bool((tail.reshape(-1, _NODE_RECORD_BYTES)[:, 0] & 1).any())
 
 
+def import_groups(csv_dir: Path) -> dict[str, list[Path]]:
+    """The import's files under ``csv_dir`` by name: ``<name>.csv`` (header on its first
+    line, as :func:`write_import_csvs` writes), or a ``<name>/`` folder of ``header.csv`` and
+    headerless parts (as Spark writes, :mod:`graph.bulk_spark`), header first."""
+    groups: dict[str, list[Path]] = {}
+    for name in IMPORT_FILES:
+        single, folder = csv_dir / f"{name}.csv", csv_dir / name
+        if single.exists():
+            groups[name] = [single]
+        elif (folder / "header.csv").exists():
+            parts = sorted(p for p in folder.glob("part-*.csv") if p.stat().st_size)
+            groups[name] = [folder / "header.csv", *parts]
+    return groups
+
+
+def _data_rows(files: list[Path]) -> int:
+    """Data rows of one import group (its first file's first line is the header)."""
+    return sum(sum(1 for _ in f.open()) for f in files) - 1
+
+
 def bulk_import(
     config: local.LocalServerConfig,
     csv_dir: Path,
@@ -371,13 +432,9 @@ def bulk_import(
         )
     guard_bulk_target(config, database=database, overwrite=overwrite)
     local.make_private(config.data_dir)
-    files = sorted(Path(csv_dir).glob("*.csv"))
-    node_files = [
-        f
-        for f in files
-        if f.stem in {"businesses", "identifiers", "schema_info", "outcomes", "credit_events"}
-    ]
-    rel_files = [f for f in files if f not in node_files]
+    groups = import_groups(Path(csv_dir))
+    node_files = [n for n in groups if IMPORT_FILES[n][1]]
+    rel_files = [n for n in groups if not IMPORT_FILES[n][1]]
     started = time.perf_counter()
     completed = local.admin_command(
         config,
@@ -388,8 +445,8 @@ def bulk_import(
         "--overwrite-destination=true",
         "--skip-duplicate-nodes=false",
         "--threads=2",
-        *[f"--nodes={f}" for f in node_files],
-        *[f"--relationships={f}" for f in rel_files],
+        *[f"--nodes={','.join(map(str, groups[n]))}" for n in node_files],
+        *[f"--relationships={','.join(map(str, groups[n]))}" for n in rel_files],
     )
     seconds = time.perf_counter() - started
     if completed.returncode != 0:
@@ -397,11 +454,11 @@ def bulk_import(
             "neo4j-admin import failed; its output follows. Fix the CSVs or start from an "
             f"empty data folder.\n{completed.stdout[-3000:]}\n{completed.stderr[-3000:]}"
         )
-    counts = {f.stem: sum(1 for _ in f.open()) - 1 for f in files}
-    logger.info("neo4j-admin import of %d files took %.1fs: %s", len(files), seconds, counts)
+    counts = {name: _data_rows(files) for name, files in groups.items()}
+    logger.info("neo4j-admin import of %d files took %.1fs: %s", len(groups), seconds, counts)
     return BulkResult(
-        nodes=sum(counts[f.stem] for f in node_files),
-        relationships=sum(counts[f.stem] for f in rel_files),
+        nodes=sum(counts[n] for n in node_files),
+        relationships=sum(counts[n] for n in rel_files),
         orders=counts.get("sold_to", 0),
         seconds=seconds,
     )
@@ -426,9 +483,7 @@ def bulk_load_export(
 
     Raises :class:`Neo4jSetupError` when the database may not be replaced
     (:func:`guard_bulk_target`): nothing is written then."""
-    import neo4j
-
-    from graph.schema import ensure_schema, key_fingerprint
+    from graph.schema import key_fingerprint
     from loaders.options import ExportOptions
     from loaders.validate import ExportReader
 
@@ -453,12 +508,30 @@ def bulk_load_export(
             csv_dir, businesses, identifiers, orders, outcomes,
             key_fingerprint=fingerprint, hub_threshold=hub_threshold, credit_events=events,
         )  # fmt: skip
+    result = import_and_start(config, csv_dir, fingerprint, overwrite=overwrite, say=say)
+    if writer is not None:
+        writer.commit()
+    return result, reader.report
+
+
+def import_and_start(
+    config: local.LocalServerConfig,
+    csv_dir: Path,
+    fingerprint: str,
+    *,
+    overwrite: bool,
+    say: Any = logger.info,
+) -> BulkResult:
+    """Stop the local server, import ``csv_dir`` (:func:`bulk_import`, guarded), start it
+    again and add the schema (constraints, indexes) for key ``fingerprint``."""
+    import neo4j
+
+    from graph.schema import ensure_schema
+
     local.stop(config)
     say("running neo4j-admin database import full ...")
     result = bulk_import(config, csv_dir, overwrite=overwrite)
     info = local.start(config, say=say)
     with neo4j.GraphDatabase.driver(info.uri, auth=(info.user, info.password)) as driver:
         ensure_schema(driver, fingerprint)
-    if writer is not None:
-        writer.commit()
-    return result, reader.report
+    return result

@@ -54,9 +54,13 @@ def combine_pair_totals(partials: Sequence[pd.DataFrame]) -> pd.DataFrame:
     """Totals of several chunks' :func:`pair_totals` as if computed over all their orders."""
     if len(partials) == 1:
         return partials[0]
+    return sum_pair_totals(pd.concat(partials, ignore_index=True))
+
+
+def sum_pair_totals(totals: pd.DataFrame) -> pd.DataFrame:
+    """One row per pair of ``totals`` rows (several per pair allowed), summed."""
     return (
-        pd.concat(partials, ignore_index=True)
-        .groupby(PAIR_KEYS, sort=False)
+        totals.groupby(PAIR_KEYS, sort=False)
         .agg(
             orders=("orders", "sum"),
             gmv=("gmv", "sum"),

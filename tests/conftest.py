@@ -144,6 +144,16 @@ def neo4j_driver(_session_driver, neo4j_server: TestServer):
     return _session_driver
 
 
+@pytest.fixture(scope="session")
+def spark():  # type: ignore[no-untyped-def]
+    """One real Spark session (``local[2]``, 1 GiB) for every test that needs Spark."""
+    from loaders.spark.session import SparkOptions, spark_session
+
+    session = spark_session(SparkOptions(master="local[2]", driver_memory="1g"))
+    yield session
+    session.stop()
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tests that use the real server are marked ``neo4j`` even if their author forgot."""
     for item in items:

@@ -19,7 +19,6 @@ from gnn.data import FeatureScaler
 from gnn.evaluate import FeatureSet
 from loaders.features import FeatureReference, compute_features
 from loaders.lake import LakeRows, LakeSnapshot, read_lake_snapshot, write_lake_frames
-from loaders.spark.session import SparkOptions, spark_session
 from loaders.spark.snapshot import SparkSnapshot, read_spark_snapshot
 from loaders.synthetic import SyntheticConfig, generate_marketplace, to_contract_frames
 from tradegraph.cli.main import app
@@ -33,13 +32,6 @@ LATER = pd.Timestamp("2024-06-01", tz="UTC")
 VERSION_AT = pd.Timestamp("2023-10-20T12:00:00", tz="UTC")
 FRAMES = ("businesses", "identifiers", "orders", "outcomes", "credit_events")
 TOLERANCE = 1e-9
-
-
-@pytest.fixture(scope="module")
-def spark():  # type: ignore[no-untyped-def]
-    session = spark_session(SparkOptions(master="local[2]", driver_memory="1g"))
-    yield session
-    session.stop()
 
 
 def _second_versions(businesses: pd.DataFrame, identifiers: pd.DataFrame, ids: list[str]):  # type: ignore[no-untyped-def]
@@ -198,3 +190,35 @@ def test_the_spark_engine_without_a_lake_says_to_write_one(
         get_settings.cache_clear()
     assert result.exit_code == 2
     assert "--lake" in result.output and "validate EXPORT --lake" in result.output
+
+
+def test_train_and_score_with_spark_give_the_pandas_scores(
+    spark, lake: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """A model trained on Spark's features is the artefact ``score`` reads, and scoring with
+    either engine gives the same scores."""
+    monkeypatch.setenv("TRADEGRAPH_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("NEO4J_URI", "bolt://127.0.0.1:1")  # nothing listens: Neo4j is not used
+    get_settings.cache_clear()
+    models, runner = tmp_path / "models", CliRunner()
+    try:
+        trained = runner.invoke(
+            app,
+            ["train", "--lake", str(lake), "--engine", "spark", "--as-of", "2023-12-01",
+             "--models-dir", str(models), "--folds", "2", "--champion", "trees_own_cp"],
+        )  # fmt: skip
+        assert trained.exit_code == 0, trained.output
+        for engine in ("spark", "pandas"):
+            scored = runner.invoke(
+                app,
+                ["score", "--lake", str(lake), "--engine", engine, "--as-of", "2024-06-01",
+                 "--models-dir", str(models), "--no-write", "--out", str(tmp_path / engine)],
+            )  # fmt: skip
+            assert scored.exit_code == 0, scored.output
+    finally:
+        get_settings.cache_clear()
+    got = pd.read_csv(tmp_path / "spark").set_index("business_id").sort_index()
+    expected = pd.read_csv(tmp_path / "pandas").set_index("business_id").sort_index()
+    assert len(got) > 100 and got.index.equals(expected.index)
+    assert np.allclose(got["pd"], expected["pd"], rtol=0, atol=1e-9)
+    assert (got["grade"] == expected["grade"]).all()

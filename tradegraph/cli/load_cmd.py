@@ -9,7 +9,15 @@ import typer
 from rich.progress import TaskID
 from rich.table import Table
 
-from tradegraph.cli.common import EXIT_FAILURE, EXIT_USAGE, console, local_server_config
+from tradegraph.cli.common import (
+    EXIT_FAILURE,
+    EXIT_USAGE,
+    EngineOption,
+    SparkMasterOption,
+    console,
+    local_server_config,
+    with_engine,
+)
 from tradegraph.cli.common import fail as _exit
 from tradegraph.cli.common import progress as progress_display
 
@@ -31,7 +39,11 @@ def _reconciliation(result) -> Table:
 
 def load(
     export: Annotated[
-        Path, typer.Argument(help="Export folder (businesses, transactions, outcomes).")
+        Path,
+        typer.Argument(
+            help="Export folder (businesses, transactions, outcomes); with --bulk --engine "
+            "spark, a Parquet lake (`validate --lake`) instead."
+        ),
     ],
     batch_size: Annotated[
         int | None, typer.Option(help="Rows per write transaction (default: settings).")
@@ -55,6 +67,8 @@ def load(
         Path | None,
         typer.Option(help="Also write the kept rows to this Parquet lake, in the same pass."),
     ] = None,
+    engine: EngineOption = None,
+    spark_master: SparkMasterOption = None,
 ) -> None:
     """Validate EXPORT and load it into Neo4j: exact, idempotent, safe to re-run after a crash."""
     from graph.load import load_export
@@ -63,7 +77,10 @@ def load(
     from tradegraph.cli.common import open_driver
     from tradegraph.settings import MissingHashKeyError, get_settings
 
-    settings = get_settings()
+    settings = with_engine(get_settings(), engine, spark_master)
+    if bulk and settings.engine == "spark":
+        _bulk_load_lake(settings, export, overwrite=overwrite)
+        return
     if not export.is_dir():
         _exit(
             f"{export} is not a folder: pass the export folder (see docs for its layout).",
@@ -147,6 +164,31 @@ def _bulk_load(settings, export: Path, key: bytes, rejects_dir: Path, *, overwri
     console.print(
         f"imported {result.nodes:,} nodes and {result.relationships:,} relationships "
         f"({result.orders:,} orders, {result.orders / max(result.seconds, 1e-9):,.0f} orders/s)"
+    )
+
+
+def _bulk_load_lake(settings, lake: Path, *, overwrite: bool) -> None:
+    """``load LAKE --bulk --engine spark``: Spark writes the import files from a validated
+    lake, then the guarded import (``graph.bulk_spark.bulk_load_lake``)."""
+    from graph.bulk_spark import bulk_load_lake
+    from graph.server.errors import Neo4jSetupError
+    from loaders.lake import LakeError
+    from loaders.spark.session import SparkOptions, buckets, spark_session
+
+    if settings.neo4j_uri:
+        _exit("--bulk works only on the local server: unset NEO4J_URI, or load online.", EXIT_USAGE)
+    options = SparkOptions(master=settings.spark_master, driver_memory=settings.spark_memory)
+    spark = spark_session(options)
+    try:
+        result = bulk_load_lake(
+            local_server_config(settings), lake, spark, buckets=buckets(options, spark),
+            hub_threshold=settings.hub_threshold, overwrite=overwrite, say=console.print,
+        )  # fmt: skip
+    except (Neo4jSetupError, LakeError) as error:
+        _exit(str(error), EXIT_USAGE)
+    console.print(
+        f"imported {result.nodes:,} nodes and {result.relationships:,} relationships "
+        f"({result.orders:,} orders) from the lake {lake}"
     )
 
 
