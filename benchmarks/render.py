@@ -208,26 +208,47 @@ def _interval(value: Mapping[str, float] | None) -> dict[str, float] | None:
     return {"value": value["estimate"], "lo": value["low"], "hi": value["high"]}
 
 
+def _engine_lines(sizes: list[Mapping[str, Any]]) -> list[str]:
+    """Snapshot + features per size (and engine, where the run compared engines)."""
+    lines = [
+        "Snapshot + features from the Parquet lake as of the last score date, then that date "
+        "with its earlier monthly cohorts stacked; pandas runs in one process (one core), Spark "
+        "in `local[2]` (both cores), each in a fresh process on the same lake. Orders per "
+        "core-second divide by the cores the engine used. Peak memory: the Python driver, and "
+        "(Spark) its JVM and Python workers together.",
+        "",
+    ]
+    lines += table(
+        ["orders", "engine", "orders before the date", "start (s)", "snapshot (s)",
+         "features (s)", "one date (s)", "orders per core-second", "stacked dates",
+         "stacked (s)", "peak driver (MiB)", "peak JVM + workers (MiB)"],
+        [[f["orders"], f.get("engine", "pandas"), f["orders_in_snapshot"],
+          f.get("engine_start_s", "–"), f["snapshot_s"], f["features_s"], f["one_date_s"],
+          f["orders_per_core_second"], f["stacked_dates"] or "–",
+          f["stacked_s"] if f["stacked_dates"] else "–", f["peak_rss_mib"],
+          f.get("peak_children_rss_mib") or "–"] for f in sizes],
+    )  # fmt: skip
+    by_size: dict[int, dict[str, Mapping[str, Any]]] = {}
+    for f in sizes:
+        by_size.setdefault(f["orders"], {})[f.get("engine", "pandas")] = f
+    for orders, engines in by_size.items():
+        if {"pandas", "spark"} <= set(engines):
+            ratio = (
+                engines["spark"]["orders_per_core_second"]
+                / engines["pandas"]["orders_per_core_second"]
+            )
+            lines += ["", f"At {fmt(orders)} orders, Spark per core against pandas per core "
+                      f"(one date): {fmt(ratio)} (goal: at least 1)."]  # fmt: skip
+    return [*lines, ""]
+
+
 def render_scale_benchmark(figures: Mapping[str, Any]) -> list[str]:
     """Snapshot + features from the lake per size, then GraphSAGE training: throughput per
     process and held-out AUC, one process against DDP."""
     lines: list[str] = []
     sizes = figures.get("features", [])
     if sizes:
-        lines += [
-            "Snapshot + features from the Parquet lake (pandas, one core), as of the last score "
-            "date, then that date with its earlier monthly cohorts stacked:",
-            "",
-        ]
-        lines += table(
-            ["orders", "businesses", "orders before the date", "snapshot (s)", "features (s)",
-             "one date (s)", "orders per core-second", "stacked dates", "stacked (s)",
-             "peak memory (MiB)"],
-            [[f["orders"], f["businesses"], f["orders_in_snapshot"], f["snapshot_s"],
-              f["features_s"], f["one_date_s"], f["orders_per_core_second"],
-              f["stacked_dates"], f["stacked_s"], f["peak_rss_mib"]] for f in sizes],
-        )  # fmt: skip
-        lines.append("")
+        lines += _engine_lines(sizes)
     problem = figures.get("problem", {})
     if not problem:
         return lines
