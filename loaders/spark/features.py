@@ -37,6 +37,7 @@ from loaders.features import (
     own_feature_names,
     population_distress,
 )
+from loaders.point_in_time import status_as_of
 from loaders.spark.snapshot import BUCKET, bucket_of, to_spark, utc
 
 if TYPE_CHECKING:
@@ -62,7 +63,6 @@ def spark_features(
     hub_threshold: int = DEFAULT_HUB_THRESHOLD,
     counterparty_days: float = 365.0,
     reference: FeatureReference | None = None,
-    **_: Any,
 ) -> pd.DataFrame:
     """Features of every business in ``snapshot``, as
     :func:`loaders.features.compute_features` computes them from its pandas frames (same
@@ -122,6 +122,7 @@ def _trades(rows: pd.DataFrame, ids: pd.Index, as_of: pd.Timestamp) -> fk.Trades
     if rows.empty:
         empty = np.zeros(0, dtype=np.int64)
         return fk.Trades(empty, empty, np.zeros(0), np.zeros(0), np.zeros(0, str), np.zeros(0))
+    rows = status_as_of(rows, as_of)
     status, ts, age, gmv = fk.trade_arrays(rows, as_of)
     other = pd.factorize(rows["other_id"], sort=True)[0]
     return fk.Trades(ids.get_indexer(rows["entity_id"]), other, age, gmv, status, ts)

@@ -99,6 +99,9 @@ class SparkSnapshot:
     as_of: pd.Timestamp
     businesses_sdf: Any
     identifiers_sdf: Any
+    #: Orders placed before ``as_of`` between businesses in force, with their status as the
+    #: lake holds it: ``loaders.point_in_time.status_as_of`` runs where they are read (here on
+    #: collection, in the feature blocks), which saves Spark a pass over every order.
     orders_sdf: Any
     outcomes: pd.DataFrame
     credit_events: pd.DataFrame
@@ -118,7 +121,7 @@ class SparkSnapshot:
 
     @cached_property
     def orders(self) -> pd.DataFrame:
-        frame = utc(self.orders_sdf.toPandas())[ORDER_COLUMNS]
+        frame = status_as_of(utc(self.orders_sdf.toPandas()), self.as_of)[ORDER_COLUMNS]
         return frame.sort_values("txn_id", ignore_index=True)
 
     def compute_features(self, as_of: pd.Timestamp, **options: Any) -> pd.DataFrame:
@@ -166,10 +169,6 @@ def read_spark_snapshot(
     month = F.lit(stamp.strftime("%Y-%m"))
     placed = (F.col("month") <= month) & (F.col("ts") < at)
     orders = read_table(spark, root, "orders", exports, placed)
-    order_schema = spark_schema("orders")
-    orders = orders.mapInPandas(
-        lambda parts: (_naive(status_as_of(utc(p), stamp)) for p in parts), order_schema
-    )
     ids = in_force.select("business_id")
     orders = orders.join(ids.withColumnRenamed("business_id", "seller_id"), "seller_id", "semi")
     orders = orders.join(ids.withColumnRenamed("business_id", "buyer_id"), "buyer_id", "semi")
