@@ -239,6 +239,17 @@ def _engine_lines(sizes: list[Mapping[str, Any]]) -> list[str]:
             )
             lines += ["", f"At {fmt(orders)} orders, Spark per core against pandas per core "
                       f"(one date): {fmt(ratio)} (goal: at least 1)."]  # fmt: skip
+    largest = max(by_size)
+    spark = by_size[largest].get("spark")
+    if spark is not None:
+        hours = 1e9 / spark["orders_per_core_second"] / 3600
+        lines += [
+            "",
+            f"1 billion orders at Spark's per-core rate measured at {fmt(largest)} orders: "
+            f"{fmt(hours)} core-hours for one score date, about {fmt(hours * 60 / 64)} minutes "
+            "on 64 executor cores if it scaled linearly (an estimate from this machine's rate, "
+            "not a cluster measurement).",
+        ]
     return [*lines, ""]
 
 
