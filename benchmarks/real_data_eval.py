@@ -100,8 +100,10 @@ def markdown(result: EvaluationResult, leaky: list[float] | None) -> str:
         cells = []
         for metric in ("auc", "auprc"):
             iv = result.interval(model, metric)
-            mean = result.metric(model, "all", metric)[0]
-            cells.append(f"{mean:.3f}" + ("" if iv is None else f" [{iv.low:.3f}, {iv.high:.3f}]"))
+            if iv is None:  # no interval: the mean over seeds
+                cells.append(f"{result.metric(model, 'all', metric)[0]:.3f}")
+            else:  # the interval's own estimate beside it (pooled out-of-fold under cv)
+                cells.append(f"{iv.estimate:.3f} [{iv.low:.3f}, {iv.high:.3f}]")
         mean, std = result.metric(model, "all", "ks")
         cells.append(f"{mean:.3f} ± {std:.3f}")
         lead = result.interval(model, "auc_minus_trees_own_cp")
