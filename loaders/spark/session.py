@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import logging
 import os
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
-logger = logging.getLogger(__name__)
+from loaders import PYSPARK_PANDAS_WARNING
 
-_PANDAS_WARNING = "PySpark does not yet fully support pandas"
+logger = logging.getLogger(__name__)
+#: The same filter for Spark's Python workers, which do not run this package's init first.
+_QUIET_WORKERS = f"ignore:{PYSPARK_PANDAS_WARNING}:FutureWarning"
+
 #: Hash buckets per core that businesses are spread over (one pandas call per bucket).
 BUCKETS_PER_CORE = 2
 
@@ -37,9 +39,6 @@ def spark_session(options: SparkOptions | None = None) -> Any:
 
     Raises :class:`ImportError` with what to install when PySpark is missing."""
     options = options or SparkOptions()
-    # PySpark 4 warns on every call that it does not "fully" support pandas 3; the engine's
-    # results are checked against the pandas path instead (tests/loaders/test_spark_engine.py).
-    warnings.filterwarnings("ignore", message=_PANDAS_WARNING, category=FutureWarning)
     try:
         from pyspark.sql import SparkSession
     except ImportError as exc:  # pragma: no cover - pyspark is a dependency
@@ -56,7 +55,7 @@ def spark_session(options: SparkOptions | None = None) -> Any:
             .config("spark.driver.memory", options.driver_memory)
             .config("spark.ui.enabled", "false")
             .config("spark.ui.showConsoleProgress", "false")
-            .config("spark.executorEnv.PYTHONWARNINGS", f"ignore:{_PANDAS_WARNING}:FutureWarning")
+            .config("spark.executorEnv.PYTHONWARNINGS", _QUIET_WORKERS)
             .config("spark.sql.shuffle.partitions", str(_default_buckets()))
         )
     spark = builder.config("spark.sql.session.timeZone", "UTC").getOrCreate()
