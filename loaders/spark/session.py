@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,8 +51,14 @@ def spark_session(options: SparkOptions | None = None) -> Any:
     if remote and options.master is None:
         builder = builder.remote(remote)
     else:
+        master = options.master or "local[*]"
+        if master.startswith("local") and not os.environ.get("PYSPARK_PYTHON"):
+            # Local workers must run this interpreter (its environment holds pandas and
+            # tradegraph), not whichever `python3` comes first on PATH; PySpark reads the
+            # worker's interpreter from this variable when the context starts.
+            os.environ["PYSPARK_PYTHON"] = sys.executable
         builder = (
-            builder.master(options.master or "local[*]")
+            builder.master(master)
             .config("spark.driver.memory", options.driver_memory)
             .config("spark.ui.enabled", "false")
             .config("spark.ui.showConsoleProgress", "false")
