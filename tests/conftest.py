@@ -14,12 +14,13 @@ otherwise the ``neo4j`` tests fail with that message and nothing is deleted. Und
 from __future__ import annotations
 
 import os
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.ports import free_port
 
 # Tests hash identifiers with the public demo key, never a deployment's key.
 os.environ.pop("TRADEGRAPH_HASH_KEY", None)
@@ -37,12 +38,6 @@ class TestServer:
     user: str
     password: str
     data_dir: Path | None  # None for a server named by TRADEGRAPH_TEST_NEO4J_URI
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -66,7 +61,7 @@ def neo4j_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestServe
     data_dir = tmp_path_factory.mktemp("neo4j-test-server")
     config = local.LocalServerConfig(
         data_dir=data_dir,
-        bolt_port=_free_port(),
+        bolt_port=free_port(),
         heap=os.environ.get("TRADEGRAPH_TEST_NEO4J_HEAP", "1500m"),
         pagecache=os.environ.get("TRADEGRAPH_TEST_NEO4J_PAGECACHE", "1g"),
     )

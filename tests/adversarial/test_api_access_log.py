@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,21 +13,17 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.ports import free_port
+
 pytestmark = pytest.mark.neo4j
 
 KEY = "serve-key-ABCDEFGHIJKLMNOP0123"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_api_access_log_never_holds_keys_sent_in_the_query_string(
     neo4j_driver, neo4j_server, tmp_path: Path
 ) -> None:
-    port = _free_port()
+    port = free_port()
     root = Path(__file__).resolve().parents[2]
     env = os.environ | {
         "PYTHONPATH": str(root),

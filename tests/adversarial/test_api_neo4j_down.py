@@ -21,6 +21,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from graph.scores import write_scores
+from tests.ports import free_port
 from tradegraph.api import create_app
 from tradegraph.settings import Settings
 
@@ -33,12 +34,6 @@ ROUTES = (
     ("GET", "/businesses/A/neighbourhood", None),
     ("GET", "/clusters", None),
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _no_model(*_args: object) -> pd.DataFrame:
@@ -63,7 +58,7 @@ def _assert_fast_safe_503(client: TestClient, port: int) -> None:
 
 
 def test_api_answers_503_within_a_second_when_neo4j_is_down_and_hides_its_address() -> None:
-    port = _free_port()  # nothing listens here
+    port = free_port()  # nothing listens here
     driver = neo4j.GraphDatabase.driver(f"bolt://127.0.0.1:{port}", auth=("neo4j", "secret"))
     try:
         client = _app(driver)
@@ -97,7 +92,7 @@ class Relay:
 
     def __init__(self, target: tuple[str, int]) -> None:
         self.target = target
-        self.port = _free_port()
+        self.port = free_port()
         self._listener: socket.socket | None = None
         self._open: list[socket.socket] = []
         self._lock = threading.Lock()

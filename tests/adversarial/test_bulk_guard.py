@@ -8,7 +8,6 @@ created by tradegraph", rewriting its config so the guard never fired again.
 from __future__ import annotations
 
 import hashlib
-import socket
 from pathlib import Path
 
 import pytest
@@ -18,18 +17,13 @@ from graph.bulk import bulk_import, guard_bulk_target, node_store_has_nodes, wri
 from graph.server import local
 from graph.server.errors import Neo4jSetupError
 from tests.graph.frames import make_frames
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.ports import free_port
 
 
 def _config(data_dir: Path) -> local.LocalServerConfig:
     return local.LocalServerConfig(
         data_dir=data_dir,
-        bolt_port=_free_port(),
+        bolt_port=free_port(),
         heap="512m",
         pagecache="128m",
         apoc=False,

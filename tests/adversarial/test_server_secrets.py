@@ -8,7 +8,6 @@ store, transaction logs and ``auth.ini`` were world-readable (0644).
 from __future__ import annotations
 
 import os
-import socket
 import stat
 import subprocess
 import threading
@@ -19,14 +18,9 @@ import pytest
 from neo4j import GraphDatabase
 
 from graph.server import local
+from tests.ports import free_port
 
 pytestmark = [pytest.mark.neo4j, pytest.mark.slow]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class _ProcessWatcher:
@@ -78,7 +72,7 @@ def test_first_start_keeps_the_password_out_of_argv_and_every_data_file_private(
     (data_dir / "logs" / "console.log").chmod(0o644)
     data_dir.chmod(0o755)
     config = local.LocalServerConfig(
-        data_dir=data_dir, bolt_port=_free_port(), heap="512m", pagecache="128m", apoc=False
+        data_dir=data_dir, bolt_port=free_port(), heap="512m", pagecache="128m", apoc=False
     )
     launched: list[str] = []
     real_popen = subprocess.Popen

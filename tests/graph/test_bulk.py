@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import neo4j
@@ -14,14 +13,9 @@ from graph.load import graph_counts, load_frames, read_pairs
 from graph.schema import read_schema_info
 from graph.server import local
 from tests.graph.frames import expected_pairs, make_frames, normalise_pairs
+from tests.ports import free_port
 
 pytestmark = [pytest.mark.neo4j, pytest.mark.slow]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_bulk_import_then_online_load_changes_nothing(tmp_path: Path) -> None:
@@ -38,7 +32,7 @@ def test_bulk_import_then_online_load_changes_nothing(tmp_path: Path) -> None:
     assert files["nodes"] and files["relationships"]
     config = local.LocalServerConfig(
         data_dir=tmp_path / "neo4j",
-        bolt_port=_free_port(),
+        bolt_port=free_port(),
         heap="512m",
         pagecache="128m",
         apoc=False,

@@ -3,7 +3,6 @@ of the same export builds: loading that export online afterwards changes nothing
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import neo4j
@@ -19,14 +18,9 @@ from graph.server.errors import Neo4jSetupError
 from loaders.lake import LakeRows, write_lake_frames
 from loaders.synthetic import SyntheticConfig, generate_marketplace, to_contract_frames
 from tests.graph.frames import normalise_pairs
+from tests.ports import free_port
 
 pytestmark = [pytest.mark.neo4j, pytest.mark.slow]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_spark_written_bulk_import_equals_the_online_load(spark, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -38,7 +32,7 @@ def test_spark_written_bulk_import_equals_the_online_load(spark, tmp_path: Path)
     write_lake_frames(lake, rows, key_fingerprint="fp", base_currency="USD", source="test")
 
     config = local.LocalServerConfig(
-        data_dir=tmp_path / "neo4j", bolt_port=_free_port(), heap="512m", pagecache="128m",
+        data_dir=tmp_path / "neo4j", bolt_port=free_port(), heap="512m", pagecache="128m",
         apoc=False,
     )  # fmt: skip
     imported = bulk_load_lake(config, lake, spark, buckets=3, hub_threshold=5)

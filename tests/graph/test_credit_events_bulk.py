@@ -3,7 +3,6 @@ them unchanged; an export with business versions is refused by the bulk path."""
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import neo4j
@@ -18,14 +17,9 @@ from graph.server.errors import Neo4jSetupError
 from graph.snapshot import read_credit_events
 from loaders.columns import CREDIT_EVENT_COLUMNS
 from tests.graph.frames import make_frames
+from tests.ports import free_port
 
 pytestmark = [pytest.mark.neo4j, pytest.mark.slow]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _events() -> pd.DataFrame:
@@ -58,7 +52,7 @@ def test_bulk_import_carries_credit_events(tmp_path: Path) -> None:
         key_fingerprint="fp", credit_events=events,
     )  # fmt: skip
     config = local.LocalServerConfig(
-        data_dir=tmp_path / "neo4j", bolt_port=_free_port(), heap="512m", pagecache="128m",
+        data_dir=tmp_path / "neo4j", bolt_port=free_port(), heap="512m", pagecache="128m",
         apoc=False,
     )  # fmt: skip
     bulk_import(config, tmp_path / "csv")

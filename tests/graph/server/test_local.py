@@ -12,17 +12,12 @@ from neo4j import GraphDatabase
 from graph.server import local
 from graph.server.errors import Neo4jSetupError
 from graph.server.java import find_java
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.ports import free_port
 
 
 def _config(data_dir: Path, **overrides) -> local.LocalServerConfig:
     return local.LocalServerConfig(
-        data_dir=data_dir, bolt_port=_free_port(), heap="768m", pagecache="256m", **overrides
+        data_dir=data_dir, bolt_port=free_port(), heap="768m", pagecache="256m", **overrides
     )
 
 
