@@ -67,9 +67,6 @@ def _write(frame: Any, name: str, rows: RowFunction, csv_dir: Path, parts: int) 
         .option("emptyValue", "")
         .csv(str(folder))
     )
-    for stray in folder.glob("part-*"):  # Spark names parts part-00000-<uuid>-c000.csv
-        if stray.suffix != ".csv":
-            stray.rename(stray.with_suffix(".csv"))
     pd.DataFrame(columns=header).to_csv(folder / "header.csv", index=False)
 
 
@@ -81,10 +78,11 @@ def write_import_csvs_spark(
     key_fingerprint: str,
     buckets: int,
     hub_threshold: int = HUB_THRESHOLD,
-) -> dict[str, int]:
-    """Write the import files for everything the lake at ``lake`` holds into ``csv_dir``;
-    returns the rows read per lake table. Raises :class:`Neo4jSetupError` when a business has
-    several versions (the import takes one node per business; load those online)."""
+) -> None:
+    """Write the import files for everything the lake at ``lake`` holds into ``csv_dir``
+    (Spark names each part ``part-<n>-<uuid>-c000.csv``; the import itself counts the rows).
+    Raises :class:`Neo4jSetupError` when a business has several versions (the import takes
+    one node per business; load those online)."""
     from loaders.lake import lake_manifest
     from loaders.spark.snapshot import read_table
 
@@ -120,9 +118,7 @@ def write_import_csvs_spark(
     orders = tables["orders"]
     _write(orders, "sold_to", bulk.order_rows, csv_dir, buckets)
     _write(_pairs(orders, buckets), "trades_with", bulk.pair_rows, csv_dir, buckets)
-    counts = {name: frame.count() for name, frame in tables.items()}
-    logger.info("import files for %s written to %s by Spark", counts, csv_dir)
-    return counts
+    logger.info("import files written to %s by Spark", csv_dir)
 
 
 def _pairs(orders: Any, buckets: int) -> Any:
