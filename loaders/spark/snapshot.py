@@ -172,10 +172,14 @@ def read_spark_snapshot(
     ids = in_force.select("business_id")
     orders = orders.join(ids.withColumnRenamed("business_id", "seller_id"), "seller_id", "semi")
     orders = orders.join(ids.withColumnRenamed("business_id", "buyer_id"), "buyer_id", "semi")
+    every_event = read_table(spark, root, "credit_events", exports)
+    # Only businesses in force that have an event before the date reach the driver, not
+    # every business id: the semi-join runs in Spark.
+    known = every_event.where(F.col("at") < at).join(ids, "business_id", "semi")
     outcomes, events = labelled_cohort(
         utc(read_table(spark, root, "outcomes", exports).where(F.col("as_of") == at).toPandas()),
-        utc(read_table(spark, root, "credit_events", exports).toPandas()),
-        in_force.select("business_id").toPandas()["business_id"],
+        utc(every_event.toPandas()),
+        known.select("business_id").distinct().toPandas()["business_id"],
         stamp,
         horizon_days=horizon_days,
     )
