@@ -37,6 +37,7 @@ from gnn.bootstrap import DEFAULT_REPLICATES, Interval, paired_bootstrap
 from gnn.cohorts import stack_cohorts
 from gnn.data import FeatureScaler, Frames, GraphData, build_graph
 from gnn.metrics import METRIC_NAMES, all_metrics
+from gnn.pretrain import targets_for
 from gnn.selection import (
     MODEL_LABELS,
     MODELS,
@@ -338,6 +339,7 @@ class _Prepared:
     scaler: FeatureScaler
     features: FeatureSet
     groups: np.ndarray
+    pretrain_target: np.ndarray | None = None
 
 
 def _prepare(
@@ -369,7 +371,15 @@ def _prepare(
         build_graph(test, test_features, scaler, d2, target, weighting) if temporal else train_graph
     )
     matrices = feature_matrices(test_graph, test_features, features.own, features.counterparty)
-    return _Prepared(train_graph, test_graph, train_features, matrices, scaler, features, groups)
+    # Pre-training reads the trade change after each training date from the test frames
+    # (orders before D2); a one-snapshot split has no later orders, so it has no target.
+    pretrain_target = targets_for(
+        train_graph, test if temporal else None, d2 if temporal else None, config.models.pretrain
+    )
+    return _Prepared(
+        train_graph, test_graph, train_features, matrices, scaler, features, groups,
+        pretrain_target,
+    )  # fmt: skip
 
 
 def _fit_seed(
@@ -384,6 +394,7 @@ def _fit_seed(
         scaler=prep.scaler,
         rows=fold.train,
         groups=prep.groups[fold.train],
+        pretrain_target=prep.pretrain_target,
     )
     selection = fit_and_select(
         table,

@@ -38,6 +38,7 @@ from gnn.data import EdgeWeighting, FeatureScaler, GraphData
 from gnn.errors import TrainingDataError
 from gnn.metrics import all_metrics
 from gnn.model import SAGEConfig
+from gnn.pretrain import PretrainConfig, PretrainTask, node_businesses, pretraining_mask
 from gnn.train import TrainConfig, TrainedSAGE, train_sage
 
 logger = logging.getLogger(__name__)
@@ -69,9 +70,11 @@ class ModelConfig:
     trees: TreeConfig = field(default_factory=TreeConfig)
     weighting: EdgeWeighting = "gmv"
     gnn_inputs: Literal["own", "all"] = "all"
+    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
 
     def to_dict(self) -> dict[str, object]:
         return {
+            "pretrain": asdict(self.pretrain),
             "sage": self.sage.to_dict(),
             "train": asdict(self.train),
             "trees": asdict(self.trees),
@@ -118,6 +121,8 @@ class TrainingTable:
     matrices: dict[str, np.ndarray]
     columns: dict[str, list[str]]
     scaler: FeatureScaler
+    #: GraphSAGE's pre-training target per node ``[N]`` (NaN where none; :mod:`gnn.pretrain`).
+    pretrain_target: np.ndarray | None = None
 
     @property
     def y(self) -> np.ndarray:
@@ -208,6 +213,7 @@ def training_table(
     scaler: FeatureScaler,
     rows: np.ndarray | None = None,
     groups: np.ndarray | None = None,
+    pretrain_target: np.ndarray | None = None,
 ) -> TrainingTable:
     """A :class:`TrainingTable` over ``graph``: ``features`` is indexed by business id;
     ``rows`` default to every labelled node, ``groups`` to each row's business id."""
@@ -220,6 +226,7 @@ def training_table(
         matrices=feature_matrices(graph, features, own, counterparty),
         columns={"own": list(own), "all": [*own, *counterparty]},
         scaler=scaler,
+        pretrain_target=pretrain_target,
     )
 
 
@@ -302,8 +309,22 @@ def _fit_fold(
         sage = train_sage(
             table.graph, fit_rows, stop_rows, table.scaler, config.sage, config.train,
             config.weighting, seed * 1000 + fold,
+            _pretraining(table, table.groups[held], table.groups[fit[stop]], config.pretrain),
         )  # fmt: skip
     return held_prob, rounds, sage, fit_rows, stop_rows
+
+
+def _pretraining(
+    table: TrainingTable, held: np.ndarray, stopping: np.ndarray, config: PretrainConfig
+) -> PretrainTask | None:
+    """The fold's pre-training: every node with a target whose business chooses nothing
+    (neither held out nor early-stopping)."""
+    if table.pretrain_target is None or not config.enabled:
+        return None
+    businesses, _ = node_businesses(table.graph)
+    excluded = np.union1d(held.astype(str), stopping.astype(str))
+    mask = pretraining_mask(table.pretrain_target, businesses, excluded)
+    return PretrainTask(table.pretrain_target, mask, config)
 
 
 def _hybrid_folds(

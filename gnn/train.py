@@ -22,6 +22,7 @@ from sklearn.metrics import roc_auc_score
 from gnn.conv import RelationAdjacencies, relation_adjacency, relation_operators
 from gnn.data import EdgeWeighting, FeatureScaler, GraphData
 from gnn.model import GraphSAGE, SageBagModel, SAGEConfig
+from gnn.pretrain import PretrainTask, pretrain
 from gnn.receptive import ReceptivePlan, plan_layers
 
 
@@ -230,14 +231,18 @@ def train_sage(
     train_config: TrainConfig = TrainConfig(),
     weighting: EdgeWeighting = "gmv",
     seed: int = 0,
+    pretraining: PretrainTask | None = None,
 ) -> TrainedSAGE:
     """Train on labelled rows ``train_idx`` of ``graph``; stop when validation AUC on
-    ``val_idx`` has not improved for ``patience`` epochs and keep the best weights."""
+    ``val_idx`` has not improved for ``patience`` epochs and keep the best weights.
+    ``pretraining``: first fit the layers to that target (:mod:`gnn.pretrain`, full batch)."""
     import time
 
     from gnn import distributed
 
     if distributed.current() is not None:
+        if pretraining is not None:
+            raise ValueError("pre-training runs in one process: drop it or train without DDP")
         return distributed.train_sage_distributed(
             graph, train_idx, val_idx, scaler, sage_config, train_config, weighting, seed
         )
@@ -257,6 +262,8 @@ def train_sage(
 
     x = data.x.to(device)
     adjacencies = graph_adjacencies(graph, sage_config, device)
+    if pretraining is not None:
+        pretrain(model, x, adjacencies, pretraining.target, pretraining.mask, pretraining.config)
     loader = None
     if train_config.batch_size:
         from gnn.sampler import sampled_batches
