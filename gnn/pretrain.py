@@ -9,7 +9,11 @@ pre-trained layers as usual (:func:`gnn.train.train_sage`), every weight still f
 Honest use inside cross-validation: a node is a pre-training target only when its business is
 in neither the fold's held-out rows nor its early-stopping rows (the trade change is read from
 after the score date and tracks default, so it would leak into the rows that choose the
-champion). The test cohort never has a target: its window is after the test date.
+champion). A counterparty's trade change can still carry a held-out business's own future
+(a buyer's purchases fall when its supplier fails), so a pre-trained model's cross-validated
+AUC may flatter it a little; the test cohort never has a target (its window is after the test
+date), so the test comparison is clean. Off by default: it did not raise the cross-validated
+AUC on every seed (``benchmarks/pretrain_benchmark.py``).
 """
 
 from __future__ import annotations
