@@ -27,6 +27,7 @@ import torch
 from torch_geometric.data import Data
 
 from loaders.columns import HUB_THRESHOLD
+from loaders.point_in_time import trade_pairs
 
 EdgeWeighting = Literal["gmv", "log_gmv", "orders", "none"]
 RELATIONS: tuple[str, ...] = ("buys_from", "sells_to", "shares_identifier")
@@ -110,24 +111,16 @@ class FeatureScaler:
         )
 
 
-def orders_as_of(orders: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
-    """Orders placed strictly before ``as_of``, with status as it stood at ``as_of``."""
-    placed = orders[orders["ts"] < as_of].copy()
-    later = placed["status_at"].isna() | (placed["status_at"] >= as_of)
-    placed["status"] = placed["status"].astype("string").where(~later, "completed")
-    return placed
-
-
-def trade_pairs(orders: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
-    """One row per (seller_id, buyer_id): ``gmv`` (non-cancelled ``amount_base``) and ``orders``."""
-    placed = orders_as_of(orders, as_of)
-    placed["gmv"] = (
-        placed["amount_base"].astype("float64").where(placed["status"] != "cancelled", 0.0)
-    )
-    pairs = placed.groupby(["seller_id", "buyer_id"], sort=False, observed=True).agg(
-        gmv=("gmv", "sum"), orders=("txn_id", "size")
-    )
-    return pairs.reset_index()
+def pairs_of(
+    frames: Frames, as_of: pd.Timestamp, *, since: pd.Timestamp | None = None
+) -> pd.DataFrame:
+    """:func:`loaders.point_in_time.trade_pairs` of ``frames``' orders, computed where the
+    frames live when they can (a Spark snapshot aggregates in Spark and hands the driver the
+    pairs, never every order)."""
+    own = getattr(frames, "trade_pairs", None)
+    if own is not None:
+        return own(as_of, since=since)
+    return trade_pairs(frames.orders, as_of, since=since)
 
 
 def identifier_pairs(identifiers: pd.DataFrame, known: pd.Index, max_sharing: int) -> np.ndarray:
@@ -201,7 +194,7 @@ def build_graph(
     business_ids = pd.Index(features.index.astype(str), name="business_id")
     x = torch.from_numpy(scaler.transform(features))
 
-    pairs = trade_pairs(frames.orders, as_of)
+    pairs = pairs_of(frames, as_of)
     src = business_ids.get_indexer(pairs["seller_id"].astype(str))
     dst = business_ids.get_indexer(pairs["buyer_id"].astype(str))
     keep = (src >= 0) & (dst >= 0) & (src != dst)

@@ -28,7 +28,7 @@ from gnn import model_card
 from gnn.artefact import CARD_FILE, SAGE_DIR, Artefact, new_model_version, save_artefact
 from gnn.calibration import calibration_table, expected_calibration_error
 from gnn.cohorts import stack_cohorts
-from gnn.data import FeatureScaler, Frames, GraphData, build_graph, trade_pairs
+from gnn.data import FeatureScaler, Frames, GraphData, build_graph, pairs_of
 from gnn.errors import TrainingDataError
 from gnn.evaluate import FeatureSet, check_maturity
 from gnn.metrics import all_metrics
@@ -123,11 +123,20 @@ def bagged_sage(artefact: Artefact) -> TrainedSAGE | None:
     return sage
 
 
-def year_pairs(orders: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+def year_pairs(frames: Frames, as_of: pd.Timestamp) -> pd.DataFrame:
     """Trade pairs (seller_id, buyer_id, gmv, orders) over the year before ``as_of``, the
     window the counterparty aggregates use; reason texts quote shares from it."""
-    recent = orders[orders["ts"] >= as_of - pd.Timedelta(days=365)]
-    return trade_pairs(recent, as_of)
+    return pairs_of(frames, as_of, since=as_of - pd.Timedelta(days=365))
+
+
+def _first_order(frames: Frames) -> str:
+    """The date of the snapshot's first order ("" without orders); asked of the frames where
+    they can answer it without handing over every order (a Spark snapshot)."""
+    own = getattr(frames, "first_order_at", None)
+    first = (
+        own() if own is not None else (frames.orders["ts"].min() if len(frames.orders) else None)
+    )
+    return "" if first is None or pd.isna(first) else str(pd.Timestamp(first).date())
 
 
 def _slices(
@@ -376,7 +385,7 @@ def model_metrics(
             "thin_file": int(thin.sum()),
             "thin_file_positives": int(y[thin].sum()),
             "first_registration": str(registered.min().date()) if len(registered) else "",
-            "first_order": str(frames.orders["ts"].min().date()) if len(frames.orders) else "",
+            "first_order": _first_order(frames),
         },
         "champion": champion,
         "champion_rule": "best mean held-out AUC over the cross-validation folds",
@@ -473,7 +482,7 @@ class PreparedScores:
         if self._pairs is None:
             if self.frames is None:
                 raise ValueError("prepared scores without a snapshot must be given their pairs")
-            self._pairs = year_pairs(self.frames.orders, self.as_of)
+            self._pairs = year_pairs(self.frames, self.as_of)
         return self._pairs
 
 

@@ -26,6 +26,27 @@ def status_as_of(orders: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     return out
 
 
+def trade_pairs(
+    orders: pd.DataFrame, as_of: pd.Timestamp, *, since: pd.Timestamp | None = None
+) -> pd.DataFrame:
+    """One row per (seller_id, buyer_id) that traded in ``[since, as_of)``: ``gmv`` (the
+    ``amount_base`` of orders not cancelled as of ``as_of``) and ``orders`` (their count), in
+    the order of each pair's first order in ``orders``. The graph's trade edges and the
+    reasons' counterparties; every engine computes them with this function."""
+    placed = orders[orders["ts"] < as_of]
+    if since is not None:
+        placed = placed[placed["ts"] >= since]
+    not_yet = placed["status_at"].isna() | (placed["status_at"] >= as_of)
+    status = placed["status"].astype("string").where(~not_yet, "completed")
+    placed = placed.assign(
+        gmv=placed["amount_base"].astype("float64").where(status != "cancelled", 0.0)
+    )
+    pairs = placed.groupby(["seller_id", "buyer_id"], sort=False, observed=True).agg(
+        gmv=("gmv", "sum"), orders=("txn_id", "size")
+    )
+    return pairs.reset_index()
+
+
 def versions_in_force(versions: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     """One row per business registered before ``as_of``: its version in force then.
 

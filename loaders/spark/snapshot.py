@@ -34,7 +34,12 @@ from loaders.lake import (
     labelled_cohort,
     lake_manifest,
 )
-from loaders.point_in_time import identifiers_in_force, status_as_of, versions_in_force
+from loaders.point_in_time import (
+    identifiers_in_force,
+    status_as_of,
+    trade_pairs,
+    versions_in_force,
+)
 
 BUCKET = "_bucket"
 
@@ -123,6 +128,38 @@ class SparkSnapshot:
     def orders(self) -> pd.DataFrame:
         frame = status_as_of(utc(self.orders_sdf.toPandas()), self.as_of)[ORDER_COLUMNS]
         return frame.sort_values("txn_id", ignore_index=True)
+
+    def trade_pairs(
+        self, as_of: pd.Timestamp, *, since: pd.Timestamp | None = None
+    ) -> pd.DataFrame:
+        """:func:`loaders.point_in_time.trade_pairs` of these orders, aggregated by Spark per
+        bucket of sellers (each pair's orders in one bucket, summed in ``txn_id`` order as
+        the collected :attr:`orders` would be), so the driver receives pairs, not orders.
+        Rows come in the order of each pair's first ``txn_id``, as from :attr:`orders`."""
+        stamp = as_utc(as_of)
+        start = None if since is None else as_utc(since)
+        schema = "seller_id string, buyer_id string, gmv double, orders long, _first string"
+
+        def per_bucket(rows: pd.DataFrame) -> pd.DataFrame:
+            rows = utc(rows.drop(columns=BUCKET)).sort_values("txn_id", kind="stable")
+            pairs = trade_pairs(rows, stamp, since=start)
+            placed = rows[rows["ts"] < stamp]
+            if start is not None:
+                placed = placed[placed["ts"] >= start]
+            first = placed.groupby(["seller_id", "buyer_id"], sort=False)["txn_id"].first()
+            return pairs.assign(_first=first.to_numpy())
+
+        keyed = self.orders_sdf.withColumn(BUCKET, bucket_of("seller_id", self.buckets))
+        pairs = keyed.groupBy(BUCKET).applyInPandas(per_bucket, schema).toPandas()
+        pairs = pairs.sort_values("_first", kind="stable", ignore_index=True)
+        return pairs.drop(columns="_first").astype({"orders": "int64"})
+
+    def first_order_at(self) -> pd.Timestamp | None:
+        """When the first of these orders was placed (None without orders), from Spark."""
+        from pyspark.sql import functions as F
+
+        first = self.orders_sdf.agg(F.min("ts")).first()[0]
+        return None if first is None else as_utc(pd.Timestamp(first))
 
     def compute_features(self, as_of: pd.Timestamp, **options: Any) -> pd.DataFrame:
         """:func:`loaders.features.compute_features`' frame, computed by Spark (and kept, so

@@ -7,6 +7,7 @@ Spark runs for real, in ``local[2]`` on the test machine's JVM.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,7 @@ from gnn.data import FeatureScaler
 from gnn.evaluate import FeatureSet
 from loaders.features import FeatureReference, compute_features
 from loaders.lake import LakeRows, LakeSnapshot, read_lake_snapshot, write_lake_frames
+from loaders.point_in_time import trade_pairs
 from loaders.spark.snapshot import SparkSnapshot, read_spark_snapshot
 from loaders.synthetic import SyntheticConfig, generate_marketplace, to_contract_frames
 from tradegraph.cli.main import app
@@ -131,8 +133,11 @@ def test_spark_features_honour_options_and_a_frozen_reference(snapshots) -> None
 def test_stacked_monthly_cohorts_from_spark_equal_pandas(snapshots) -> None:  # type: ignore[no-untyped-def]
     features = FeatureSet.default()
     fitted = {}
+    # Fresh Spark snapshots (sharing the features already computed): the graph's trade edges
+    # must come from Spark's pairs, with no order collected on the driver.
+    spark_cohorts = {d: replace(snapshots[d][0]) for d in DATES}
     for engine in (0, 1):
-        cohorts = {d: snapshots[d][engine] for d in DATES}
+        cohorts = spark_cohorts if engine == 0 else {d: snapshots[d][1] for d in DATES}
         last = features.frame(cohorts[DATES[-1]], DATES[-1])
         scaler = FeatureScaler(list(last.columns)).fit(last)
         fitted[engine] = stack_cohorts(
@@ -146,6 +151,17 @@ def test_stacked_monthly_cohorts_from_spark_equal_pandas(snapshots) -> None:  # 
     assert np.allclose(spark_stack.graph.data.x.numpy(), pandas_stack.graph.data.x.numpy())
     for edges in ("edge_index", "edge_weight", "id_edge_index", "thin"):
         assert spark_stack.graph.data[edges].equal(pandas_stack.graph.data[edges]), edges
+    assert not any("orders" in vars(s) for s in spark_cohorts.values())
+
+
+def test_spark_trade_pairs_equal_the_pandas_pairs_in_order(snapshots) -> None:  # type: ignore[no-untyped-def]
+    spark_snapshot, lake_snapshot = snapshots[LATER]
+    for since in (None, LATER - pd.Timedelta(days=365)):
+        got = replace(spark_snapshot).trade_pairs(LATER, since=since)
+        expected = trade_pairs(lake_snapshot.orders, LATER, since=since)
+        assert len(got) > 100
+        pd.testing.assert_frame_equal(got, expected, check_dtype=False)
+    assert spark_snapshot.first_order_at() == lake_snapshot.orders["ts"].min()
 
 
 def test_snapshot_command_with_spark_writes_what_pandas_writes(
