@@ -28,8 +28,9 @@ from tradegraph.settings import get_settings
 
 pytestmark = pytest.mark.slow
 
-#: Three month-starts stacked as training cohorts, and a later score date.
-DATES = [pd.Timestamp(d, tz="UTC") for d in ("2023-10-01", "2023-11-01", "2023-12-01")]
+#: Two score dates stacked as training cohorts (one before the second export's business
+#: versions, one after them and after its re-sent orders' new status), and a later one.
+DATES = [pd.Timestamp(d, tz="UTC") for d in ("2023-10-01", "2023-12-01")]
 LATER = pd.Timestamp("2024-06-01", tz="UTC")
 VERSION_AT = pd.Timestamp("2023-10-20T12:00:00", tz="UTC")
 FRAMES = ("businesses", "identifiers", "orders", "outcomes", "credit_events")
