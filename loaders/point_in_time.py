@@ -27,23 +27,28 @@ def status_as_of(orders: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
 
 
 def trade_pairs(
-    orders: pd.DataFrame, as_of: pd.Timestamp, *, since: pd.Timestamp | None = None
+    orders: pd.DataFrame,
+    as_of: pd.Timestamp,
+    *,
+    since: pd.Timestamp | None = None,
+    first_txn: bool = False,
 ) -> pd.DataFrame:
     """One row per (seller_id, buyer_id) that traded in ``[since, as_of)``: ``gmv`` (the
     ``amount_base`` of orders not cancelled as of ``as_of``) and ``orders`` (their count), in
-    the order of each pair's first order in ``orders``. The graph's trade edges and the
-    reasons' counterparties; every engine computes them with this function."""
+    the order of each pair's first order in ``orders``; with ``first_txn``, also that order's
+    ``txn_id`` (what lets an engine that aggregates in parts restore the order). The graph's
+    trade edges and the reasons' counterparties; every engine computes them with this."""
     placed = orders[orders["ts"] < as_of]
     if since is not None:
         placed = placed[placed["ts"] >= since]
-    not_yet = placed["status_at"].isna() | (placed["status_at"] >= as_of)
-    status = placed["status"].astype("string").where(~not_yet, "completed")
+    status = status_as_of(placed[["ts", "status", "status_at"]], as_of)["status"]
     placed = placed.assign(
         gmv=placed["amount_base"].astype("float64").where(status != "cancelled", 0.0)
     )
-    pairs = placed.groupby(["seller_id", "buyer_id"], sort=False, observed=True).agg(
-        gmv=("gmv", "sum"), orders=("txn_id", "size")
-    )
+    totals = {"gmv": ("gmv", "sum"), "orders": ("txn_id", "size")}
+    if first_txn:
+        totals["first_txn"] = ("txn_id", "first")
+    pairs = placed.groupby(["seller_id", "buyer_id"], sort=False, observed=True).agg(**totals)
     return pairs.reset_index()
 
 

@@ -138,21 +138,16 @@ class SparkSnapshot:
         Rows come in the order of each pair's first ``txn_id``, as from :attr:`orders`."""
         stamp = as_utc(as_of)
         start = None if since is None else as_utc(since)
-        schema = "seller_id string, buyer_id string, gmv double, orders long, _first string"
+        schema = "seller_id string, buyer_id string, gmv double, orders long, first_txn string"
 
         def per_bucket(rows: pd.DataFrame) -> pd.DataFrame:
             rows = utc(rows.drop(columns=BUCKET)).sort_values("txn_id", kind="stable")
-            pairs = trade_pairs(rows, stamp, since=start)
-            placed = rows[rows["ts"] < stamp]
-            if start is not None:
-                placed = placed[placed["ts"] >= start]
-            first = placed.groupby(["seller_id", "buyer_id"], sort=False)["txn_id"].first()
-            return pairs.assign(_first=first.to_numpy())
+            return trade_pairs(rows, stamp, since=start, first_txn=True)
 
         keyed = self.orders_sdf.withColumn(BUCKET, bucket_of("seller_id", self.buckets))
         pairs = keyed.groupBy(BUCKET).applyInPandas(per_bucket, schema).toPandas()
-        pairs = pairs.sort_values("_first", kind="stable", ignore_index=True)
-        return pairs.drop(columns="_first").astype({"orders": "int64"})
+        pairs = pairs.sort_values("first_txn", kind="stable", ignore_index=True)
+        return pairs.drop(columns="first_txn").astype({"orders": "int64"})
 
     def first_order_at(self) -> pd.Timestamp | None:
         """When the first of these orders was placed (None without orders), from Spark."""
