@@ -19,6 +19,7 @@ import torch
 from torch_geometric.data import Data
 
 from gnn.data import EdgeWeighting, FeatureScaler, Frames, GraphData, build_graph
+from loaders.columns import as_utc
 
 #: Separates business id and score date in a stacked node id.
 SEPARATOR = "@"
@@ -61,6 +62,18 @@ def stack_graphs(graphs: Sequence[GraphData]) -> GraphData:
 def tag(business_ids: pd.Index, as_of: pd.Timestamp) -> np.ndarray:
     """``"<business_id>@<YYYY-MM-DD>"`` for every id."""
     return np.asarray(business_ids.astype(str) + f"{SEPARATOR}{as_of.date()}")
+
+
+def untag(graph: GraphData) -> tuple[np.ndarray, np.ndarray]:
+    """The inverse of :func:`tag` over a graph: ``(business_id [N], score_date [N])`` of
+    every node. A stacked graph's node ids are ``"<business_id>@<date>"``; a single cohort's
+    are plain ids, all of the graph's own date."""
+    ids = pd.Series(graph.business_ids.astype(str))
+    parts = ids.str.rsplit(SEPARATOR, n=1, expand=True)
+    if parts.shape[1] == 2 and parts[1].notna().all():
+        dates = pd.to_datetime(parts[1], utc=True).to_numpy()
+        return parts[0].to_numpy(), dates
+    return ids.to_numpy(), np.full(len(ids), as_utc(graph.as_of).to_datetime64())
 
 
 def stack_cohorts(

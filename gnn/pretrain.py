@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gnn.cohorts import SEPARATOR
+from gnn.cohorts import untag
 from gnn.data import Frames, GraphData
 from gnn.model import Adjacencies, GraphSAGE
 from loaders.trade_change import TRADE_CHANGE_DAYS, trade_change
@@ -50,26 +50,13 @@ class PretrainConfig:
         return self.epochs > 0
 
 
-def node_businesses(graph: GraphData) -> tuple[np.ndarray, np.ndarray]:
-    """``(business_id [N], score_date [N])`` of every node: a stacked graph's node ids are
-    ``"<business_id>@<date>"`` (:mod:`gnn.cohorts`), a single cohort's are plain ids."""
-    ids = pd.Series(graph.business_ids.astype(str))
-    parts = ids.str.rsplit(SEPARATOR, n=1, expand=True)
-    if parts.shape[1] == 2 and parts[1].notna().all():
-        dates = pd.to_datetime(parts[1], utc=True).to_numpy()
-        return parts[0].to_numpy(), dates
-    stamp = pd.Timestamp(graph.as_of)
-    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-    return ids.to_numpy(), np.full(len(ids), stamp.to_datetime64())
-
-
 def node_trade_change(
     graph: GraphData, later: Frames, known_until: pd.Timestamp, *, days: int = TRADE_CHANGE_DAYS
 ) -> np.ndarray:
     """The trade change after each node's own score date ``[N]`` (NaN where its window is not
     complete by ``known_until``), from ``later``: frames holding the orders before
     ``known_until``."""
-    businesses, dates = node_businesses(graph)
+    businesses, dates = untag(graph)
     target = np.full(len(businesses), np.nan)
     for date in np.unique(dates):
         rows = np.flatnonzero(dates == date)
@@ -154,7 +141,6 @@ def targets_for(
 __all__ = [
     "PretrainConfig",
     "PretrainTask",
-    "node_businesses",
     "node_trade_change",
     "pretrain",
     "pretraining_mask",

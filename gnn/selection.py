@@ -34,11 +34,12 @@ from sklearn.model_selection import StratifiedGroupKFold
 
 from gnn.baselines import TreeConfig, TreeModel, fit_trees, refit_trees
 from gnn.calibration import Calibrator, Method, fit_calibrator
+from gnn.cohorts import untag
 from gnn.data import EdgeWeighting, FeatureScaler, GraphData
 from gnn.errors import TrainingDataError
 from gnn.metrics import all_metrics
 from gnn.model import SAGEConfig
-from gnn.pretrain import PretrainConfig, PretrainTask, node_businesses, pretraining_mask
+from gnn.pretrain import PretrainConfig, PretrainTask, pretraining_mask
 from gnn.train import TrainConfig, TrainedSAGE, train_sage
 
 logger = logging.getLogger(__name__)
@@ -321,7 +322,7 @@ def _pretraining(
     (neither held out nor early-stopping)."""
     if table.pretrain_target is None or not config.enabled:
         return None
-    businesses, _ = node_businesses(table.graph)
+    businesses, _ = untag(table.graph)
     excluded = np.union1d(held.astype(str), stopping.astype(str))
     mask = pretraining_mask(table.pretrain_target, businesses, excluded)
     return PretrainTask(table.pretrain_target, mask, config)

@@ -13,11 +13,11 @@ from conftest import tiny_market
 from test_evaluate import FAST
 
 import gnn.selection as selection_module
-from gnn.cohorts import stack_graphs
+from gnn.cohorts import stack_graphs, untag
 from gnn.data import FeatureScaler, SnapshotFrames, build_graph
 from gnn.evaluate import evaluate
 from gnn.model import GraphSAGE, SAGEConfig
-from gnn.pretrain import PretrainConfig, node_businesses, pretrain
+from gnn.pretrain import PretrainConfig, pretrain
 from gnn.selection import SelectionConfig, fit_and_select, training_table
 from gnn.train import graph_adjacencies, set_seed
 
@@ -97,7 +97,7 @@ def test_a_fold_never_pretrains_on_businesses_that_hold_out_or_stop_early(
 def test_stacked_nodes_name_their_business_and_score_date(feature_set) -> None:
     early, _, _ = _graph(feature_set, as_of="2023-06-01")
     late, _, _ = _graph(feature_set, as_of="2024-01-01")
-    businesses, dates = node_businesses(stack_graphs([early, late]))
+    businesses, dates = untag(stack_graphs([early, late]))
     assert list(businesses[: early.data.num_nodes]) == list(early.business_ids)
     assert pd.Timestamp(dates[0]) == pd.Timestamp("2023-06-01", tz="UTC")
     assert pd.Timestamp(dates[-1]) == pd.Timestamp("2024-01-01", tz="UTC")
