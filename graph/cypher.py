@@ -839,3 +839,32 @@ CALL (a, b, p) {{
 }}
 RETURN seller, buyer, txn_id, amount, ts
 """
+
+#: Trading pairs a circular-trading loop can use (graph/cycles.py): both businesses have at most
+#: $max_partners distinct trading partners (the library query's hub rule, with its cheap
+#: degree cut first), the pair has orders that were not cancelled, and it traded at or after
+#: $since (epoch µs; null = all).
+CYCLE_CANDIDATE_PAIRS: Final = f"""
+MATCH (a:Business)
+WHERE COUNT {{ (a)-[:TRADES_WITH]-() }} <= 2 * $max_partners
+  AND COUNT {{ MATCH (a)-[:TRADES_WITH]-(p) RETURN DISTINCT p }} <= $max_partners
+MATCH (a)-[t:TRADES_WITH]->(b:Business)
+WHERE t.orders > coalesce(t.cancelled, 0)
+  AND ($since IS NULL OR t.last_ts >= {_dt("$since")})
+  AND COUNT {{ (b)-[:TRADES_WITH]-() }} <= 2 * $max_partners
+  AND COUNT {{ MATCH (b)-[:TRADES_WITH]-(p) RETURN DISTINCT p }} <= $max_partners
+RETURN a.business_id AS seller, b.business_id AS buyer
+"""
+
+#: The orders that were not cancelled of the given pairs ($pairs: [[seller, buyer]]), placed at
+#: or after $since (epoch µs; null = all), one row per pair with its orders as lists (far fewer
+#: records to decode than a row per order).
+CYCLE_PAIR_ORDERS: Final = f"""
+UNWIND $pairs AS p
+MATCH (a:Business {{business_id: p[0]}}) USING INDEX SEEK a:Business(business_id)
+MATCH (b:Business {{business_id: p[1]}}) USING INDEX SEEK b:Business(business_id)
+MATCH (a)-[o:SOLD_TO]->(b)
+WHERE o.status <> 'cancelled' AND ($since IS NULL OR o.ts >= {_dt("$since")})
+RETURN p[0] AS seller, p[1] AS buyer, collect(o.txn_id) AS txn_ids,
+       collect(o.amount_base) AS amounts, collect({_us("o.ts")}) AS ts
+"""
