@@ -32,7 +32,7 @@ from typing import Any, Literal
 
 import neo4j
 
-from graph import cypher, wash
+from graph import cycles, cypher, wash
 from graph.query_library import LibraryQuery, load_library, run_query, to_plain
 from graph.session import epoch_micros
 from loaders.columns import HORIZON_DAYS
@@ -161,7 +161,15 @@ def run_detector(
     return [], DetectorRun(query.name, "skipped", seconds, budget_s, detail)
 
 
-def _batched_wash(
+#: Detectors run through a batched path of their own (the library query's rule and rows, the
+#: heavy work in numpy instead of the server's transaction memory), by query name.
+BATCHED: dict[str, Callable[..., list[dict[str, Any]]]] = {
+    "wash_trading": wash.wash_trading,
+    "circular_trading": cycles.circular_trading,
+}
+
+
+def run_batched(
     driver: neo4j.Driver,
     query: LibraryQuery,
     params: dict[str, Any] | None,
@@ -169,17 +177,34 @@ def _batched_wash(
     budget_s: float,
     database: str | None = None,
 ) -> tuple[list[dict[str, Any]], DetectorRun]:
-    """The ``wash_trading`` rule through :mod:`graph.wash` (pairwise matching in numpy
-    batches, the library query's rows) instead of the query's in-server cross product."""
+    """``query``'s rule through its :data:`BATCHED` path, within ``budget_s``; past it, once
+    more on the query's narrower scope (its ``// narrow:`` header), and past that, skipped."""
+    search = BATCHED[query.name]
+    module = search.__module__
     started = time.perf_counter()
-    try:
-        rows = wash.wash_trading(driver, params, budget_s=budget_s, database=database)
-    except wash.WashBudgetError:
+    scopes = [dict(params or {})]
+    if query.narrow:
+        scopes.append({**(params or {}), **dict(query.narrow)})
+    for attempt, scope in enumerate(scopes):
+        try:
+            rows = search(driver, scope, budget_s=budget_s, database=database)
+        except TimeoutError:  # wash.WashBudgetError, cycles.CycleBudgetError
+            logger.warning("%s ran past its %.0fs budget (scope %d)", query.name, budget_s, attempt)
+            continue
         seconds = time.perf_counter() - started
-        detail = f"ran past its {budget_s:.0f}s budget in batches; its clusters are missing"
-        return [], DetectorRun(query.name, "skipped", seconds, budget_s, detail)
+        if attempt == 0:
+            return rows, DetectorRun(
+                query.name, "complete", seconds, budget_s, f"batched ({module})"
+            )
+        shown = ", ".join(f"{k}={v}" for k, v in query.narrow)
+        detail = (
+            f"ran past its {budget_s:.0f}s budget in batches; re-run on a narrower scope: {shown}"
+        )
+        return rows, DetectorRun(query.name, "narrowed", seconds, budget_s, detail)
     seconds = time.perf_counter() - started
-    return rows, DetectorRun(query.name, "complete", seconds, budget_s, "batched (graph.wash)")
+    tried = "on its narrower scope too" if query.narrow else "and has no narrower scope"
+    detail = f"ran past its {budget_s:.0f}s budget in batches {tried}; its clusters are missing"
+    return [], DetectorRun(query.name, "skipped", seconds, budget_s, detail)
 
 
 def find_clusters(
@@ -206,7 +231,7 @@ def find_clusters(
         if on_query:
             on_query(name)
         budget = (budgets or {}).get(name, max(library[name].seconds * 3, 10.0))
-        detect = _batched_wash if name == "wash_trading" else run_detector
+        detect = run_batched if name in BATCHED else run_detector
         rows[name], detector = detect(
             driver, library[name], (params or {}).get(name), budget_s=budget, database=database
         )

@@ -238,10 +238,10 @@ def _timeout() -> neo4j.exceptions.Neo4jError:
 def test_a_detector_past_its_budget_is_narrowed_or_skipped_and_the_rest_written(
     neo4j_driver: neo4j.Driver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Timeouts injected where the server would raise them: circular trading runs past its
-    budget on every scope (skipped), pass-through only on its full scope (narrowed); the
-    batched wash-trading search gets no time at all (skipped); the other detectors' clusters
-    are still found, scored and written."""
+    """Timeouts injected where the server would raise them: pass-through runs past its budget
+    only on its full scope (narrowed); the batched circular- and wash-trading searches get no
+    time at all (skipped); the other detectors' clusters are still found, scored and
+    written."""
     import graph.clusters as clusters_module
 
     build_fraud_fixture(neo4j_driver)
@@ -251,16 +251,17 @@ def test_a_detector_past_its_budget_is_narrowed_or_skipped_and_the_rest_written(
     def slow_detectors(driver, query, params=None, **options):
         calls.append((query.name, dict(params or {})))
         narrowed = bool(params) and dict(query.narrow).items() <= dict(params).items()
-        if query.name == "circular_trading" or (query.name == "pass_through" and not narrowed):
+        if query.name == "pass_through" and not narrowed:
             raise _timeout()
         return real_run(driver, query, params, **options)
 
     monkeypatch.setattr(clusters_module, "run_query", slow_detectors)
-    run = refresh_clusters(neo4j_driver, budgets={"wash_trading": -1.0})
+    run = refresh_clusters(neo4j_driver, budgets={"wash_trading": -1.0, "circular_trading": -1.0})
     status = {d.name: d.status for d in run.detectors}
     assert status["circular_trading"] == status["wash_trading"] == "skipped"
     assert status["pass_through"] == "narrowed"
-    assert "in batches" in next(d for d in run.detectors if d.name == "wash_trading").detail
+    for name in ("wash_trading", "circular_trading"):
+        assert "in batches" in next(d for d in run.detectors if d.name == name).detail
     assert status["identifier_rings"] == status["bust_out"] == "complete"
     assert run.partial
     kinds = {c.kind for c in run.clusters}
@@ -276,6 +277,33 @@ def test_a_detector_past_its_budget_is_narrowed_or_skipped_and_the_rest_written(
     assert recorded is not None and recorded["partial"] is True
     assert any(line.startswith("circular_trading: skipped") for line in recorded["detectors"])
     assert recorded["clusters"] == len(run.clusters)
+
+
+@pytest.mark.neo4j
+def test_a_batched_detector_past_its_budget_is_rerun_on_the_narrower_scope(
+    neo4j_driver: neo4j.Driver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The batched cycle search runs out of time on its full scope only: it is re-run on the
+    scope of the library query's ``// narrow:`` header and its narrowed rows are kept."""
+    import graph.clusters as clusters_module
+    from graph import cycles
+
+    build_fraud_fixture(neo4j_driver)
+    query = load_library()["circular_trading"]
+    narrow = dict(query.narrow)
+    scopes: list[dict] = []
+
+    def slow_on_full_scope(driver, params=None, **options):
+        scopes.append(dict(params or {}))
+        if not narrow.items() <= (params or {}).items():
+            raise cycles.CycleBudgetError("circular_trading ran past its budget")
+        return cycles.circular_trading(driver, params, **options)
+
+    monkeypatch.setitem(clusters_module.BATCHED, "circular_trading", slow_on_full_scope)
+    rows, run = clusters_module.run_batched(neo4j_driver, query, None, budget_s=60.0)
+    assert run.status == "narrowed" and "narrower scope" in run.detail
+    assert len(scopes) == 2 and narrow.items() <= scopes[1].items()
+    assert rows == cycles.circular_trading(neo4j_driver, narrow)
 
 
 def test_errors_other_than_timeouts_are_not_swallowed(monkeypatch: pytest.MonkeyPatch) -> None:
