@@ -169,6 +169,15 @@ BATCHED: dict[str, Callable[..., list[dict[str, Any]]]] = {
 }
 
 
+#: Where ``clusters`` reads more than a library query's default page: a batched search holds
+#: every hit in memory anyway, and cutting circular trading at its first 1,000 cycles by start
+#: time would drop every ring whose loops began later.
+CLUSTER_SCOPE: dict[str, dict[str, Any]] = {
+    "circular_trading": {"limit": 1_000_000},
+    "wash_trading": {"limit": 1_000_000},
+}
+
+
 def run_batched(
     driver: neo4j.Driver,
     query: LibraryQuery,
@@ -233,7 +242,11 @@ def find_clusters(
         budget = (budgets or {}).get(name, max(library[name].seconds * 3, 10.0))
         detect = run_batched if name in BATCHED else run_detector
         rows[name], detector = detect(
-            driver, library[name], (params or {}).get(name), budget_s=budget, database=database
+            driver,
+            library[name],
+            {**CLUSTER_SCOPE.get(name, {}), **(params or {}).get(name, {})},
+            budget_s=budget,
+            database=database,
         )
         if report is not None:
             report.append(detector)
