@@ -445,6 +445,104 @@ def render_real_data(figures: list[Mapping[str, Any]]) -> list[str]:
     return lines[:-1]
 
 
+#: Fraud-toolkit goals: each detector's seconds inside `clusters` and the whole run at 10x;
+#: on the camouflaged generator, ring recall and member precision in the top 2R clusters, and
+#: the most innocent groups there.
+DETECTOR_GOAL_S, CLUSTERS_GOAL_S = 60.0, 300.0
+RING_RECALL_GOAL, MEMBER_PRECISION_GOAL, INNOCENT_SHARE_GOAL = 0.8, 0.6, 0.1
+
+
+def _timing(timing: Mapping[str, Any] | None) -> str:
+    if not timing:
+        return ""
+    if "seconds" not in timing:
+        return str(timing.get("stopped", ""))
+    budget = timing.get("budget_s")
+    status = timing.get("status")
+    text = f"{fmt(timing['seconds'])} s" + (f" / {fmt(budget)} s" if budget is not None else "")
+    if "stopped" in timing:
+        text += f" ({timing['stopped']})"
+    elif status and status != "complete":
+        text += f" ({status})"
+    return text
+
+
+def _run_name(run: Mapping[str, Any]) -> str:
+    camouflage = ", camouflaged" if run.get("camouflage") else ""
+    return f"{run.get('scale')}x, seed {run.get('seed')}{camouflage}"
+
+
+def render_rings(figures: Any) -> list[str]:
+    """Per run: each library query, batched search and `clusters` detector against its budget,
+    then detection against the planted rings, with the toolkit's goals checked."""
+    runs = list(figures) if isinstance(figures, list) else [figures]
+    names = [_run_name(r) for r in runs]
+    times = [r.get("query_times", {}) for r in runs]
+    queries = list(dict.fromkeys(k for t in times for k in t if k != "clusters"))
+    detectors = list(
+        dict.fromkeys(d for t in times for d in t.get("clusters", {}).get("detectors", {}))
+    )
+    rows: list[list[Any]] = [[f"`{q}`", *(_timing(t.get(q)) for t in times)] for q in queries]
+    ran = [t.get("clusters", {}).get("detectors", {}) for t in times]
+    rows += [[f"`clusters` → {d}", *(_timing(r.get(d)) for r in ran)] for d in detectors]
+    rows.append(["`clusters`, whole run", *(_timing(t.get("clusters")) for t in times)])
+    lines = ["Seconds / budget (a query's `seconds` header; `clusters` gives each detector "
+             "three times it).", ""]  # fmt: skip
+    lines += table(["query", *names], rows)
+    detection = [
+        ("planted rings", lambda r: r.get("rings_default", {}).get("planted_rings")),
+        ("identifier_rings: ring recall", lambda r: r.get("rings_default", {}).get("ring_recall")),
+        ("identifier_rings: member precision",
+         lambda r: r.get("rings_default", {}).get("member_precision")),
+        ("circular_trading: member recall",
+         lambda r: r.get("circular_trading", {}).get("member_recall")),
+        ("circular_trading: member precision",
+         lambda r: r.get("circular_trading", {}).get("member_precision")),
+        ("bust_out: member recall", lambda r: r.get("bust_out", {}).get("member_recall")),
+        ("top 2R clusters: ring recall (half held)",
+         lambda r: r.get("suspicion_ranking", {}).get("ring_recall_half_held")),
+        ("top 2R clusters: member precision",
+         lambda r: r.get("suspicion_ranking", {}).get("member_precision")),
+        ("top 2R clusters: innocent share",
+         lambda r: r.get("suspicion_ranking", {}).get("innocent_share")),
+    ]  # fmt: skip
+    lines += ["", *table(["detection", *names], ([n, *(f(r) for r in runs)] for n, f in detection))]
+    return [*lines, "", *_rings_goals(runs)]
+
+
+def _rings_goals(runs: list[Mapping[str, Any]]) -> list[str]:
+    goals: list[str] = []
+    for run in runs:
+        clusters = run.get("query_times", {}).get("clusters")
+        if run.get("scale", 1) >= 10 and clusters:
+            slowest = max((d["seconds"] for d in clusters.get("detectors", {}).values()), default=0)
+            met = slowest <= DETECTOR_GOAL_S and clusters["seconds"] <= CLUSTERS_GOAL_S
+            goals.append(
+                f"- {_run_name(run)}: slowest detector {fmt(slowest)} s (goal ≤ "
+                f"{fmt(DETECTOR_GOAL_S)} s), whole `clusters` run {fmt(clusters['seconds'])} s "
+                f"(goal ≤ {fmt(CLUSTERS_GOAL_S)} s): {'met' if met else 'not met'}."
+            )
+        ranking = run.get("suspicion_ranking", {})
+        if run.get("camouflage") and ranking:
+            recall, precision = (
+                ranking.get("ring_recall_half_held"),
+                ranking.get("member_precision"),
+            )
+            innocent = ranking.get("innocent_share")
+            met = (
+                (recall or 0) >= RING_RECALL_GOAL
+                and (precision or 0) >= MEMBER_PRECISION_GOAL
+                and (innocent if innocent is not None else 1) <= INNOCENT_SHARE_GOAL
+            )
+            verdict = "met" if met else "not met"
+            goals.append(
+                f"- {_run_name(run)}: ring recall {fmt(recall)} (goal ≥ {RING_RECALL_GOAL}), "
+                f"member precision {fmt(precision)} (goal ≥ {MEMBER_PRECISION_GOAL}), innocent "
+                f"share {fmt(innocent)} (goal ≤ {INNOCENT_SHARE_GOAL}): {verdict}."
+            )
+    return ["Goals:", "", *goals] if goals else []
+
+
 #: name (the ``name`` field of a result) -> (section title, renderer), in page order.
 RENDERERS: dict[str, tuple[str, Renderer]] = {
     "model_benchmark": ("Champion against baselines (synthetic)", render_model_benchmark),
@@ -453,7 +551,7 @@ RENDERERS: dict[str, tuple[str, Renderer]] = {
     "synthetic_auc": ("How hard is the synthetic marketplace", render_synthetic_auc),
     "validate_benchmark": ("Validation throughput and memory", render_generic),
     "load_benchmark": ("Loading into Neo4j and analytics", render_generic),
-    "rings_benchmark": ("Fraud queries against planted rings", render_generic),
+    "rings_benchmark": ("Fraud queries against planted rings", render_rings),
     "gnn_benchmark": ("GraphSAGE speed", render_generic),
     "real_data_eval": ("Real data: champion against baselines", render_real_data),
     "api_latency": ("Scoring API latency", render_generic),

@@ -165,3 +165,24 @@ def test_real_data_tables_read_what_evaluate_writes() -> None:
     assert "| **hybrid** (champion) | 0.820 [0.780, 0.860] | – | +0.120 [+0.050, +0.190]" in text
     assert "0.990" not in text  # the thin-file slice is not the headline table
     assert "AUC 0.997" in text
+
+
+def test_rings_goals_are_checked_against_the_stored_runs() -> None:
+    """The fraud-toolkit goals are read off the runs: 10x timings, camouflaged detection."""
+    fast = {
+        "scale": 10, "seed": 42,
+        "query_times": {"clusters": {"seconds": 24.0, "detectors": {
+            "circular_trading": {"status": "complete", "seconds": 8.7, "budget_s": 90.0},
+            "bust_out": {"status": "complete", "seconds": 61.0, "budget_s": 45.0}}}},
+    }  # fmt: skip
+    camouflaged = {
+        "scale": 1, "seed": 7, "camouflage": True,
+        "suspicion_ranking": {
+            "ring_recall_half_held": 0.83, "member_precision": 0.9, "innocent_share": 0.05},
+    }  # fmt: skip
+    page = "\n".join(render.render_rings([fast, camouflaged]))
+    assert "slowest detector 61.0 s (goal ≤ 60.0 s)" in page and "s): not met." in page
+    assert "`clusters` → bust_out | 61.0 s / 45.0 s" in page
+    assert "1x, seed 7, camouflaged: ring recall 0.830" in page and "0.1): met." in page
+    camouflaged["suspicion_ranking"]["innocent_share"] = 0.2  # type: ignore[index]
+    assert "0.1): not met." in "\n".join(render.render_rings([camouflaged]))
