@@ -90,7 +90,8 @@ Mechanisms, in the order they are simulated (monthly grid, ``start``..``end``):
 Ground truth (``ground_truth``, one row per business and as_of): ``health``, ``stress``,
 ``exposure_1hop`` (``D1 + L``, unsmoothed), ``exposure_2hop`` for the last full month
 before as_of, ``has_credit``,
-``ring_id``/``is_ring_member``, ``family_group``, ``shared_warehouse``, ``is_lone_fraudster``,
+``ring_id``/``is_ring_member``, ``family_group``, ``shared_warehouse``, ``lookalike_group``
+(camouflage's innocent look-alike groups), ``is_lone_fraudster``,
 ``failed_at``, ``fail_reason``. The oracle in benchmarks/synthetic_auc.py uses it.
 """
 
@@ -239,12 +240,15 @@ def _ground_truth(config: SyntheticConfig, pop: Population, health: np.ndarray,
             "is_ring_member": (pop.ring_id >= 0).astype(np.int8),
             "family_group": pd.array(pop.family_group).astype("Int64"),
             "shared_warehouse": pd.array(pop.warehouse).astype("Int64"),
+            "lookalike_group": pd.array(
+                pop.lookalike_group if pop.lookalike_group is not None else np.full(pop.n, -1)
+            ).astype("Int64"),
             "is_lone_fraudster": (pop.lone_fraud_month >= 0).astype(np.int8),
             "failed_at": failed_at.to_numpy(),
             "fail_reason": [_FAIL_NAMES[int(r)] for r in failures.fail_reason],
         }
     )
-    for col in ("ring_id", "family_group", "shared_warehouse"):
+    for col in ("ring_id", "family_group", "shared_warehouse", "lookalike_group"):
         static.loc[static[col] < 0, col] = pd.NA
     frames = []
     for as_of in config.as_of_timestamps:

@@ -52,7 +52,8 @@ def _groups(
 def plant_innocent_sharing(
     config: SyntheticConfig, pop: Population, ids: dict[str, np.ndarray], rng: np.random.Generator
 ) -> dict[str, int]:
-    """Share identifiers among unrelated ordinary SMEs; returns how many groups of each."""
+    """Share identifiers among unrelated ordinary SMEs; returns how many groups of each and
+    records each member's group in ``pop.lookalike_group`` (numbered across the kinds)."""
     ordinary = np.flatnonzero((pop.kind == KIND_SME) & (pop.ring_id < 0))
     n = len(ordinary)
     plans = (
@@ -62,11 +63,16 @@ def plant_innocent_sharing(
         ("bank_account", "aggregators", max(1, n // 1000), (10, 30)),
     )
     counts = {}
+    lookalike = np.full(pop.n, -1, dtype=np.int64)
     for column, name, n_groups, size in plans:
         groups = _groups(ordinary, n_groups, size, rng)
         for members in groups:
             ids[column][members] = ids[column][members[0]]
+            lookalike[members] = np.where(
+                lookalike[members] < 0, lookalike.max() + 1, lookalike[members]
+            )
         counts[name] = len(groups)
+    pop.lookalike_group = lookalike
     return counts
 
 

@@ -68,6 +68,10 @@ class Population:
     lone_fraud_month: np.ndarray  # int, -1 = none: month a lone fraudster is caught
     n_months: int
     month_starts: pd.DatetimeIndex  # n_months + 1 boundaries
+    #: int, -1 = none: the innocent look-alike group (an accountant's clients, co-working
+    #: tenants, users of a lent device or of an aggregator's account) a camouflaged
+    #: marketplace put the business in; ground truth only, set with the identifiers.
+    lookalike_group: np.ndarray | None = None
 
     @property
     def n(self) -> int:
