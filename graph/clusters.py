@@ -262,7 +262,37 @@ def find_clusters(
     )  # fmt: skip
     facts = {r["business_id"]: r for r in known}
     clusters = [_score(g, groups, flagged, facts) for g in groups]
-    return sorted(clusters, key=lambda c: (-c.suspicion, c.cluster_id))
+    return consolidate(sorted(clusters, key=lambda c: (-c.suspicion, c.cluster_id)))
+
+
+def consolidate(ranked: list[Cluster]) -> list[Cluster]:
+    """One case per suspicious group: walking ``ranked`` (most suspicious first), a cluster
+    that shares at least half of the smaller one's members with a cluster already kept is
+    folded into it (members joined, its evidence added to the reasons, the kept cluster's kind
+    and suspicion stay). Without it one ring caught by four detectors fills four places of an
+    analyst's queue, and pushes other rings out of its top."""
+    kept: list[tuple[Cluster, set[str], list[str]]] = []
+    for cluster in ranked:
+        members = set(cluster.members)
+        home = next(
+            (k for k in kept if 2 * len(k[1] & members) >= min(len(k[1]), len(members))), None
+        )
+        if home is None:
+            kept.append((cluster, members, list(cluster.reasons)))
+            continue
+        home[1].update(members)
+        also = f"also found as {cluster.kind} ({cluster.suspicion:.2f}): {cluster.reasons[0]}"
+        home[2].append(also)
+    return [
+        Cluster(
+            cluster_id_for(first.kind, members),
+            first.kind,
+            tuple(sorted(members)),
+            first.suspicion,
+            tuple(reasons),
+        )
+        for first, members, reasons in kept
+    ]
 
 
 def write_clusters(
