@@ -503,7 +503,9 @@ def render_rings(figures: Any) -> list[str]:
          lambda r: r.get("suspicion_ranking", {}).get("ring_recall_half_held")),
         ("top 2R clusters: member precision",
          lambda r: r.get("suspicion_ranking", {}).get("member_precision")),
-        ("top 2R clusters: innocent share",
+        ("top 2R clusters: non-ring share",
+         lambda r: r.get("suspicion_ranking", {}).get("non_ring_share")),
+        ("top 2R clusters: innocent look-alike share",
          lambda r: r.get("suspicion_ranking", {}).get("innocent_share")),
     ]  # fmt: skip
     lines += ["", *table(["detection", *names], ([n, *(f(r) for r in runs)] for n, f in detection))]
@@ -538,7 +540,8 @@ def _rings_goals(runs: list[Mapping[str, Any]]) -> list[str]:
             goals.append(
                 f"- {_run_name(run)}: ring recall {fmt(recall)} (goal ≥ {RING_RECALL_GOAL}), "
                 f"member precision {fmt(precision)} (goal ≥ {MEMBER_PRECISION_GOAL}), innocent "
-                f"share {fmt(innocent)} (goal ≤ {INNOCENT_SHARE_GOAL}): {verdict}."
+                f"look-alike groups {fmt(innocent)} of the top 2R (goal ≤ "
+                f"{INNOCENT_SHARE_GOAL}): {verdict}."
             )
     return ["Goals:", "", *goals] if goals else []
 

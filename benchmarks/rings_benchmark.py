@@ -121,17 +121,22 @@ def member_scores(flagged: set[str], truth: pd.DataFrame) -> dict[str, Any]:
 def suspicion_ranking(clusters: list[Any], truth: pd.DataFrame) -> dict[str, Any]:
     """The combined ranking an analyst works down: of the top ``2 x planted rings`` clusters
     by suspicion, how many planted rings they find (Jaccard >= 0.5; and by the goal's rule, a
-    top cluster holding half of the ring's members or more), what share of their
-    members are ring members, and how many of them are innocent groups: clusters whose members
-    are mostly not ring members (families, accountants' clients, co-working tenants, users of
-    a lent device or an aggregator's account: the generator's look-alikes), as a share of the
-    top clusters, with the family groups among them."""
+    top cluster holding half of the ring's members or more) and what share of their members
+    are ring members. Among them, the **non-ring** clusters (mostly not ring members) and the
+    **innocent groups** the goal counts: non-ring clusters mostly made of the generator's
+    look-alikes (families, shared warehouses, an accountant's clients, co-working tenants,
+    users of a lent device or an aggregator's account), with the family groups among them."""
     planted = truth.dropna(subset=["ring_id"]).groupby("ring_id")["business_id"].apply(set)
     top = [set(c.members) for c in clusters[: 2 * len(planted)]]
     scores = ring_scores([sorted(t) for t in top], truth)
     ring_members = set().union(*planted) if len(planted) else set()
     family = set(truth.loc[truth["family_group"].notna(), "business_id"])
-    innocent = [t for t in top if 2 * len(t & ring_members) < len(t)]
+    lookalike_columns = [
+        c for c in ("family_group", "shared_warehouse", "lookalike_group") if c in truth
+    ]
+    lookalikes = set(truth.loc[truth[lookalike_columns].notna().any(axis=1), "business_id"])
+    non_ring = [t for t in top if 2 * len(t & ring_members) < len(t)]
+    innocent = [t for t in non_ring if 2 * len(t & lookalikes) >= len(t)]
     # The goal's own rule: a ring is found when one top cluster holds half of its members or
     # more (less strict than Jaccard >= 0.5, which also counts the cluster's other members).
     held = sum(any(2 * len(t & ring) >= len(ring) for t in top) for ring in planted)
@@ -142,6 +147,8 @@ def suspicion_ranking(clusters: list[Any], truth: pd.DataFrame) -> dict[str, Any
         "rings_half_held": held,
         "ring_recall_half_held": round(held / len(planted), 4) if len(planted) else None,
         "member_precision": scores["member_precision"],
+        "non_ring_clusters": len(non_ring),
+        "non_ring_share": round(len(non_ring) / len(top), 4) if top else None,
         "innocent_clusters": len(innocent),
         "innocent_share": round(len(innocent) / len(top), 4) if top else None,
         "innocent_family_clusters": sum(2 * len(t & family) >= len(t) for t in innocent),
@@ -219,7 +226,7 @@ def score_and_time(
     """Precision/recall against the planted rings and each library query's time (the
     queries named in ``skip`` are not run)."""
     truth = market.ground_truth.drop_duplicates("business_id")[
-        ["business_id", "ring_id", "family_group", "shared_warehouse"]
+        ["business_id", "ring_id", "family_group", "shared_warehouse", "lookalike_group"]
     ]
     library = load_library()
     default_rings = run_query(driver, library["identifier_rings"]).rows

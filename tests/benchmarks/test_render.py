@@ -183,6 +183,6 @@ def test_rings_goals_are_checked_against_the_stored_runs() -> None:
     page = "\n".join(render.render_rings([fast, camouflaged]))
     assert "slowest detector 61.0 s (goal ≤ 60.0 s)" in page and "s): not met." in page
     assert "`clusters` → bust_out | 61.0 s / 45.0 s" in page
-    assert "1x, seed 7, camouflaged: ring recall 0.830" in page and "0.1): met." in page
+    assert "1x, seed 7, camouflaged: ring recall 0.830" in page and "(goal ≤ 0.1): met." in page
     camouflaged["suspicion_ranking"]["innocent_share"] = 0.2  # type: ignore[index]
-    assert "0.1): not met." in "\n".join(render.render_rings([camouflaged]))
+    assert "(goal ≤ 0.1): not met." in "\n".join(render.render_rings([camouflaged]))
