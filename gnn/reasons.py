@@ -317,7 +317,6 @@ class _Evidence:
     tree_columns: list[str] | None = None
     ig: NodeAttributions | None = None
     ig_relation: np.ndarray | None = None  # [R] relation code per IG row
-    ig_units: np.ndarray | None = None  # [R, U] each IG row's pull on every unit
     gnn_columns: list[str] | None = None
     unit_columns: dict[tuple[str, str], tuple[np.ndarray, np.ndarray, np.ndarray]] = field(
         default_factory=dict
@@ -413,7 +412,8 @@ def _named_by_graph(ev: _Evidence, i: int, unit: tuple[str, str]) -> dict[int, f
     rows = np.flatnonzero(ev.ig_relation[lo:hi] == code) + lo  # type: ignore[index]
     if not len(rows):
         return {}
-    pulls = ev.ig_units[rows, UNIT_INDEX[unit]]  # type: ignore[index]
+    columns = unit_matrix(ev.gnn_columns or [], unit[0])[:, UNIT_INDEX[unit]]
+    pulls = ev.ig.values[rows] @ columns
     return {int(n): float(v) for n, v in zip(ev.ig.node[rows], pulls, strict=True)}
 
 
@@ -548,12 +548,16 @@ def _graph_evidence(
         )  # fmt: skip
     ev.ig, ev.gnn_columns = ig, list(sage.scaler.columns)
     ev.ig_relation = ev.trade.relation_codes(ev.targets[ig.target], ig.node)
-    ev.ig_units = np.zeros((len(ig.node), contributions.shape[1]))
-    for code, relation in enumerate(("self", *RELATIONS)):
-        rows = ev.ig_relation == code
-        if rows.any():
-            ev.ig_units[rows] = ig.values[rows] @ unit_matrix(ev.gnn_columns, relation)
-    # IG rows come target by target: sum each target's run of rows.
+    # The unit matrices are linear: sum each target's rows per relation first ([T * C, F], a
+    # sparse product), then map those sums to units, instead of mapping every row ([R, F],
+    # millions of rows). The per-row pulls that name counterparties are taken on demand.
+    relations = ("self", *RELATIONS)
+    n_targets, n_codes = len(ev.targets), len(relations)
     if len(ig.target):
-        starts = np.flatnonzero(np.r_[True, np.diff(ig.target) != 0])
-        contributions[ig.target[starts]] += np.add.reduceat(ev.ig_units, starts, axis=0)
+        key = ig.target.astype(np.int64) * n_codes + ev.ig_relation
+        summing = sp.csr_matrix(
+            (np.ones(len(key)), (key, np.arange(len(key)))), shape=(n_targets * n_codes, len(key))
+        )
+        sums = np.asarray(summing @ ig.values).reshape(n_targets, n_codes, -1)
+        for code, relation in enumerate(relations):
+            contributions += sums[:, code] @ unit_matrix(ev.gnn_columns, relation)
