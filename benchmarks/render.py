@@ -505,8 +505,12 @@ def render_rings(figures: Any) -> list[str]:
          lambda r: r.get("suspicion_ranking", {}).get("member_precision")),
         ("top 2R clusters: non-ring share",
          lambda r: r.get("suspicion_ranking", {}).get("non_ring_share")),
-        ("top 2R clusters: innocent look-alike share",
+        ("top 2R clusters: innocent look-alike groups (share)",
          lambda r: r.get("suspicion_ranking", {}).get("innocent_share")),
+        ("top 2R clusters: non-ring, half look-alike members of any group (share)",
+         lambda r: r.get("suspicion_ranking", {}).get("lookalike_member_share")),
+        ("look-alike businesses in the marketplace (share)",
+         lambda r: r.get("suspicion_ranking", {}).get("lookalike_business_share")),
     ]  # fmt: skip
     lines += ["", *table(["detection", *names], ([n, *(f(r) for r in runs)] for n, f in detection))]
     return [*lines, "", *_rings_goals(runs)]

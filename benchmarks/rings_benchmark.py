@@ -123,23 +123,26 @@ def suspicion_ranking(clusters: list[Any], truth: pd.DataFrame) -> dict[str, Any
     by suspicion, how many planted rings they find (Jaccard >= 0.5; and by the goal's rule, a
     top cluster holding half of the ring's members or more) and what share of their members
     are ring members. Among them, the **non-ring** clusters (mostly not ring members) and the
-    **innocent groups** the goal counts: non-ring clusters mostly made of the generator's
-    look-alikes (families, shared warehouses, an accountant's clients, co-working tenants,
-    users of a lent device or an aggregator's account), with the family groups among them."""
+    **innocent groups** the goal counts: a non-ring cluster that is one of the generator's
+    look-alike groups (a family, a warehouse's tenants, an accountant's clients, co-working
+    tenants, a lent device's users, an aggregator's account holders) - at least two of its
+    members and half of the cluster from the same group, so what was flagged is that group's
+    innocent sharing. Beside it, the looser count of non-ring clusters half made of look-alike
+    members of any groups (one of a pair; about 16% of businesses are look-alikes, so chance
+    alone puts one in about 3 of 10 random pairs), with the family groups among the innocent."""
     planted = truth.dropna(subset=["ring_id"]).groupby("ring_id")["business_id"].apply(set)
     top = [set(c.members) for c in clusters[: 2 * len(planted)]]
     scores = ring_scores([sorted(t) for t in top], truth)
     ring_members = set().union(*planted) if len(planted) else set()
-    family = set(truth.loc[truth["family_group"].notna(), "business_id"])
-    lookalike_columns = [
-        c for c in ("family_group", "shared_warehouse", "lookalike_group") if c in truth
-    ]
-    lookalikes = set(truth.loc[truth[lookalike_columns].notna().any(axis=1), "business_id"])
+    groups = lookalike_groups(truth)
+    lookalikes = set().union(*groups.values()) if groups else set()
     non_ring = [t for t in top if 2 * len(t & ring_members) < len(t)]
-    innocent = [t for t in non_ring if 2 * len(t & lookalikes) >= len(t)]
+    innocent = [t for t in non_ring if _is_group(t, groups.values())]
+    family = [g for (column, _), g in groups.items() if column == "family_group"]
     # The goal's own rule: a ring is found when one top cluster holds half of its members or
     # more (less strict than Jaccard >= 0.5, which also counts the cluster's other members).
     held = sum(any(2 * len(t & ring) >= len(ring) for t in top) for ring in planted)
+    with_lookalikes = [t for t in non_ring if 2 * len(t & lookalikes) >= len(t)]
     return {
         "top_clusters": len(top),
         "rings_found": scores["rings_found"],
@@ -151,8 +154,29 @@ def suspicion_ranking(clusters: list[Any], truth: pd.DataFrame) -> dict[str, Any
         "non_ring_share": round(len(non_ring) / len(top), 4) if top else None,
         "innocent_clusters": len(innocent),
         "innocent_share": round(len(innocent) / len(top), 4) if top else None,
-        "innocent_family_clusters": sum(2 * len(t & family) >= len(t) for t in innocent),
+        "innocent_family_clusters": sum(_is_group(t, family) for t in innocent),
+        "lookalike_member_clusters": len(with_lookalikes),
+        "lookalike_member_share": round(len(with_lookalikes) / len(top), 4) if top else None,
+        "lookalike_business_share": round(len(lookalikes) / len(truth), 4) if len(truth) else None,
     }
+
+
+def lookalike_groups(truth: pd.DataFrame) -> dict[tuple[str, Any], set[str]]:
+    """Each innocent look-alike group of the ground truth, keyed by (column, group id)."""
+    groups: dict[tuple[str, Any], set[str]] = {}
+    for column in ("family_group", "shared_warehouse", "lookalike_group"):
+        if column not in truth:
+            continue
+        known = truth.dropna(subset=[column])
+        for group_id, members in known.groupby(column)["business_id"]:
+            groups[(column, group_id)] = set(members)
+    return groups
+
+
+def _is_group(cluster: set[str], groups: Any) -> bool:
+    """Whether ``cluster`` is mostly one of ``groups``: two or more of its members and at least
+    half of the cluster come from the same group."""
+    return any(len(cluster & g) >= 2 and 2 * len(cluster & g) >= len(cluster) for g in groups)
 
 
 def bulk_load(server: Any, market: Any, work: Path) -> None:
