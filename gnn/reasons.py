@@ -556,7 +556,8 @@ def _graph_evidence(
     if len(ig.target):
         key = ig.target.astype(np.int64) * n_codes + ev.ig_relation
         summing = sp.csr_matrix(
-            (np.ones(len(key)), (key, np.arange(len(key)))), shape=(n_targets * n_codes, len(key))
+            (np.ones(len(key), dtype=ig.values.dtype), (key, np.arange(len(key)))),
+            shape=(n_targets * n_codes, len(key)),
         )
         sums = np.asarray(summing @ ig.values).reshape(n_targets, n_codes, -1)
         for code, relation in enumerate(relations):
