@@ -26,6 +26,7 @@ import pandas as pd
 
 from graph import cypher
 from graph.query_library import to_plain
+from tradegraph.api.coalescing import ReadCoalescer
 from tradegraph.api.liveness import Neo4jGate
 
 #: (snapshot, as_of, business_ids) -> one row per scored id with ``business_id, pd, score,
@@ -188,6 +189,10 @@ class Scorer:
     _cache: dict[pd.Timestamp, _Cached] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _date_locks: dict[pd.Timestamp, threading.Lock] = field(default_factory=dict)
+    _reads: ReadCoalescer = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._reads = ReadCoalescer(self._read_stored)
 
     def start_warm_up(self) -> None:
         """Load the model in a thread of its own (:func:`warm_up`), beside the serving."""
@@ -208,7 +213,11 @@ class Scorer:
 
     def stored(self, ids: list[str], as_of: pd.Timestamp | None) -> list[dict[str, Any]]:
         """One row per id, in order: ``known`` and the stored score fields (``pd`` is None
-        when the business has no stored score for ``as_of``, or none at all)."""
+        when the business has no stored score for ``as_of``, or none at all). Concurrent
+        calls share Neo4j round trips (:mod:`tradegraph.api.coalescing`)."""
+        return self._reads.read(ids, as_of)
+
+    def _read_stored(self, ids: list[str], as_of: pd.Timestamp | None) -> list[dict[str, Any]]:
         query, params = (
             (cypher.API_LATEST_SCORES, {"ids": ids})
             if as_of is None
