@@ -13,7 +13,10 @@ and measures from this process:
   model runs on the graph; the snapshot is cached between requests (the API's default);
 * **on the fly, cold**: the same with the cache off, so every request reads the snapshot from
   Neo4j first (fewer requests: each costs a full snapshot read);
-* **throughput**: ``GET /businesses/{id}/score`` from ``--concurrency`` threads;
+* **throughput**: ``GET /businesses/{id}/score`` from ``--concurrency`` clients, each a thread
+  with its own keep-alive connection (``http.client``: a load generator should not spend the
+  server's CPU, and these clients share the machine with it; the CPU each side spent per
+  request, Neo4j included, is measured and stored beside the figures), errors counted;
 * **on the fly under load**: ``POST /score`` for one id from ``--concurrency`` threads, each
   request at one of ``--fly-dates`` score dates without stored scores (so several snapshots are
   read and scored side by side), errors counted.
@@ -25,12 +28,14 @@ result goes to ``benchmarks/results/api_latency.json`` unless ``--json`` names a
 from __future__ import annotations
 
 import argparse
+import http.client
 import os
 import random
 import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -40,6 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
 import pandas as pd
+import psutil
 import uvicorn
 from results_io import command_line, write_result
 
@@ -109,6 +115,72 @@ def _timed(call) -> float:  # type: ignore[no-untyped-def]
     elapsed = time.perf_counter() - started
     response.raise_for_status()
     return elapsed
+
+
+def _cpu_s(process: psutil.Process | None) -> float:
+    if process is None:
+        return 0.0
+    times = process.cpu_times()
+    return times.user + times.system
+
+
+def _neo4j_process() -> psutil.Process | None:
+    """The local Neo4j's JVM, to count its CPU (None for a remote server)."""
+    for process in psutil.process_iter(["cmdline"]):
+        line = " ".join(process.info["cmdline"] or [])
+        if "java" in line and "org.neo4j" in line:
+            return process
+    return None
+
+
+def _stored_under_load(
+    base: str, key: str, ids: list[str], server: subprocess.Popen[bytes], rng: random.Random, args
+) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    """``GET /businesses/{id}/score`` from ``--concurrency`` clients, each with a keep-alive
+    connection of its own; requests/s, latency, errors and CPU per request of each process."""
+    host, port = base.rsplit("//", 1)[1].rsplit(":", 1)
+    local = threading.local()
+    errors: list[int] = []
+
+    def one(business_id: str) -> float | None:
+        if getattr(local, "conn", None) is None:
+            local.conn = http.client.HTTPConnection(host, int(port), timeout=60)
+        started = time.perf_counter()
+        local.conn.request("GET", f"/businesses/{business_id}/score", headers={"X-API-Key": key})
+        response = local.conn.getresponse()
+        response.read()
+        if response.status != 200:
+            errors.append(response.status)
+            return None
+        return time.perf_counter() - started
+
+    jobs = [rng.choice(ids) for _ in range(args.load_requests)]
+    processes = {
+        "client": psutil.Process(),
+        "server": psutil.Process(server.pid),
+        "neo4j": _neo4j_process(),
+    }
+    cpu = {name: _cpu_s(p) for name, p in processes.items()}
+    started = time.perf_counter()
+    with ThreadPoolExecutor(args.concurrency) as pool:
+        timings = [t for t in pool.map(one, jobs) if t is not None]
+    wall = time.perf_counter() - started
+    cpu_ms = {
+        f"cpu_ms_per_request_{name}": round((_cpu_s(p) - cpu[name]) * 1000 / len(jobs), 2)
+        for name, p in processes.items()
+        if p is not None
+    }
+    print(
+        f"throughput, {args.concurrency} concurrent clients: {len(jobs) / wall:,.0f} "
+        f"requests/s  {_percentiles(timings) if timings else '-'}  errors {len(errors)}  "
+        + "  ".join(f"{k.rsplit('_', 1)[1]} {v} ms CPU" for k, v in cpu_ms.items())
+    )
+    return {
+        "requests_per_s": round(len(jobs) / wall, 1),
+        "errors": len(errors),
+        **(_latency(timings) if timings else {}),
+        **cpu_ms,
+    }
 
 
 def _fly_under_load(
@@ -220,22 +292,7 @@ def main() -> None:
                 print(f"on the fly, {label}  POST /score (1 id)          {_percentiles(fly)}")
                 figures[f"fly_{label}"] = _latency(fly)
                 if label == "warm":
-
-                    def one(_: int, client: httpx.Client = client) -> float:
-                        return _timed(lambda: client.get(f"/businesses/{rng.choice(ids)}/score"))
-
-                    started = time.perf_counter()
-                    with ThreadPoolExecutor(args.concurrency) as pool:
-                        loaded = list(pool.map(one, range(args.load_requests)))
-                    wall = time.perf_counter() - started
-                    print(
-                        f"throughput, {args.concurrency} concurrent clients: "
-                        f"{len(loaded) / wall:,.0f} requests/s  {_percentiles(loaded)}"
-                    )
-                    figures["concurrent"] = {
-                        "requests_per_s": round(len(loaded) / wall, 1),
-                        **_latency(loaded),
-                    }
+                    figures["concurrent"] = _stored_under_load(base, key, ids, server, rng, args)
                     figures["fly_concurrent"] = _fly_under_load(client, ids, fly_date, rng, args)
             server.terminate()
             server.wait(timeout=30)
