@@ -18,9 +18,19 @@ def serve_command(
     model: Annotated[
         Path | None, typer.Option(help="Model folder for on-the-fly scores (default: latest).")
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Worker processes (one per core serves the most stored scores; each holds "
+            "its own model and snapshot cache).",
+        ),
+    ] = 1,
 ) -> None:
     """Serve the scoring API (OpenAPI docs at /docs). Every route but /health needs the
     X-API-Key header with TRADEGRAPH_API_KEY."""
+    import os
+
     import uvicorn
 
     from tradegraph.api import create_app
@@ -42,6 +52,17 @@ def serve_command(
             f"{model} is not a model folder (no meta.json): pass one written by `tradegraph train`"
         )
     driver = open_driver(settings)
+    if workers > 1:
+        from tradegraph.api.workers import FACTORY, MODEL_ENV
+
+        driver.close()  # each worker opens its own; the local server stays up
+        if key is not None:
+            os.environ["TRADEGRAPH_API_KEY"] = key
+        if model is not None:
+            os.environ[MODEL_ENV] = str(model.resolve())
+        console.print(f"API docs: http://{host}:{port}/docs ({workers} workers)")
+        uvicorn.run(FACTORY, factory=True, workers=workers, host=host, port=port, log_level="info")
+        return
     try:
         app = create_app(driver, settings, model, api_key=key)
         console.print(f"API docs: http://{host}:{port}/docs")
