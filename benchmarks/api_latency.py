@@ -16,7 +16,9 @@ and measures from this process:
 * **throughput**: ``GET /businesses/{id}/score`` from ``--concurrency`` clients, each a thread
   with its own keep-alive connection (``http.client``: a load generator should not spend the
   server's CPU, and these clients share the machine with it; the CPU each side spent per
-  request, Neo4j included, is measured and stored beside the figures), errors counted;
+  request, Neo4j included, is measured and stored beside the figures), errors counted; then
+  the same load against ``tradegraph serve --workers N`` (``--workers``, default 2: one
+  process per core), measured in the same run;
 * **on the fly under load**: ``POST /score`` for one id from ``--concurrency`` threads, each
   request at one of ``--fly-dates`` score dates without stored scores (so several snapshots are
   read and scored side by side), errors counted.
@@ -118,10 +120,14 @@ def _timed(call) -> float:  # type: ignore[no-untyped-def]
 
 
 def _cpu_s(process: psutil.Process | None) -> float:
+    """CPU seconds of ``process`` and its worker processes."""
     if process is None:
         return 0.0
-    times = process.cpu_times()
-    return times.user + times.system
+    total = 0.0
+    for p in (process, *process.children(recursive=True)):
+        times = p.cpu_times()
+        total += times.user + times.system
+    return total
 
 
 def _neo4j_process() -> psutil.Process | None:
@@ -218,6 +224,29 @@ def _fly_under_load(
     }
 
 
+def _serve_workers(key: str, workers: int) -> tuple[subprocess.Popen[bytes], str]:
+    """``tradegraph serve --workers`` on a free port, once every worker is up."""
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-c", "from tradegraph.cli.main import app; app()", "serve",
+         "--port", str(port), "--workers", str(workers)],
+        env=os.environ | {"TRADEGRAPH_API_KEY": key},
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(1200):
+        try:
+            up = httpx.get(f"{base}/health", timeout=1.0).status_code == 200
+        except httpx.TransportError:
+            up = False
+        if up and len(psutil.Process(server.pid).children(recursive=True)) >= workers:
+            time.sleep(5)  # each worker's model warm-up, beside the serving
+            return server, base
+        time.sleep(0.1)
+    server.kill()
+    sys.exit("tradegraph serve --workers did not start within two minutes")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=200, help="stored-score requests")
@@ -228,6 +257,9 @@ def main() -> None:
     parser.add_argument("--fly-load-requests", type=int, default=48, help="on the fly, loaded")
     parser.add_argument("--fly-dates", type=int, default=3, help="score dates under load")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--workers", type=int, default=2, help="worker processes of the second load (0: skip)"
+    )
     parser.add_argument(
         "--json",
         type=Path,
@@ -296,6 +328,19 @@ def main() -> None:
                     figures["fly_concurrent"] = _fly_under_load(client, ids, fly_date, rng, args)
             server.terminate()
             server.wait(timeout=30)
+        if args.workers:
+            server, base = _serve_workers(key, args.workers)
+            try:
+                with httpx.Client(base_url=base, headers=headers, timeout=60) as client:
+                    for bid in rng.sample(ids, min(50, len(ids))):  # warm-up, every worker
+                        client.get(f"/businesses/{bid}/score").raise_for_status()
+                figures["concurrent_workers"] = {
+                    "workers": args.workers,
+                    **_stored_under_load(base, key, ids, server, rng, args),
+                }
+            finally:
+                server.terminate()
+                server.wait(timeout=60)
     finally:
         driver.close()
     print(f"machine: {os.cpu_count()} CPUs; Neo4j at {settings.neo4j_uri or 'the local server'}")
