@@ -119,12 +119,12 @@ def _timed(call) -> float:  # type: ignore[no-untyped-def]
     return elapsed
 
 
-def _cpu_s(process: psutil.Process | None) -> float:
-    """CPU seconds of ``process`` and its worker processes."""
+def _cpu_s(process: psutil.Process | None, *, workers: bool = False) -> float:
+    """CPU seconds of ``process`` (and of its child processes with ``workers``)."""
     if process is None:
         return 0.0
     total = 0.0
-    for p in (process, *process.children(recursive=True)):
+    for p in (process, *(process.children(recursive=True) if workers else ())):
         times = p.cpu_times()
         total += times.user + times.system
     return total
@@ -166,13 +166,15 @@ def _stored_under_load(
         "server": psutil.Process(server.pid),
         "neo4j": _neo4j_process(),
     }
-    cpu = {name: _cpu_s(p) for name, p in processes.items()}
+    cpu = {name: _cpu_s(p, workers=name == "server") for name, p in processes.items()}
     started = time.perf_counter()
     with ThreadPoolExecutor(args.concurrency) as pool:
         timings = [t for t in pool.map(one, jobs) if t is not None]
     wall = time.perf_counter() - started
     cpu_ms = {
-        f"cpu_ms_per_request_{name}": round((_cpu_s(p) - cpu[name]) * 1000 / len(jobs), 2)
+        f"cpu_ms_per_request_{name}": round(
+            (_cpu_s(p, workers=name == "server") - cpu[name]) * 1000 / len(jobs), 2
+        )
         for name, p in processes.items()
         if p is not None
     }
@@ -224,8 +226,20 @@ def _fly_under_load(
     }
 
 
+def _wait_idle(process: psutil.Process, timeout_s: float = 180.0) -> None:
+    """Until ``process`` and its workers spend under a tenth of a core (warm-ups done)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        before = _cpu_s(process, workers=True)
+        time.sleep(1.0)
+        if _cpu_s(process, workers=True) - before < 0.1:
+            return
+
+
 def _serve_workers(key: str, workers: int) -> tuple[subprocess.Popen[bytes], str]:
-    """``tradegraph serve --workers`` on a free port, once every worker is up."""
+    """``tradegraph serve --workers`` on a free port, once every worker is up and ready: ten
+    answers in a row on fresh connections (which the kernel spreads over the workers) say
+    that no model is still loading."""
     port = _free_port()
     server = subprocess.Popen(
         [sys.executable, "-c", "from tradegraph.cli.main import app; app()", "serve",
@@ -234,17 +248,20 @@ def _serve_workers(key: str, workers: int) -> tuple[subprocess.Popen[bytes], str
         stdout=subprocess.DEVNULL,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
-    for _ in range(1200):
+    ready = 0
+    for _ in range(3000):
         try:
-            up = httpx.get(f"{base}/health", timeout=1.0).status_code == 200
+            health = httpx.get(f"{base}/health", timeout=1.0)
+            ok = health.status_code == 200 and health.json().get("model") != "loading"
         except httpx.TransportError:
-            up = False
-        if up and len(psutil.Process(server.pid).children(recursive=True)) >= workers:
-            time.sleep(5)  # each worker's model warm-up, beside the serving
+            ok = False
+        ready = ready + 1 if ok else 0
+        if ready >= 10 and len(psutil.Process(server.pid).children(recursive=True)) >= workers:
+            _wait_idle(psutil.Process(server.pid))
             return server, base
         time.sleep(0.1)
     server.kill()
-    sys.exit("tradegraph serve --workers did not start within two minutes")
+    sys.exit("tradegraph serve --workers was not ready within five minutes")
 
 
 def main() -> None:
