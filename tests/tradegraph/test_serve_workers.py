@@ -3,10 +3,7 @@ answering stored scores with the key and refusing requests without it."""
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,7 +13,7 @@ import psutil
 import pytest
 
 from graph.scores import write_scores
-from tests.ports import free_port
+from tests.serve import start_serve, stop_serve
 
 pytestmark = pytest.mark.neo4j
 
@@ -48,21 +45,7 @@ def test_serve_with_two_workers_answers_stored_scores_from_each(
          "grade": ["B", "E"], "reasons": [["r1"], ["r2"]]}
     )  # fmt: skip
     write_scores(neo4j_driver, scores, "2026-01-01", "m-workers")
-    port = free_port()
-    env = os.environ | {
-        "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
-        "NEO4J_URI": neo4j_server.uri,
-        "NEO4J_USER": neo4j_server.user,
-        "NEO4J_PASSWORD": neo4j_server.password,
-        "TRADEGRAPH_API_KEY": KEY,
-        "TRADEGRAPH_HOME": str(tmp_path / "home"),
-    }
-    code = "from tradegraph.cli.main import app; app()"
-    server = subprocess.Popen(
-        [sys.executable, "-c", code, "serve", "--port", str(port), "--workers", "2"],
-        env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
+    server, base = start_serve(neo4j_server, tmp_path, KEY, "--workers", "2")
     try:
         _wait_for_workers(server, base, 2)
         workers = [c.pid for c in psutil.Process(server.pid).children(recursive=True)]
@@ -73,12 +56,7 @@ def test_serve_with_two_workers_answers_stored_scores_from_each(
         ]
         assert httpx.get(f"{base}/businesses/W1/score").status_code == 401
     finally:
-        server.send_signal(signal.SIGINT)
-        try:
-            output, _ = server.communicate(timeout=60)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            output, _ = server.communicate()
+        output = stop_serve(server)
     assert len(workers) >= 2, output
     assert [a.status_code for a in answers] == [200] * 16, output
     bodies = [a.json() for a in answers]
