@@ -16,8 +16,8 @@ AS_OF = pd.Timestamp("2026-01-01", tz="UTC")
 
 
 class GatedFetch:
-    """A fetch that records its calls and, while ``hold`` is set, blocks the first one until
-    ``release`` (so that other requests queue up behind a read in flight)."""
+    """A fetch that records its calls and blocks the first one until ``release`` is set (so
+    that other requests queue up behind a read in flight); raises while ``fail`` is true."""
 
     def __init__(self, fail: bool = False) -> None:
         self.calls: list[tuple[list[str], pd.Timestamp | None]] = []
