@@ -78,14 +78,27 @@ class GraphSAGE(nn.Module):
         """Node embeddings ``[N, embedding_dim]`` (input to the head; used by the hybrid).
         With a :class:`~gnn.receptive.ReceptivePlan`, ``x`` holds its ``input_rows`` and the
         result its targets' rows ``[T, embedding_dim]``, equal to the full forward's."""
-        h = F.relu(self.input(x))
+        return self.embed_projected(self.input(x), adjacencies)
+
+    def projection(self) -> tuple[Tensor, Tensor]:
+        """The input layer's ``(weight [P, F], bias [P])``: ``embed(x)`` equals
+        ``embed_projected(x @ weight.T + bias)``. The model reads its input only through this
+        affine map, so Integrated Gradients project the input once and scale the projection
+        (``[K, steps, P]``) instead of multiplying every scaled copy of it."""
+        return self.input.weight, self.input.bias
+
+    def embed_projected(self, u: Tensor, adjacencies: Adjacencies) -> Tensor:
+        """:meth:`embed` from the projected input ``u [N, *batch, P]`` (:meth:`projection`);
+        dimensions between the first and last are independent evaluations."""
+        h = F.relu(u)
         outputs = [h]
         for i, (conv, norm) in enumerate(zip(self.convs, self.norms, strict=True)):
             h_in = F.dropout(h, self.config.dropout, self.training)
             step = adjacencies.layers[i] if isinstance(adjacencies, ReceptivePlan) else adjacencies
             h_new = F.relu(norm(conv(h_in, step)))
             if isinstance(step, LayerPlan):  # this layer computed only the rows it keeps
-                h, outputs = h[step.keep], [o[step.keep] for o in outputs]
+                outputs = [o[step.keep] for o in outputs]
+                h = outputs[-1]  # h is the last output: select its rows once, not twice
             h = h + h_new if self.config.residual else h_new
             outputs.append(h)
         if self.config.jumping_knowledge == "cat":
@@ -94,6 +107,10 @@ class GraphSAGE(nn.Module):
 
     def forward(self, x: Tensor, adjacencies: Adjacencies) -> Tensor:
         return self.head(self.embed(x, adjacencies)).squeeze(-1)
+
+    def forward_projected(self, u: Tensor, adjacencies: Adjacencies) -> Tensor:
+        """:meth:`forward` from the projected input (:meth:`projection`)."""
+        return self.head(self.embed_projected(u, adjacencies)).squeeze(-1)
 
 
 #: Member logits are clipped to this before averaging (a probability of 1e-6 .. 1 - 1e-6).
@@ -124,3 +141,21 @@ class SageBagModel(nn.Module):
 
     def embed(self, x: Tensor, adjacencies: Adjacencies) -> Tensor:
         return self.forward(x, adjacencies).unsqueeze(-1)
+
+    def projection(self) -> tuple[Tensor, Tensor]:
+        """Every member's input layer stacked, ``(weight [M * P, F], bias [M * P])``
+        (:meth:`GraphSAGE.projection`)."""
+        weights, biases = zip(*(m.projection() for m in self.members), strict=True)  # type: ignore[operator]
+        return torch.cat(weights), torch.cat(biases)
+
+    def forward_projected(self, u: Tensor, adjacencies: Adjacencies) -> Tensor:
+        """:meth:`forward` from the stacked projections (:meth:`projection`)."""
+        sizes = [int(m.projection()[1].numel()) for m in self.members]  # type: ignore[operator]
+        logits = [
+            m.forward_projected(part, adjacencies).clamp(-BAG_LOGIT_CLIP, BAG_LOGIT_CLIP)  # type: ignore[operator]
+            for m, part in zip(self.members, torch.split(u, sizes, dim=-1), strict=True)
+        ]
+        return torch.stack(logits).mean(dim=0)
+
+    def embed_projected(self, u: Tensor, adjacencies: Adjacencies) -> Tensor:
+        return self.forward_projected(u, adjacencies).unsqueeze(-1)

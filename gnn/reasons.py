@@ -42,7 +42,7 @@ from gnn.reason_codes import (
     counterparty_fact,
     unit_of,
 )
-from gnn.receptive import ReceptivePlan, plan_layers, reach_of
+from gnn.receptive import ReceptivePlan, plan_blocks
 
 if TYPE_CHECKING:
     from gnn.artefact import Artefact
@@ -106,10 +106,10 @@ class TradeIndex:
 class GraphCache:
     """The population-wide parts of an explanation, built on first use and kept for later
     calls on the same graph and features (the API explains one business per request): the
-    trade index, the ``num_layers``-hop reach and the GraphSAGE bag's embedding ``[N, D]``."""
+    trade index, the GraphSAGE's relation operators and its bag's embedding ``[N, D]``."""
 
     trade: TradeIndex | None = None
-    reach: sp.csr_matrix | None = None
+    operators: list[torch.Tensor] | None = None
     embedding: np.ndarray | None = None
 
 
@@ -137,21 +137,21 @@ def tree_contributions(booster: Any, matrix: np.ndarray) -> np.ndarray:
     return np.asarray(contrib)[:, :-1]
 
 
-def neighbourhoods(
-    graph: GraphData, hops: int, *, use_identifiers: bool = True, max_neighbours: int | None = None
-) -> sp.csr_matrix:
-    """Boolean CSR ``[N, N]``: row v marks every node a ``hops``-layer model reads for v, over
-    the relations it uses, each trade direction capped to ``max_neighbours`` counterparties
-    (the model's own neighbourhood definition, :class:`gnn.model.SAGEConfig`)."""
+def graph_operators(
+    graph: GraphData, *, use_identifiers: bool = True, max_neighbours: int | None = None
+) -> list[torch.Tensor]:
+    """The model's normalised per-relation operators on the whole graph, each trade direction
+    capped to ``max_neighbours`` counterparties (the model's own neighbourhood definition,
+    :class:`gnn.model.SAGEConfig`)."""
     data = graph.data
-    operators = relation_operators(
+    return relation_operators(
         data.edge_index, data.edge_weight, data.num_nodes, data.id_edge_index,
         use_identifiers=use_identifiers, max_neighbours=max_neighbours,
     )  # fmt: skip
-    return reach_of(operators, hops)
 
 
-#: ``(z, plan, target_index) -> [B * steps]``: the explained quantity at each target copy.
+#: ``(u, plan, target_index) -> [B, steps]``: the explained quantity per target and step, from
+#: the model's projected input ``u [K, steps, P]`` (``GraphSAGE.projection``).
 Readout = Callable[[torch.Tensor, ReceptivePlan, np.ndarray], torch.Tensor]
 
 
@@ -166,48 +166,6 @@ class NodeAttributions:
     values: np.ndarray
 
 
-@dataclass
-class _Blocks:
-    """Many targets' neighbourhoods side by side, target by target, then node by node:
-    ``nodes [K]`` and ``owner [K]`` list every target's neighbourhood once (``owner`` indexes
-    ``chunk``); row ``k`` is ``nodes[k]``'s copy in its owner's block."""
-
-    nodes: np.ndarray
-    owner: np.ndarray
-    trade: np.ndarray  # [2, E'] block-diagonal trade edges
-    trade_edge: np.ndarray  # [E'] the original edge of each (for its weight)
-    ids: np.ndarray  # [2, P'] block-diagonal identifier edges
-    target_rows: np.ndarray  # [B] each target's own row
-
-
-def _block_subgraphs(graph: GraphData, reach: sp.csr_matrix, chunk: np.ndarray) -> _Blocks:
-    sub = reach[chunk].tocsr()
-    sub.sort_indices()
-    nodes = sub.indices.astype(np.int64)
-    owner = np.repeat(np.arange(len(chunk)), np.diff(sub.indptr))
-    node_start = sub.indptr[:-1].astype(np.int64)
-    local = np.arange(len(nodes)) - node_start[owner]
-    position = sp.csr_matrix((local + 1, sub.indices, sub.indptr), shape=sub.shape)
-
-    def induced(edge_index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        at_src = position[:, edge_index[0]].tocsr()
-        at_dst = position[:, edge_index[1]].tocsr()
-        src = at_src.multiply(at_dst > 0).tocsr()
-        dst = at_dst.multiply(at_src > 0).tocsr()
-        src.sort_indices()
-        dst.sort_indices()
-        base = np.repeat(node_start, np.diff(src.indptr)) - 1
-        rows_src = base + src.data.astype(np.int64)
-        rows_dst = base + dst.data.astype(np.int64)
-        return np.stack([rows_src, rows_dst]), src.indices
-
-    data = graph.data
-    trade, trade_edge = induced(data.edge_index.numpy())
-    ids, _ = induced(data.id_edge_index.numpy())
-    own = np.asarray(position[np.arange(len(chunk)), chunk]).ravel().astype(np.int64) - 1
-    return _Blocks(nodes, owner, trade, trade_edge, ids, node_start + own)
-
-
 def integrated_gradients(
     model: torch.nn.Module,
     graph: GraphData,
@@ -217,53 +175,44 @@ def integrated_gradients(
     steps: int = IG_STEPS,
     batch: int = IG_BATCH,
     progress: Callable[[int], None] | None = None,
-    reach: sp.csr_matrix | None = None,
+    operators: list[torch.Tensor] | None = None,
     max_neighbours: int | None = None,
 ) -> NodeAttributions:
     """Attributions ``x * mean_s grad`` over each target's ``num_layers``-hop neighbourhood
     (the target included), by Integrated Gradients from ``x = 0`` (midpoint rule, ``steps``).
 
-    Each pass lays ``batch`` targets' induced subgraphs (their capped receptive fields) side
-    by side, ``steps`` scaled copies of them all, so one forward/backward serves
-    ``batch * steps`` evaluations and no target's gradient reaches another's copy; a
-    receptive-field plan (:mod:`gnn.receptive`), made on one copy and repeated per step,
-    computes each layer only on the rows the target copies read. ``readout(z, plan, target_index)``
-    -> one scalar per target copy (``target_index`` counts from the first target). ``reach``:
-    :func:`neighbourhoods` of the graph, when the caller keeps it."""
+    Each pass lays ``batch`` targets' receptive fields side by side, each its own copy
+    (:func:`gnn.receptive.plan_blocks`), so one forward/backward serves them all and no
+    target's gradient reaches another's copy. The input is projected once
+    (``model.projection()``) and the ``steps`` scaled projections ride along as a second
+    dimension of every row (``[K, steps, P]``): the plan is built once and each product serves
+    every step. ``readout(u, plan, target_index) -> [B, steps]``, one scalar per target and
+    step (``target_index`` counts from the first target). ``operators``:
+    :func:`graph_operators` of the graph, when the caller keeps them."""
     data = graph.data
     num_layers = len(model.convs)  # type: ignore[arg-type]
-    if reach is None:
-        reach = neighbourhoods(
-            graph, num_layers, use_identifiers=use_identifiers, max_neighbours=max_neighbours
+    if operators is None:
+        operators = graph_operators(
+            graph, use_identifiers=use_identifiers, max_neighbours=max_neighbours
         )
     x_all = data.x.numpy()
-    weight = data.edge_weight.numpy()
-    alphas = ((np.arange(steps) + 0.5) / steps).astype(np.float32)
+    alphas = torch.from_numpy(((np.arange(steps) + 0.5) / steps).astype(np.float32))
+    weight, bias = (p.detach() for p in model.projection())  # type: ignore[operator]
     model.eval()
     parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     for start in range(0, len(targets), batch):
         chunk = np.asarray(targets[start : start + batch], dtype=np.int64)
-        # One copy of the targets' blocks is planned; the plan is then repeated per step.
-        blocks = _block_subgraphs(graph, reach, chunk)
-        operators = relation_operators(
-            torch.from_numpy(blocks.trade),
-            torch.from_numpy(weight[blocks.trade_edge]),
-            len(blocks.nodes),
-            torch.from_numpy(blocks.ids),
-            use_identifiers=use_identifiers,
-            max_neighbours=max_neighbours,
-        )
-        plan = plan_layers(operators, blocks.target_rows, num_layers).repeat(steps)
-        x_nodes = x_all[blocks.nodes]  # [K, F]
-        scaled = (alphas[:, None, None] * x_nodes[None]).reshape(-1, x_nodes.shape[1])
-        z = torch.from_numpy(scaled[plan.input_rows]).requires_grad_(True)
-        which = np.tile(np.arange(start, start + len(chunk)), steps)  # outputs step by step
-        # The gradient with respect to z only: no parameter gradients are computed.
-        (grad_rows,) = torch.autograd.grad(readout(z, plan, which).sum(), z)
-        grad = np.zeros_like(scaled)
-        grad[plan.input_rows] = grad_rows.numpy()  # rows out of the model's reach: 0
-        mean_grad = grad.reshape(steps, len(blocks.nodes), -1).mean(axis=0)
-        parts.append((blocks.owner + start, blocks.nodes, x_nodes * mean_grad))
+        plan, owner = plan_blocks(operators, chunk, num_layers)
+        x_rows = torch.from_numpy(x_all[plan.input_rows])  # [K, F]
+        # The model reads x only through u = x W^T + b, so at alpha * x it reads
+        # alpha * (x W^T) + b, and the gradient with respect to x is (grad_u) W.
+        projected = x_rows @ weight.T  # [K, P]
+        u = (alphas[None, :, None] * projected[:, None, :] + bias).requires_grad_(True)
+        which = np.arange(start, start + len(chunk))
+        # The gradient with respect to u only: no parameter gradients are computed.
+        (grad_u,) = torch.autograd.grad(readout(u, plan, which).sum(), u)
+        mean_grad = grad_u.mean(dim=1) @ weight  # [K, F]: linear, so the mean commutes
+        parts.append((owner + start, plan.input_rows, (x_rows * mean_grad).numpy()))
         if progress is not None:
             progress(len(chunk))
     if not parts:
@@ -275,8 +224,8 @@ def integrated_gradients(
 def gnn_readout(model: torch.nn.Module) -> Readout:
     """Readout for GraphSAGE: the logit of each target copy."""
 
-    def read(z: torch.Tensor, plan: ReceptivePlan, _which: np.ndarray) -> torch.Tensor:
-        return model(z, plan)
+    def read(u: torch.Tensor, plan: ReceptivePlan, _which: np.ndarray) -> torch.Tensor:
+        return model.forward_projected(u, plan)  # type: ignore[operator]
 
     return read
 
@@ -292,9 +241,9 @@ def hybrid_readout(
     w = torch.from_numpy((shap * deviation / (deviation**2 + 1e-3)).astype(np.float32))
     centre = torch.from_numpy(mean.astype(np.float32))
 
-    def read(z: torch.Tensor, plan: ReceptivePlan, which: np.ndarray) -> torch.Tensor:
-        e = model.embed(z, plan)  # type: ignore[operator]
-        return ((e - centre) * w[torch.from_numpy(which)]).sum(-1)
+    def read(u: torch.Tensor, plan: ReceptivePlan, which: np.ndarray) -> torch.Tensor:
+        e = model.embed_projected(u, plan)  # type: ignore[operator]  # [B, steps, D]
+        return ((e - centre) * w[torch.from_numpy(which)].unsqueeze(1)).sum(-1)
 
     return read
 
@@ -317,6 +266,9 @@ class _Evidence:
     tree_columns: list[str] | None = None
     ig: NodeAttributions | None = None
     ig_relation: np.ndarray | None = None  # [R] relation code per IG row
+    ig_pulls: np.ndarray | None = None  # [R, U] each row's attribution in its relation's units
+    ig_keys: np.ndarray | None = None  # sorted ``target * codes + relation`` of the rows ...
+    ig_order: np.ndarray | None = None  # ... and the rows in that order
     gnn_columns: list[str] | None = None
     unit_columns: dict[tuple[str, str], tuple[np.ndarray, np.ndarray, np.ndarray]] = field(
         default_factory=dict
@@ -405,16 +357,13 @@ def named_by_trees(
 
 def _named_by_graph(ev: _Evidence, i: int, unit: tuple[str, str]) -> dict[int, float]:
     """The neighbours whose attributions make up the unit."""
-    if ev.ig is None or unit[0] == "self":
+    if ev.ig_keys is None or ev.ig_order is None or ev.ig_pulls is None or unit[0] == "self":
         return {}
-    lo, hi = np.searchsorted(ev.ig.target, [i, i + 1])
-    code = 1 + RELATIONS.index(unit[0])
-    rows = np.flatnonzero(ev.ig_relation[lo:hi] == code) + lo  # type: ignore[index]
-    if not len(rows):
-        return {}
-    columns = unit_matrix(ev.gnn_columns or [], unit[0])[:, UNIT_INDEX[unit]]
-    pulls = ev.ig.values[rows] @ columns
-    return {int(n): float(v) for n, v in zip(ev.ig.node[rows], pulls, strict=True)}
+    key = i * (1 + len(RELATIONS)) + 1 + RELATIONS.index(unit[0])
+    lo, hi = np.searchsorted(ev.ig_keys, [key, key + 1])
+    rows = ev.ig_order[lo:hi]
+    nodes = ev.ig.node[rows].tolist()  # type: ignore[union-attr]
+    return dict(zip(nodes, ev.ig_pulls[rows, UNIT_INDEX[unit]].tolist(), strict=True))
 
 
 def _reason(ev: _Evidence, i: int, u: int, contribution: float) -> Reason:
@@ -536,25 +485,32 @@ def _graph_evidence(
         embedding = _embedding(artefact, graph, cache)[ev.targets]
         readout = hybrid_readout(model, ev.shap[:, n_raw:], embedding, mean)  # type: ignore[index]
     config = sage.sage_config
-    if cache.reach is None:
-        cache.reach = neighbourhoods(
-            graph, len(model.convs), use_identifiers=config.use_identifiers,
-            max_neighbours=config.max_neighbours,
-        )  # fmt: skip
+    if cache.operators is None:
+        cache.operators = graph_operators(
+            graph, use_identifiers=config.use_identifiers, max_neighbours=config.max_neighbours
+        )
     with torch.enable_grad():
         ig = integrated_gradients(
             model, graph, ev.targets, readout, config.use_identifiers, steps=steps,
-            progress=progress, reach=cache.reach, max_neighbours=config.max_neighbours,
+            progress=progress, operators=cache.operators, max_neighbours=config.max_neighbours,
         )  # fmt: skip
     ev.ig, ev.gnn_columns = ig, list(sage.scaler.columns)
     ev.ig_relation = ev.trade.relation_codes(ev.targets[ig.target], ig.node)
     # The unit matrices are linear: sum each target's rows per relation first ([T * C, F], a
-    # sparse product), then map those sums to units, instead of mapping every row ([R, F],
-    # millions of rows). The per-row pulls that name counterparties are taken on demand.
+    # sparse product), then map those sums to units. Each row's own units (the pulls that
+    # name counterparties) are mapped once for all rows, relation by relation, and found by
+    # (target, relation) through a sort.
     relations = ("self", *RELATIONS)
     n_targets, n_codes = len(ev.targets), len(relations)
     if len(ig.target):
         key = ig.target.astype(np.int64) * n_codes + ev.ig_relation
+        ev.ig_order = np.argsort(key, kind="stable")
+        ev.ig_keys = key[ev.ig_order]
+        ev.ig_pulls = np.zeros((len(key), len(UNITS)), dtype=ig.values.dtype)
+        for code, relation in enumerate(relations[1:], start=1):
+            rows = np.flatnonzero(ev.ig_relation == code)
+            matrix = unit_matrix(ev.gnn_columns, relation).astype(ig.values.dtype)
+            ev.ig_pulls[rows] = ig.values[rows] @ matrix
         summing = sp.csr_matrix(
             (np.ones(len(key), dtype=ig.values.dtype), (key, np.arange(len(key)))),
             shape=(n_targets * n_codes, len(key)),

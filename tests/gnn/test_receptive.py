@@ -14,7 +14,7 @@ from gnn.conv import relation_adjacency, relation_operators, top_k_in_edges
 from gnn.data import GraphData
 from gnn.model import GraphSAGE, SageBagModel, SAGEConfig
 from gnn.reasons import gnn_readout, integrated_gradients
-from gnn.receptive import plan_layers
+from gnn.receptive import plan_blocks, plan_layers
 
 N, F = 60, 5
 
@@ -64,6 +64,40 @@ def test_planned_forward_equals_the_full_forward_at_the_targets(
     assert len(plan.input_rows) < N  # it left out rows the targets cannot reach
 
 
+def test_block_plan_gives_each_target_its_own_copy_and_the_full_forward_per_step() -> None:
+    """Overlapping neighbourhoods (a hub, a repeated target): every target's rows are its
+    own, and a batch of scaled inputs ``[K, steps, F]`` gives the full forward at each scale."""
+    data = _graph(5).data
+    model = _model(2, True, seed=2)
+    args = (data.edge_index, data.edge_weight, N, data.id_edge_index, True, 4)
+    targets = np.array([0, 17, 3, 57, 17])
+    plan, owner = plan_blocks(relation_operators(*args), targets, 2)
+    assert np.all(np.diff(owner) >= 0)  # copies laid out target by target
+    for i, target in enumerate(targets):
+        rows = plan.input_rows[owner == i]
+        assert target in rows and len(np.unique(rows)) == len(rows)
+    scales = torch.tensor([0.25, 1.0])
+    x_rows = data.x[torch.from_numpy(plan.input_rows)]
+    with torch.no_grad():
+        planned = model(scales[None, :, None] * x_rows[:, None, :], plan)  # [T, steps]
+        adjacency = relation_adjacency(*args)
+        for s, scale in enumerate(scales):
+            full = model(data.x * scale, adjacency)[torch.from_numpy(targets)]
+            assert torch.allclose(planned[:, s], full, atol=1e-5)
+
+
+def test_a_bag_reads_its_input_only_through_its_stacked_projection() -> None:
+    data = _graph(6).data
+    bag = SageBagModel([_model(2, True, seed) for seed in (0, 1)]).eval()
+    adjacency = relation_adjacency(data.edge_index, data.edge_weight, N, data.id_edge_index, True)
+    weight, bias = bag.projection()
+    assert weight.shape == (2 * 8, F)
+    with torch.no_grad():
+        expected = bag(data.x, adjacency)
+        got = bag.forward_projected(data.x @ weight.T + bias, adjacency)
+    assert torch.allclose(got, expected, atol=1e-6)
+
+
 def test_planned_gradients_equal_the_full_gradients() -> None:
     data = _graph(1).data
     members = [_model(2, True, seed) for seed in (0, 1)]
@@ -81,15 +115,22 @@ def test_planned_gradients_equal_the_full_gradients() -> None:
     np.testing.assert_allclose(got, expected, atol=1e-5)
 
 
-@pytest.mark.parametrize(("use_identifiers", "cap"), [(False, None), (True, None), (True, 3)])
+@pytest.mark.parametrize(
+    ("use_identifiers", "cap", "bag"),
+    [(False, None, False), (True, None, False), (True, 3, False), (True, 3, True)],
+)
 def test_batched_attributions_equal_each_targets_own_on_the_whole_graph(
-    use_identifiers: bool, cap: int | None
+    use_identifiers: bool, cap: int | None, bag: bool
 ) -> None:
     """With a neighbourhood cap too: each target's block is its capped receptive field, and
-    the block's operators keep the same counterparties the whole graph's do."""
+    the block's operators keep the same counterparties the whole graph's do. A bag's
+    members are attributed through their stacked projections."""
     graph = _graph(2)
     data = graph.data
-    model = _model(2, use_identifiers, seed=3)
+    single = _model(2, use_identifiers, seed=3)
+    model: GraphSAGE | SageBagModel = single
+    if bag:
+        model = SageBagModel([single, _model(2, use_identifiers, seed=4)]).eval()
     targets = np.array([0, 9, 30, 58, 12])
     steps = 3
     with torch.enable_grad():
