@@ -198,16 +198,19 @@ def integrated_gradients(
     x_all = data.x.numpy()
     alphas = torch.from_numpy(((np.arange(steps) + 0.5) / steps).astype(np.float32))
     weight, bias = (p.detach() for p in model.projection())  # type: ignore[operator]
+    projected_all = torch.from_numpy(x_all) @ weight.T  # [N, P], once per graph node
     model.eval()
     parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     for start in range(0, len(targets), batch):
         chunk = np.asarray(targets[start : start + batch], dtype=np.int64)
         plan, owner = plan_blocks(operators, chunk, num_layers)
-        x_rows = torch.from_numpy(x_all[plan.input_rows])  # [K, F]
+        rows = torch.from_numpy(plan.input_rows)
+        x_rows = torch.from_numpy(x_all)[rows]  # [K, F]
         # The model reads x only through u = x W^T + b, so at alpha * x it reads
         # alpha * (x W^T) + b, and the gradient with respect to x is (grad_u) W.
-        projected = x_rows @ weight.T  # [K, P]
-        u = (alphas[None, :, None] * projected[:, None, :] + bias).requires_grad_(True)
+        projected = projected_all[rows]  # [K, P]
+        u = torch.addcmul(bias, alphas[None, :, None], projected[:, None, :])  # [K, steps, P]
+        u.requires_grad_(True)
         which = np.arange(start, start + len(chunk))
         # The gradient with respect to u only: no parameter gradients are computed.
         (grad_u,) = torch.autograd.grad(readout(u, plan, which).sum(), u)
