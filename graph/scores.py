@@ -48,19 +48,26 @@ def _from_micros(value: Any) -> pd.Timestamp | None:
 
 
 def _rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    frame = frame.assign(**{c: [[]] * len(frame) for c in REASON_COLUMNS if c not in frame})
-    return [
-        {
-            "business_id": str(r.business_id),
-            "pd": float(r.pd),
-            "score": int(r.score),
-            "grade": str(r.grade),
-            "reasons": [str(x) for x in r.reasons],
-            "reason_codes": [str(x) for x in r.reason_codes],
-            "reason_details": [str(x) for x in r.reason_details],
-        }
-        for r in frame.itertuples(index=False)
-    ]
+    """One parameter map per score, column by column (a per-row ``itertuples`` costs a third
+    of a write-back of thousands of scores)."""
+    n = len(frame)
+
+    def texts(column: str) -> list[list[str]]:
+        if column not in frame:
+            return [[] for _ in range(n)]
+        return [list(map(str, value)) for value in frame[column]]
+
+    columns = zip(
+        frame["business_id"].astype(str).tolist(),
+        frame["pd"].astype(float).tolist(),
+        frame["score"].astype(int).tolist(),
+        frame["grade"].astype(str).tolist(),
+        texts("reasons"),
+        *(texts(c) for c in REASON_COLUMNS),
+        strict=True,
+    )
+    keys = ("business_id", "pd", "score", "grade", "reasons", *REASON_COLUMNS)
+    return [dict(zip(keys, values, strict=True)) for values in columns]
 
 
 def write_scores(
