@@ -129,6 +129,14 @@ def money(log1p_amount: float, currency: str) -> str:
     return f"{np.expm1(max(log1p_amount, 0.0)):,.0f} {currency}"
 
 
+def percent(share: float) -> str:
+    """A share of trade as a whole percentage; a share too small to round to 1% reads "<1%",
+    never "0%" (the business does trade with that counterparty)."""
+    if 0.0 < share < 0.005:
+        return "<1%"
+    return f"{share:.0%}"
+
+
 def _count(value: float) -> str:
     return f"{value:,.0f}"
 
@@ -280,7 +288,7 @@ def applicant_sentence(
         return SELF_SENTENCES[name](value, currency)
     phrase = CONCERN_PHRASES[name]
     if relation in _CP_LEAD:
-        return f"{_CP_LEAD[relation].format(share=f'{share or 0.0:.0%}')} {phrase}"
+        return f"{_CP_LEAD[relation].format(share=percent(share or 0.0))} {phrase}"
     return f"{_OTHER_LEAD[relation]} {phrase}"
 
 

@@ -40,6 +40,7 @@ from gnn.reason_codes import (
     applicant_sentence,
     code_of,
     counterparty_fact,
+    percent,
     unit_of,
 )
 from gnn.receptive import ReceptivePlan, plan_blocks
@@ -396,7 +397,7 @@ def _reason(ev: _Evidence, i: int, u: int, contribution: float) -> Reason:
     whose = {"buyers": "sales", "suppliers": "purchases"}.get(relation, "")
     facts = []
     for node in chosen:
-        held = f", {shares[node]:.0%} of its {whose}" if node in shares else ""
+        held = f", {percent(shares[node])} of its {whose}" if node in shares else ""
         fact = counterparty_fact(relation, concern, ev.value(node), ev.currency)
         facts.append(f"{ev.names[node]}{held}: {fact}")
     detail = f"{text}. " + ("; ".join(facts) if facts else "no single business stands out")

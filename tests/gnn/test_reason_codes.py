@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gnn.reason_codes import UNITS, catalogue, catalogue_markdown
+from gnn.reason_codes import UNITS, applicant_sentence, catalogue, catalogue_markdown, percent
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "reason-codes.md"
 
@@ -26,3 +26,12 @@ def test_every_code_reads_as_a_sentence_for_both_audiences() -> None:
         if row["about"] != "the business itself":
             assert "B000123" in row["analyst"]  # the analyst does
         assert "USD" not in row["applicant"] + row["analyst"]
+
+
+def test_a_counterpartys_share_never_reads_zero_percent() -> None:
+    assert percent(0.003) == "<1%"
+    assert percent(0.0) == "0%"
+    assert percent(0.006) == "1%"
+    assert percent(1.0) == "100%"
+    sentence = applicant_sentence(("buyers", "strain"), lambda _name: 0.0, "EUR", 0.002)
+    assert sentence.startswith("Buyers that take <1% of its sales")
