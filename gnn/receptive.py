@@ -11,6 +11,10 @@ layer computes and one sparse operator that gathers each of them and its weighte
 aggregates per relation from the rows of the layer below (aggregate, then transform). A model
 run with the plan (``GraphSAGE.embed(x[plan.input_rows], plan=plan)``) returns exactly the rows the
 full forward would give at the targets, at a fraction of the cost.
+
+:func:`plan_blocks` does the same on a private copy of each target's receptive field, so a
+backward pass from the outputs keeps every target's gradient its own even where
+neighbourhoods overlap: what per-target attributions (Integrated Gradients) need.
 """
 
 from __future__ import annotations
@@ -69,29 +73,14 @@ def _scipy(adjacency: Tensor) -> sp.csr_matrix:
 
 @dataclass(frozen=True)
 class ReceptivePlan:
-    """Per-layer plans and the graph rows the first layer reads (``input_rows``, sorted): feed
-    the model ``x[input_rows]``; its output rows are the targets, in the order given."""
+    """Per-layer plans and the graph rows the first layer reads (``input_rows``; sorted, or
+    copy by copy for :func:`plan_blocks`): feed the model ``x[input_rows]``; its output rows
+    are the targets, in the order given."""
 
     input_rows: np.ndarray
     layers: list[LayerPlan]
-    #: Rows of the graph the plan was made on (the offset between :meth:`repeat`'s copies).
+    #: Rows of the graph the plan was made on.
     num_nodes: int = 0
-
-    def repeat(self, copies: int) -> ReceptivePlan:
-        """The plan on ``copies`` disjoint copies of its graph laid one after the other
-        (rows ``c * num_nodes + v``): each layer block-diagonal, outputs copy by copy. Cheaper
-        than planning on the copied graph: the operators and plan are built once."""
-        if copies == 1:
-            return self
-        layers = []
-        inputs = len(self.input_rows)
-        for layer in self.layers:
-            keep = torch.cat([layer.keep + c * inputs for c in range(copies)])
-            gather = sp.block_diag([_scipy(layer.gather)] * copies, format="csr")
-            layers.append(LayerPlan(keep, _csr(gather), _csr(gather.T.tocsr())))
-            inputs = layer.num_rows
-        rows = np.concatenate([self.input_rows + c * self.num_nodes for c in range(copies)])
-        return ReceptivePlan(rows, layers, self.num_nodes * copies)
 
 
 def _union(matrices: list[sp.csr_matrix]) -> sp.csr_matrix:
@@ -149,6 +138,7 @@ def plan_layers(adjacencies: list[Tensor], targets: np.ndarray, num_layers: int)
 
 
 def _keys(owner: np.ndarray, node: np.ndarray, num_nodes: int) -> np.ndarray:
+    """One sortable int64 per (copy, graph row)."""
     return owner.astype(np.int64) * num_nodes + node.astype(np.int64)
 
 
