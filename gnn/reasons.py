@@ -511,10 +511,13 @@ def _graph_evidence(
         ev.ig_order = np.argsort(key, kind="stable")
         ev.ig_keys = key[ev.ig_order]
         ev.ig_pulls = np.zeros((len(key), len(UNITS)), dtype=ig.values.dtype)
+        values = torch.from_numpy(ig.values)
         for code, relation in enumerate(relations[1:], start=1):
             rows = np.flatnonzero(ev.ig_relation == code)
-            matrix = unit_matrix(ev.gnn_columns, relation).astype(ig.values.dtype)
-            ev.ig_pulls[rows] = ig.values[rows] @ matrix
+            matrix = torch.from_numpy(unit_matrix(ev.gnn_columns, relation).astype(ig.values.dtype))
+            # torch's thread pool, the one the attributions just ran on: numpy's BLAS pool
+            # competes with it for the cores right after and took ten times longer.
+            ev.ig_pulls[rows] = (values[torch.from_numpy(rows)] @ matrix).numpy()
         summing = sp.csr_matrix(
             (np.ones(len(key), dtype=ig.values.dtype), (key, np.arange(len(key)))),
             shape=(n_targets * n_codes, len(key)),
