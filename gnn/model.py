@@ -10,6 +10,7 @@ scored from its own and its neighbours' features without retraining.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Literal
 
@@ -23,6 +24,9 @@ from gnn.receptive import LayerPlan, ReceptivePlan
 #: What a forward pass runs on: the graph's per-relation operators, or a plan that computes
 #: only some targets' rows (:mod:`gnn.receptive`).
 Adjacencies = list[Tensor] | ReceptivePlan
+#: A projected input (``projection``): one tensor ``[N, *batch, P]``, or one per input layer
+#: (a bag's members, ``projection_sizes``), which keeps each member's gradient its own tensor.
+Projected = Tensor | Sequence[Tensor]
 
 
 @dataclass(frozen=True)
@@ -87,9 +91,16 @@ class GraphSAGE(nn.Module):
         (``[K, steps, P]``) instead of multiplying every scaled copy of it."""
         return self.input.weight, self.input.bias
 
-    def embed_projected(self, u: Tensor, adjacencies: Adjacencies) -> Tensor:
+    @property
+    def projection_sizes(self) -> list[int]:
+        """Widths of the input layers stacked in :meth:`projection` (one here)."""
+        return [self.input.out_features]
+
+    def embed_projected(self, u: Projected, adjacencies: Adjacencies) -> Tensor:
         """:meth:`embed` from the projected input ``u [N, *batch, P]`` (:meth:`projection`);
         dimensions between the first and last are independent evaluations."""
+        if not isinstance(u, Tensor):
+            (u,) = u
         h = F.relu(u)
         outputs = [h]
         for i, (conv, norm) in enumerate(zip(self.convs, self.norms, strict=True)):
@@ -108,7 +119,7 @@ class GraphSAGE(nn.Module):
     def forward(self, x: Tensor, adjacencies: Adjacencies) -> Tensor:
         return self.head(self.embed(x, adjacencies)).squeeze(-1)
 
-    def forward_projected(self, u: Tensor, adjacencies: Adjacencies) -> Tensor:
+    def forward_projected(self, u: Projected, adjacencies: Adjacencies) -> Tensor:
         """:meth:`forward` from the projected input (:meth:`projection`)."""
         return self.head(self.embed_projected(u, adjacencies)).squeeze(-1)
 
@@ -148,14 +159,20 @@ class SageBagModel(nn.Module):
         weights, biases = zip(*(m.projection() for m in self.members), strict=True)  # type: ignore[operator]
         return torch.cat(weights), torch.cat(biases)
 
-    def forward_projected(self, u: Tensor, adjacencies: Adjacencies) -> Tensor:
-        """:meth:`forward` from the stacked projections (:meth:`projection`)."""
-        sizes = [int(m.projection()[1].numel()) for m in self.members]  # type: ignore[operator]
+    @property
+    def projection_sizes(self) -> list[int]:
+        """Each member's input width, in the order :meth:`projection` stacks them."""
+        return [m.input.out_features for m in self.members]  # type: ignore[union-attr, misc]
+
+    def forward_projected(self, u: Projected, adjacencies: Adjacencies) -> Tensor:
+        """:meth:`forward` from the stacked projections (:meth:`projection`), or from one
+        tensor per member."""
+        parts = torch.split(u, self.projection_sizes, dim=-1) if isinstance(u, Tensor) else u
         logits = [
             m.forward_projected(part, adjacencies).clamp(-BAG_LOGIT_CLIP, BAG_LOGIT_CLIP)  # type: ignore[operator]
-            for m, part in zip(self.members, torch.split(u, sizes, dim=-1), strict=True)
+            for m, part in zip(self.members, parts, strict=True)
         ]
         return torch.stack(logits).mean(dim=0)
 
-    def embed_projected(self, u: Tensor, adjacencies: Adjacencies) -> Tensor:
+    def embed_projected(self, u: Projected, adjacencies: Adjacencies) -> Tensor:
         return self.forward_projected(u, adjacencies).unsqueeze(-1)

@@ -32,6 +32,7 @@ import torch
 
 from gnn.conv import relation_operators
 from gnn.data import GraphData
+from gnn.model import Projected
 from gnn.reason_codes import (
     RELATIONS,
     UNIT_INDEX,
@@ -152,8 +153,8 @@ def graph_operators(
 
 
 #: ``(u, plan, target_index) -> [B, steps]``: the explained quantity per target and step, from
-#: the model's projected input ``u [K, steps, P]`` (``GraphSAGE.projection``).
-Readout = Callable[[torch.Tensor, ReceptivePlan, np.ndarray], torch.Tensor]
+#: the model's projected input, one ``[K, steps, P_m]`` per input layer (``Projected``).
+Readout = Callable[[Projected, ReceptivePlan, np.ndarray], torch.Tensor]
 
 
 @dataclass
@@ -186,9 +187,9 @@ def integrated_gradients(
     (:func:`gnn.receptive.plan_blocks`), so one forward/backward serves them all and no
     target's gradient reaches another's copy. The input is projected once
     (``model.projection()``) and the ``steps`` scaled projections ride along as a second
-    dimension of every row (``[K, steps, P]``): the plan is built once and each product serves
-    every step. ``readout(u, plan, target_index) -> [B, steps]``, one scalar per target and
-    step (``target_index`` counts from the first target). ``operators``:
+    dimension of every row (``[K, steps, P_m]`` per input layer): the plan is built once and
+    each product serves every step. ``readout(u, plan, target_index) -> [B, steps]``, one
+    scalar per target and step (``target_index`` counts from the first target). ``operators``:
     :func:`graph_operators` of the graph, when the caller keeps them."""
     data = graph.data
     num_layers = len(model.convs)  # type: ignore[arg-type]
@@ -199,7 +200,10 @@ def integrated_gradients(
     x_all = data.x.numpy()
     alphas = torch.from_numpy(((np.arange(steps) + 0.5) / steps).astype(np.float32))
     weight, bias = (p.detach() for p in model.projection())  # type: ignore[operator]
-    projected_all = torch.from_numpy(x_all) @ weight.T  # [N, P], once per graph node
+    sizes: list[int] = model.projection_sizes  # type: ignore[assignment]
+    weights, biases = torch.split(weight, sizes), torch.split(bias, sizes)
+    # [N, P_m] per input layer, once per graph node.
+    projected_all = [torch.from_numpy(x_all) @ w.T for w in weights]
     model.eval()
     parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     for start in range(0, len(targets), batch):
@@ -209,13 +213,17 @@ def integrated_gradients(
         x_rows = torch.from_numpy(x_all)[rows]  # [K, F]
         # The model reads x only through u = x W^T + b, so at alpha * x it reads
         # alpha * (x W^T) + b, and the gradient with respect to x is (grad_u) W.
-        projected = projected_all[rows]  # [K, P]
-        u = torch.addcmul(bias, alphas[None, :, None], projected[:, None, :])  # [K, steps, P]
-        u.requires_grad_(True)
+        # One leaf per input layer (a bag's members): each gets its own gradient tensor,
+        # where a split of one leaf would concatenate theirs in the backward pass.
+        u = [
+            torch.addcmul(b, alphas[None, :, None], p[rows][:, None, :]).requires_grad_(True)
+            for p, b in zip(projected_all, biases, strict=True)
+        ]  # each [K, steps, P_m]
         which = np.arange(start, start + len(chunk))
         # The gradient with respect to u only: no parameter gradients are computed.
-        (grad_u,) = torch.autograd.grad(readout(u, plan, which).sum(), u)
-        mean_grad = grad_u.mean(dim=1) @ weight  # [K, F]: linear, so the mean commutes
+        grads = torch.autograd.grad(readout(u, plan, which).sum(), u)
+        # [K, F]: linear, so the mean over steps commutes with W.
+        mean_grad = sum(g.mean(dim=1) @ w for g, w in zip(grads, weights, strict=True))
         parts.append((owner + start, plan.input_rows, (x_rows * mean_grad).numpy()))
         if progress is not None:
             progress(len(chunk))
@@ -228,7 +236,7 @@ def integrated_gradients(
 def gnn_readout(model: torch.nn.Module) -> Readout:
     """Readout for GraphSAGE: the logit of each target copy."""
 
-    def read(u: torch.Tensor, plan: ReceptivePlan, _which: np.ndarray) -> torch.Tensor:
+    def read(u: Projected, plan: ReceptivePlan, _which: np.ndarray) -> torch.Tensor:
         return model.forward_projected(u, plan)  # type: ignore[operator]
 
     return read
@@ -245,7 +253,7 @@ def hybrid_readout(
     w = torch.from_numpy((shap * deviation / (deviation**2 + 1e-3)).astype(np.float32))
     centre = torch.from_numpy(mean.astype(np.float32))
 
-    def read(u: torch.Tensor, plan: ReceptivePlan, which: np.ndarray) -> torch.Tensor:
+    def read(u: Projected, plan: ReceptivePlan, which: np.ndarray) -> torch.Tensor:
         e = model.embed_projected(u, plan)  # type: ignore[operator]  # [B, steps, D]
         return ((e - centre) * w[torch.from_numpy(which)].unsqueeze(1)).sum(-1)
 
