@@ -251,16 +251,22 @@ class DirectedSAGEConv(MessagePassing):  # type: ignore[misc]  # PyG ships no ty
         return out + self.lin.bias
 
     def _planned_forward(self, x: Tensor, plan: LayerPlan) -> Tensor:
+        return self.planned(x, plan)[0]
+
+    def planned(self, x: Tensor, plan: LayerPlan) -> tuple[Tensor, Tensor]:
         """Only the plan's rows (:mod:`gnn.receptive`): gather each row and its aggregates from
         the input rows, then transform (fewer output rows than input rows, so this order).
         ``x [M_in, *batch, in]``: dimensions between the first and last are independent
-        evaluations on the same rows (Integrated Gradients' steps), gathered in one product."""
+        evaluations on the same rows (Integrated Gradients' steps), gathered in one product.
+        Returns ``(out [M, *batch, out], x[plan.keep])``: the kept input rows are the gather's
+        root slot, so a caller that needs them takes them here instead of indexing ``x``."""
         batch = x.shape[1:-1]
         gathered = _FusedAggregate.apply(x.reshape(x.shape[0], -1), plan.gather, plan.gather_t)
-        if batch:  # [M * slots, batch * in] -> [M, *batch, slots * in]
-            slots = self.num_relations + 1
-            gathered = gathered.view(plan.num_rows, slots, *batch, -1).movedim(1, -2)
-        return self.lin(gathered.reshape(plan.num_rows, *batch, -1))
+        slots = self.num_relations + 1
+        # [M * slots, batch * in] -> [M, *batch, slots, in]
+        gathered = gathered.view(plan.num_rows, slots, *batch, -1).movedim(1, -2)
+        root = gathered[..., 0, :]
+        return self.lin(gathered.reshape(plan.num_rows, *batch, -1)), root
 
     def message(self, x_j: Tensor) -> Tensor:  # pragma: no cover - sparse path only
         return x_j

@@ -106,10 +106,16 @@ class GraphSAGE(nn.Module):
         for i, (conv, norm) in enumerate(zip(self.convs, self.norms, strict=True)):
             h_in = F.dropout(h, self.config.dropout, self.training)
             step = adjacencies.layers[i] if isinstance(adjacencies, ReceptivePlan) else adjacencies
-            h_new = F.relu(norm(conv(h_in, step)))
-            if isinstance(step, LayerPlan):  # this layer computed only the rows it keeps
-                outputs = [o[step.keep] for o in outputs]
-                h = outputs[-1]  # h is the last output: select its rows once, not twice
+            if isinstance(step, LayerPlan):  # this layer computes only the rows it keeps
+                out, kept = conv.planned(h_in, step)  # type: ignore[operator]
+                h_new = F.relu(norm(out))
+                # h is the last output. Without dropout h_in is h, and the gather already
+                # picked its kept rows (no second selection, no scatter in the backward pass).
+                kept = h[step.keep] if self.training else kept
+                outputs = [o[step.keep] for o in outputs[:-1]] + [kept]
+                h = kept
+            else:
+                h_new = F.relu(norm(conv(h_in, step)))
             h = h + h_new if self.config.residual else h_new
             outputs.append(h)
         if self.config.jumping_knowledge == "cat":
