@@ -226,7 +226,7 @@ class DirectedSAGEConv(MessagePassing):  # type: ignore[misc]  # PyG ships no ty
 
     def forward(self, x: Tensor, adjacencies: list[Tensor] | LayerPlan) -> Tensor:
         if isinstance(adjacencies, LayerPlan):
-            return self._planned_forward(x, adjacencies)
+            return self.planned(x, adjacencies)[0]
         if len(adjacencies) != self.num_relations:
             raise ValueError(
                 f"expected {self.num_relations} adjacencies, got {len(adjacencies)}: build them "
@@ -249,9 +249,6 @@ class DirectedSAGEConv(MessagePassing):  # type: ignore[misc]  # PyG ships no ty
         z = (x @ stacked).view(-1, self.out_channels)  # row v*slots + r = x_v W_r^T
         out = _FusedAggregate.apply(z, adjacencies.fused, adjacencies.fused_t)
         return out + self.lin.bias
-
-    def _planned_forward(self, x: Tensor, plan: LayerPlan) -> Tensor:
-        return self.planned(x, plan)[0]
 
     def planned(self, x: Tensor, plan: LayerPlan) -> tuple[Tensor, Tensor]:
         """Only the plan's rows (:mod:`gnn.receptive`): gather each row and its aggregates from

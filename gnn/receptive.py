@@ -90,20 +90,6 @@ def _union(matrices: list[sp.csr_matrix]) -> sp.csr_matrix:
     return union.tocsr()
 
 
-def reach_of(adjacencies: list[Tensor], hops: int) -> sp.csr_matrix:
-    """Boolean CSR ``[N, N]``: row v marks the rows a ``hops``-layer model reads to compute
-    row v (v itself, the rows its operators aggregate, and theirs, ``hops`` times): the
-    receptive field, no wider. With capped operators (``max_neighbours``) a hub's row stays
-    bounded."""
-    union = _union([_scipy(a) for a in adjacencies])
-    n = union.shape[0]
-    step = ((union + sp.identity(n, format="csr")) != 0).astype(np.float32).tocsr()
-    reach = step
-    for _ in range(hops - 1):
-        reach = ((reach @ step) != 0).astype(np.float32).tocsr()
-    return reach
-
-
 def plan_layers(adjacencies: list[Tensor], targets: np.ndarray, num_layers: int) -> ReceptivePlan:
     """The plan whose last layer computes exactly ``targets`` (graph rows, in that order) and
     every earlier layer the rows within reach of them.
