@@ -30,7 +30,6 @@ import pandas as pd
 import scipy.sparse as sp
 import torch
 
-from gnn.conv import relation_operators
 from gnn.data import GraphData
 from gnn.model import Projected
 from gnn.reason_codes import (
@@ -45,6 +44,7 @@ from gnn.reason_codes import (
     unit_of,
 )
 from gnn.receptive import ReceptivePlan, plan_blocks
+from gnn.train import graph_operators
 
 if TYPE_CHECKING:
     from gnn.artefact import Artefact
@@ -139,19 +139,6 @@ def tree_contributions(booster: Any, matrix: np.ndarray) -> np.ndarray:
     return np.asarray(contrib)[:, :-1]
 
 
-def graph_operators(
-    graph: GraphData, *, use_identifiers: bool = True, max_neighbours: int | None = None
-) -> list[torch.Tensor]:
-    """The model's normalised per-relation operators on the whole graph, each trade direction
-    capped to ``max_neighbours`` counterparties (the model's own neighbourhood definition,
-    :class:`gnn.model.SAGEConfig`)."""
-    data = graph.data
-    return relation_operators(
-        data.edge_index, data.edge_weight, data.num_nodes, data.id_edge_index,
-        use_identifiers=use_identifiers, max_neighbours=max_neighbours,
-    )  # fmt: skip
-
-
 #: ``(u, plan, target_index) -> [B, steps]``: the explained quantity per target and step, from
 #: the model's projected input, one ``[K, steps, P_m]`` per input layer (``Projected``).
 Readout = Callable[[Projected, ReceptivePlan, np.ndarray], torch.Tensor]
@@ -190,7 +177,7 @@ def integrated_gradients(
     dimension of every row (``[K, steps, P_m]`` per input layer): the plan is built once and
     each product serves every step. ``readout(u, plan, target_index) -> [B, steps]``, one
     scalar per target and step (``target_index`` counts from the first target). ``operators``:
-    :func:`graph_operators` of the graph, when the caller keeps them."""
+    :func:`gnn.train.graph_operators` of the graph, when the caller keeps them."""
     data = graph.data
     num_layers = len(model.convs)  # type: ignore[arg-type]
     if operators is None:

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from sklearn.metrics import roc_auc_score
 
-from gnn.conv import RelationAdjacencies, relation_adjacency, relation_operators
+from gnn.conv import RelationAdjacencies, relation_operators
 from gnn.data import EdgeWeighting, FeatureScaler, GraphData
 from gnn.model import GraphSAGE, SageBagModel, SAGEConfig
 from gnn.pretrain import PretrainTask, pretrain
@@ -59,20 +59,28 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def graph_operators(
+    graph: GraphData, *, use_identifiers: bool = True, max_neighbours: int | None = None
+) -> list[torch.Tensor]:
+    """The model's normalised per-relation operators on the whole of ``graph``, each trade
+    direction capped to ``max_neighbours`` counterparties (the model's own neighbourhood
+    definition, :class:`~gnn.model.SAGEConfig`)."""
+    data = graph.data
+    return relation_operators(
+        data.edge_index, data.edge_weight, data.num_nodes, data.id_edge_index,
+        use_identifiers=use_identifiers, max_neighbours=max_neighbours,
+    )  # fmt: skip
+
+
 def graph_adjacencies(
     graph: GraphData, config: SAGEConfig, device: torch.device
 ) -> RelationAdjacencies:
     """Normalised per-relation adjacencies of ``graph`` on ``device``, with the combined
     operator built once (one sparse product per layer instead of one per relation)."""
-    data = graph.data
-    return relation_adjacency(
-        data.edge_index,
-        data.edge_weight,
-        data.num_nodes,
-        data.id_edge_index,
-        use_identifiers=config.use_identifiers,
-        max_neighbours=config.max_neighbours,
-    ).to(device)
+    operators = graph_operators(
+        graph, use_identifiers=config.use_identifiers, max_neighbours=config.max_neighbours
+    )
+    return RelationAdjacencies(operators).to(device)
 
 
 def pos_weight_for(labels: np.ndarray, policy: str) -> float:
@@ -109,11 +117,10 @@ class TrainedSAGE:
         x = graph.data.x
         if rows is None:
             return x.to(device), graph_adjacencies(graph, self.sage_config, device)
-        data, config = graph.data, self.sage_config
-        operators = relation_operators(
-            data.edge_index, data.edge_weight, data.num_nodes, data.id_edge_index,
-            use_identifiers=config.use_identifiers, max_neighbours=config.max_neighbours,
-        )  # fmt: skip
+        config = self.sage_config
+        operators = graph_operators(
+            graph, use_identifiers=config.use_identifiers, max_neighbours=config.max_neighbours
+        )
         plan = plan_layers(operators, np.asarray(rows, dtype=np.int64), config.num_layers)
         return x[torch.from_numpy(plan.input_rows)].to(device), plan
 
