@@ -153,8 +153,7 @@ class SageBagModel(nn.Module):
         return self.members[0].convs  # type: ignore[return-value]
 
     def forward(self, x: Tensor, adjacencies: Adjacencies) -> Tensor:
-        logits = [m(x, adjacencies).clamp(-BAG_LOGIT_CLIP, BAG_LOGIT_CLIP) for m in self.members]
-        return torch.stack(logits).mean(dim=0)
+        return self.forward_projected([m.input(x) for m in self.members], adjacencies)  # type: ignore[operator]
 
     def embed(self, x: Tensor, adjacencies: Adjacencies) -> Tensor:
         return self.forward(x, adjacencies).unsqueeze(-1)
