@@ -5,7 +5,7 @@ same files :func:`graph.bulk.write_import_csvs` writes, from the same row functi
 (``graph.bulk.business_rows``, ``order_rows``, ... run per partition with ``mapInPandas``),
 one folder per file (``header.csv`` with the typed header, then Spark's headerless
 ``part-*.csv``), imported by the same guarded :func:`graph.bulk.bulk_import`. Pair totals are
-:func:`graph.pairs.pair_totals` per partition, combined per bucket of sellers with
+:func:`graph.pairs.pair_totals` per partition, combined per block of sellers with
 :func:`graph.pairs.combine_pair_totals`. Later exports then load online, as daily increments.
 """
 
@@ -122,10 +122,11 @@ def write_import_csvs_spark(
 
 
 def _pairs(orders: Any, buckets: int) -> Any:
-    """``TRADES_WITH`` totals: per partition, then combined per bucket of sellers."""
+    """``TRADES_WITH`` totals: per partition, then combined per block of sellers."""
     from pyspark.sql import functions as F
 
-    from loaders.spark.snapshot import BUCKET, bucket_of, utc
+    from loaders.spark.blocks import map_blocks
+    from loaders.spark.snapshot import utc
 
     schema = ("seller_id string, buyer_id string, orders long, gmv double, refunded long, "
               "disputed long, cancelled long, first_ts timestamp, last_ts timestamp")  # fmt: skip
@@ -135,15 +136,11 @@ def _pairs(orders: Any, buckets: int) -> Any:
             yield _naive(pair_totals(utc(part)))
 
     def combine(rows: pd.DataFrame) -> pd.DataFrame:
-        return _naive(sum_pair_totals(utc(rows[[*PAIR_KEYS, *TOTAL_COLUMNS]])))
+        return sum_pair_totals(utc(rows[[*PAIR_KEYS, *TOTAL_COLUMNS]]))
 
     partials = orders.mapInPandas(partial, schema)
-    keyed = partials.withColumn(BUCKET, bucket_of("seller_id", buckets))
-    return (
-        keyed.groupBy(BUCKET)
-        .applyInPandas(lambda rows: combine(rows.drop(columns=BUCKET)), schema)
-        .select(*(F.col(c) for c in [*PAIR_KEYS, *TOTAL_COLUMNS]))
-    )
+    combined = map_blocks(partials, "seller_id", buckets, combine, schema)
+    return combined.select(*(F.col(c) for c in [*PAIR_KEYS, *TOTAL_COLUMNS]))
 
 
 def _naive(frame: pd.DataFrame) -> pd.DataFrame:

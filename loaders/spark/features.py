@@ -1,18 +1,20 @@
 """The feature frame of a :class:`~loaders.spark.snapshot.SparkSnapshot`, computed by Spark.
 
 Every feature is :mod:`loaders.feature_kernels`' definition; this module only decides which
-rows each kernel sees. Businesses are hash-partitioned into buckets and the kernels run once per
-bucket (``applyInPandas``) on block-local indexes:
+rows each kernel sees. Rows are hash-partitioned by business and the kernels run once per
+partition, a block of whole businesses (:func:`loaders.spark.blocks.map_blocks`), on
+block-local indexes:
 
-1. own features: a bucket's businesses with their orders from both sides (each order appears
-   once as the seller's and once as the buyer's), sorted by ``txn_id`` as the pandas path's
-   snapshot is, so every sum adds the same numbers in the same order;
-2. identifier degrees per bucket of identifiers, then their summary per bucket of businesses;
+1. own features: a block's businesses with their orders from both sides (each order appears
+   once as the seller's and once as the buyer's, from one read), sorted by ``txn_id`` as the
+   pandas path's snapshot is, so every sum adds the same numbers in the same order; the same
+   pass emits its sellers' trade pairs, since it holds all their orders;
+2. identifier degrees per block of identifiers, then their summary per block of businesses;
 3. the population figures (size offset, distress percentiles) on the driver from one column
    per business, unless a frozen :class:`~loaders.features.FeatureReference` gives them;
-4. trade pairs per bucket of sellers, joined to their counterparties' values, then aggregated
-   per bucket of the side's businesses (sorted by counterparty, as the pandas path's pairs
-   are), and a second pass for the two-hop share.
+4. trade pairs joined to their counterparties' values, then aggregated per block of the
+   side's businesses (sorted by counterparty, as the pandas path's pairs are), and a second
+   pass for the two-hop share.
 
 The result is collected to the driver: one row per business, the columns of
 :func:`loaders.features.compute_features` (equal to it: ``tests/loaders/test_spark_engine.py``).
@@ -28,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from loaders import feature_kernels as fk
+from loaders.columns import BUSINESS_COLUMNS
 from loaders.features import (
     COUNTERPARTY_FEATURES,
     COUNTERPARTY_KEYS,
@@ -38,7 +41,8 @@ from loaders.features import (
     population_distress,
 )
 from loaders.point_in_time import status_as_of
-from loaders.spark.snapshot import BUCKET, bucket_of, to_spark, utc
+from loaders.spark.blocks import map_blocks
+from loaders.spark.snapshot import utc
 
 if TYPE_CHECKING:
     from loaders.spark.snapshot import SparkSnapshot
@@ -48,6 +52,10 @@ logger = logging.getLogger(__name__)
 IDENTIFIER_FEATURES = ["shared_id_businesses", "shared_id_types", "max_identifier_degree"]
 _PRIVATE = ["_sized", "_recent_default"]
 _ROLE_COLUMNS = ["txn_id", "ts", "status", "status_at", "amount_base"]
+_ROLE_TABLE = ["role", "entity_id", "other_id", *_ROLE_COLUMNS]
+#: The ``role`` of a business's own row among its orders' rows (see :func:`_profiles`).
+_PROFILE = "business"
+_PAIR_SCHEMA = "_pair_buyer string, _pair_gmv double, _pair_recent double"
 _VALUES = [*COUNTERPARTY_KEYS, *fk.COUNTERPARTY_SIGNALS]
 _SIDES = {"buyers": ("seller_id", "buyer_id"), "suppliers": ("buyer_id", "seller_id")}
 
@@ -70,62 +78,89 @@ def spark_features(
     if 365 not in windows or 90 not in windows:
         raise ValueError("windows must include 90 and 365 (rates and growth use them)")
     as_of, buckets = snapshot.as_of, snapshot.buckets
-    roles = _roles(snapshot.orders_sdf).withColumn(BUCKET, bucket_of("entity_id", buckets))
-    roles = roles.cache()
     if reference is not None:
         size_offset = reference.size_offset
     else:
         declared = snapshot.businesses_sdf.select("employees", "declared_revenue").toPandas()
         size_offset = fk.population_size_offset(*fk.declared_size(declared))
     own_names = [c for c in own_feature_names(windows) if c not in IDENTIFIER_FEATURES]
-    own_block = _own_block(as_of, windows, size_offset, snapshot.credit_events, own_names)
-    biz = snapshot.businesses_sdf.withColumn(BUCKET, bucket_of("business_id", buckets))
-    own = (
-        biz.groupBy(BUCKET)
-        .cogroup(roles.groupBy(BUCKET))
-        .applyInPandas(own_block, _schema([*own_names, *_PRIVATE]))
+    own_block = _own_block(
+        as_of, windows, size_offset, snapshot.credit_events, own_names, counterparty_days
     )
+    rows = _roles(snapshot.orders_sdf).unionByName(
+        _profiles(snapshot.businesses_sdf), allowMissingColumns=True
+    )
+    schema = f"{_schema([*own_names, *_PRIVATE])}, {_PAIR_SCHEMA}"
+    both = map_blocks(rows, "entity_id", buckets, own_block, schema).cache()
+    own, pairs = _split_pairs(both)
     identifiers = _identifier_features(snapshot.identifiers_sdf, buckets, hub_threshold)
     own = own.join(identifiers, "business_id", "left").fillna(0.0, IDENTIFIER_FEATURES).cache()
     values = _with_distress(own, reference)
-    pairs = _pairs(roles, as_of, buckets, counterparty_days).cache()
     sides = _side_features(pairs, values, buckets)
     out = own.select("business_id", *own_feature_names(windows)).join(sides, "business_id", "left")
     frame = out.toPandas().set_index("business_id").sort_index()
     frame[COUNTERPARTY_FEATURES] = frame[COUNTERPARTY_FEATURES].fillna(0.0)
     frame = frame[[*own_feature_names(windows), *COUNTERPARTY_FEATURES]].astype(float)
     frame.index.name = "business_id"
-    for cached in (roles, own, pairs):
+    for cached in (both, own):
         cached.unpersist()
     return frame
 
 
 def _roles(orders: Any) -> Any:
-    """Each order twice: as its seller's (``other_id`` = buyer) and as its buyer's."""
+    """Each order twice: as its seller's (``other_id`` = buyer) and as its buyer's, from one
+    read of the orders."""
     from pyspark.sql import functions as F
 
     def view(role: str, entity: str, other: str) -> Any:
-        return orders.select(
+        return F.struct(
             F.lit(role).alias("role"),
             F.col(entity).alias("entity_id"),
             F.col(other).alias("other_id"),
-            *_ROLE_COLUMNS,
         )
 
-    return view("seller", "seller_id", "buyer_id").unionByName(
-        view("buyer", "buyer_id", "seller_id")
-    )
+    views = F.array(view("seller", "seller_id", "buyer_id"), view("buyer", "buyer_id", "seller_id"))
+    exploded = orders.select(F.explode(views).alias("_view"), *_ROLE_COLUMNS)
+    return exploded.select("_view.*", *_ROLE_COLUMNS)
 
 
-def _trades(rows: pd.DataFrame, ids: pd.Index, as_of: pd.Timestamp) -> fk.Trades:
-    """One role's orders of a block as kernel arrays (entity local to ``ids``)."""
+def _split_pairs(both: Any) -> tuple[Any, Any]:
+    """The own block's output split into one row per business and the sellers' trade pairs
+    ``(seller_id, buyer_id, gmv, recent)`` (rows with a ``_pair_buyer``)."""
+    from pyspark.sql import functions as F
+
+    is_pair = F.col("_pair_buyer").isNotNull()
+    pairs = both.where(is_pair).select(
+        F.col("business_id").alias("seller_id"), F.col("_pair_buyer").alias("buyer_id"),
+        F.col("_pair_gmv").alias("gmv"), F.col("_pair_recent").alias("recent"),
+    )  # fmt: skip
+    own = both.where(~is_pair).drop("_pair_buyer", "_pair_gmv", "_pair_recent")
+    return own, pairs
+
+
+def _profiles(businesses: Any) -> Any:
+    """Each business's own row, in the role table's shape (``role`` = ``"business"``), so a
+    business and its orders reach the same block."""
+    from pyspark.sql import functions as F
+
+    return businesses.select(
+        F.lit(_PROFILE).alias("role"), F.col("business_id").alias("entity_id"),
+        *[c for c in BUSINESS_COLUMNS if c != "business_id"],
+    )  # fmt: skip
+
+
+def _trades(rows: pd.DataFrame, ids: pd.Index, as_of: pd.Timestamp) -> tuple[fk.Trades, np.ndarray]:
+    """One role's orders of a block as kernel arrays (entity local to ``ids``), and the
+    counterparty ids their ``other`` indexes (sorted)."""
     if rows.empty:
         empty = np.zeros(0, dtype=np.int64)
-        return fk.Trades(empty, empty, np.zeros(0), np.zeros(0), np.zeros(0, str), np.zeros(0))
+        none = fk.Trades(empty, empty, np.zeros(0), np.zeros(0), np.zeros(0, str), np.zeros(0))
+        return none, np.zeros(0, dtype=object)
     rows = status_as_of(rows, as_of)
     status, ts, age, gmv = fk.trade_arrays(rows, as_of)
-    other = pd.factorize(rows["other_id"], sort=True)[0]
-    return fk.Trades(ids.get_indexer(rows["entity_id"]), other, age, gmv, status, ts)
+    other, others = pd.factorize(rows["other_id"], sort=True)
+    trades = fk.Trades(ids.get_indexer(rows["entity_id"]), other, age, gmv, status, ts)
+    return trades, np.asarray(others, dtype=object)
 
 
 def _own_block(
@@ -134,47 +169,58 @@ def _own_block(
     size_offset: float,
     events: pd.DataFrame,
     columns: list[str],
-) -> Callable[[pd.DataFrame, pd.DataFrame], pd.DataFrame]:
-    def block(businesses: pd.DataFrame, roles: pd.DataFrame) -> pd.DataFrame:
-        if businesses.empty:
-            return pd.DataFrame(columns=["business_id", *columns, *_PRIVATE])
-        biz = utc(businesses).sort_values("business_id", ignore_index=True)
+    counterparty_days: float,
+) -> Callable[[pd.DataFrame], pd.DataFrame]:
+    """A block's own features (``columns`` and ``_PRIVATE``, one row per business), followed
+    by its sellers' trade pairs (:func:`loaders.feature_kernels.window_pairs`) in the
+    ``_pair_*`` columns: the block already holds every order of its sellers, so the pairs
+    cost no second pass over the orders."""
+
+    def block(rows: pd.DataFrame) -> pd.DataFrame:
+        profile = rows["role"] == _PROFILE
+        biz = rows.loc[profile, ["entity_id", *BUSINESS_COLUMNS[1:]]]
+        biz = utc(biz.rename(columns={"entity_id": "business_id"}))
+        biz = biz.sort_values("business_id", ignore_index=True)
         ids = pd.Index(biz["business_id"].astype(str).to_numpy())
-        roles = utc(roles).sort_values("txn_id", kind="stable")
-        sold = _trades(roles[roles["role"] == "seller"], ids, as_of)
-        bought = _trades(roles[roles["role"] == "buyer"], ids, as_of)
+        roles = utc(rows.loc[~profile, _ROLE_TABLE]).sort_values("txn_id", kind="stable")
+        sold, buyers = _trades(roles[roles["role"] == "seller"], ids, as_of)
+        bought, _ = _trades(roles[roles["role"] == "buyer"], ids, as_of)
+        e, o, gmv, recent = fk.window_pairs(sold, counterparty_days)
+        pairs = pd.DataFrame({
+            "business_id": ids.to_numpy()[e], "_pair_buyer": buyers[o], "_pair_gmv": gmv,
+            "_pair_recent": recent,
+        })  # fmt: skip
         cols = fk.own_block(
             biz, sold, bought, as_of, windows=windows, size_offset=size_offset,
             credit_events=events,
         )  # fmt: skip
         out = pd.DataFrame({c: cols[c] for c in [*columns, *_PRIVATE]})
         out.insert(0, "business_id", ids)
-        return to_spark(out)
+        return pd.concat([out, pairs], ignore_index=True)
 
     return block
 
 
 def _identifier_features(identifiers: Any, buckets: int, hub_threshold: int) -> Any:
     """Per business: :func:`loaders.feature_kernels.identifier_features`, from the links
-    computed per bucket of identifiers (every holder of one identifier lands in one bucket)."""
+    computed per block of identifiers (every holder of one identifier lands in one block)."""
     from pyspark.sql import functions as F
 
     keyed = identifiers.withColumn("_key", F.concat_ws(":", "id_type", "id_hash"))
-    keyed = keyed.withColumn(BUCKET, bucket_of("_key", buckets)).drop("_key")
-    links = keyed.groupBy(BUCKET).applyInPandas(
-        lambda rows: to_spark(fk.identifier_links(rows, hub_threshold)),
+    links = map_blocks(
+        keyed, "_key", buckets,
+        lambda rows: fk.identifier_links(rows.drop(columns="_key"), hub_threshold),
         "business_id string, id_type string, degree double, other_id string",
-    )
+    )  # fmt: skip
 
     def summary(rows: pd.DataFrame) -> pd.DataFrame:
-        ids = pd.Index(np.unique(rows["business_id"].astype(str)))
+        ids = pd.Index(_sorted_unique(rows["business_id"]))
         cols = fk.identifier_features(ids, rows)
         out = pd.DataFrame({c: cols[c] for c in IDENTIFIER_FEATURES})
         out.insert(0, "business_id", ids)
-        return to_spark(out)
+        return out
 
-    by_business = links.withColumn(BUCKET, bucket_of("business_id", buckets)).groupBy(BUCKET)
-    return by_business.applyInPandas(summary, _schema(IDENTIFIER_FEATURES))
+    return map_blocks(links, "business_id", buckets, summary, _schema(IDENTIFIER_FEATURES))
 
 
 def _with_distress(own: Any, reference: FeatureReference | None) -> Any:
@@ -193,22 +239,11 @@ def _with_distress(own: Any, reference: FeatureReference | None) -> Any:
     return values.join(distress, "business_id")
 
 
-def _pairs(roles: Any, as_of: pd.Timestamp, buckets: int, counterparty_days: float) -> Any:
-    """``(seller_id, buyer_id, gmv, recent)``: :func:`loaders.feature_kernels.window_pairs`
-    per bucket of sellers."""
-
-    def block(rows: pd.DataFrame) -> pd.DataFrame:
-        rows = utc(rows[rows["role"] == "seller"]).sort_values("txn_id", kind="stable")
-        seller_ids = pd.Index(np.unique(rows["entity_id"].astype(str)))
-        buyer_ids = np.unique(rows["other_id"].astype(str))
-        e, o, gmv, recent = fk.window_pairs(_trades(rows, seller_ids, as_of), counterparty_days)
-        return to_spark(pd.DataFrame(
-            {"seller_id": seller_ids.to_numpy()[e], "buyer_id": buyer_ids[o], "gmv": gmv,
-             "recent": recent}
-        ))  # fmt: skip
-
-    schema = "seller_id string, buyer_id string, gmv double, recent double"
-    return roles.groupBy(BUCKET).applyInPandas(block, schema)
+def _sorted_unique(values: pd.Series) -> np.ndarray:
+    """The distinct strings of ``values``, sorted: ``np.unique``'s answer, but hashing first
+    and sorting only the distinct values (``np.unique`` sorts every row, which took most of
+    a block's time)."""
+    return np.sort(pd.unique(values.astype(object)).astype(str))
 
 
 def _side_features(pairs: Any, values: Any, buckets: int) -> Any:
@@ -232,11 +267,9 @@ def _side_features(pairs: Any, values: Any, buckets: int) -> Any:
 
 
 def _side_pass(pairs: Any, values: Any, side: str, buckets: int) -> Any:
-    """One side's aggregates except the two-hop share, per bucket of that side's businesses."""
+    """One side's aggregates except the two-hop share, per block of that side's businesses."""
     entity, other = _SIDES[side]
-    joined = pairs.join(
-        values.withColumnRenamed("business_id", other), other
-    ).withColumn(BUCKET, bucket_of(entity, buckets))  # fmt: skip
+    joined = pairs.join(values.withColumnRenamed("business_id", other), other)
     names = [n for n in _side_names() if n != "share_distressed_2hop"]
 
     def block(rows: pd.DataFrame) -> pd.DataFrame:
@@ -250,9 +283,9 @@ def _side_pass(pairs: Any, values: Any, side: str, buckets: int) -> Any:
         )
         out = pd.DataFrame({f"{side}_{name}": cols[name] for name in names})
         out.insert(0, "business_id", np.asarray(ids))
-        return to_spark(out)
+        return out
 
-    return joined.groupBy(BUCKET).applyInPandas(block, _schema([f"{side}_{n}" for n in names]))
+    return map_blocks(joined, entity, buckets, block, _schema([f"{side}_{n}" for n in names]))
 
 
 def _two_hop_pass(pairs: Any, distressed: Any, side: str, buckets: int) -> Any:
@@ -261,7 +294,7 @@ def _two_hop_pass(pairs: Any, distressed: Any, side: str, buckets: int) -> Any:
     column = f"{side}_share_distressed"
     joined = pairs.join(
         distressed.select(distressed["business_id"].alias(other), column), other, "left"
-    ).fillna(0.0, [column]).withColumn(BUCKET, bucket_of(entity, buckets))  # fmt: skip
+    ).fillna(0.0, [column])  # fmt: skip
 
     def block(rows: pd.DataFrame) -> pd.DataFrame:
         rows = rows.sort_values([entity, other], ignore_index=True)
@@ -269,9 +302,9 @@ def _two_hop_pass(pairs: Any, distressed: Any, side: str, buckets: int) -> Any:
         value = fk.two_hop_distress(
             len(ids), e, rows["gmv"].to_numpy(float), rows[column].to_numpy(float)
         )
-        return to_spark(pd.DataFrame({"business_id": np.asarray(ids), f"{column}_2hop": value}))
+        return pd.DataFrame({"business_id": np.asarray(ids), f"{column}_2hop": value})
 
-    return joined.groupBy(BUCKET).applyInPandas(block, _schema([f"{column}_2hop"]))
+    return map_blocks(joined, entity, buckets, block, _schema([f"{column}_2hop"]))
 
 
 def _side_names() -> list[str]:

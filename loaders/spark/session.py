@@ -20,7 +20,8 @@ logger = logging.getLogger(__name__)
 #: The same filter for Spark's Python workers, which do not run this package's init first.
 _QUIET_WORKERS = f"ignore:{PYSPARK_PANDAS_WARNING}:FutureWarning"
 
-#: Hash buckets per core that businesses are spread over (one pandas call per bucket).
+#: Hash partitions per core that businesses are spread over (one kernel call per partition,
+#: :func:`loaders.spark.blocks.map_blocks`).
 BUCKETS_PER_CORE = 2
 
 
@@ -28,7 +29,7 @@ BUCKETS_PER_CORE = 2
 class SparkOptions:
     """How to reach Spark. ``master``: ``local[*]`` when neither it nor ``SPARK_REMOTE`` is
     set; ``driver_memory``: the local JVM's heap (ignored by a running or remote cluster);
-    ``buckets``: hash buckets of businesses (default: ``BUCKETS_PER_CORE`` x cores)."""
+    ``buckets``: hash partitions of businesses (default: ``BUCKETS_PER_CORE`` x cores)."""
 
     master: str | None = None
     driver_memory: str = "3g"
@@ -77,7 +78,7 @@ def _default_buckets() -> int:
 
 
 def buckets(options: SparkOptions | None, spark: Any) -> int:
-    """How many hash buckets of businesses to spread the work over."""
+    """How many hash partitions of businesses to spread the work over."""
     if options is not None and options.buckets:
         return options.buckets
     return int(spark.conf.get("spark.sql.shuffle.partitions", str(_default_buckets())))

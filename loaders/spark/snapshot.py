@@ -1,11 +1,12 @@
 """Point-in-time snapshots cut from the lake by Spark, under the rules every store obeys.
 
-The rules are :mod:`loaders.point_in_time`'s, run unchanged on each hash bucket of businesses
-(``applyInPandas``): a business's version in force and the identifiers it carried depend on
-that business's rows only, and an order's status as of the date on that order only. Spark adds
-what one process cannot: the reading, the superseding of re-sent rows by later exports, the
-partition pruning and the shuffles. Small per-date tables (outcomes, credit events) end on the
-driver, where :func:`loaders.lake.labelled_cohort` labels the cohort as the pandas path does.
+The rules are :mod:`loaders.point_in_time`'s, run unchanged on each hash-partitioned block of
+businesses (:func:`loaders.spark.blocks.map_blocks`): a business's version in force and the
+identifiers it carried depend on that business's rows only, and an order's status as of the
+date on that order only. Spark adds what one process cannot: the reading, the superseding of
+re-sent rows by later exports, the partition pruning and the shuffles. Small per-date tables
+(outcomes, credit events) end on the driver, where :func:`loaders.lake.labelled_cohort`
+labels the cohort as the pandas path does.
 """
 
 from __future__ import annotations
@@ -40,8 +41,7 @@ from loaders.point_in_time import (
     trade_pairs,
     versions_in_force,
 )
-
-BUCKET = "_bucket"
+from loaders.spark.blocks import map_blocks
 
 
 def spark_schema(table: str, *extra: pa.Field) -> Any:
@@ -60,13 +60,6 @@ def utc(frame: pd.DataFrame) -> pd.DataFrame:
         if column in TIMESTAMPS and frame[column].dt.tz is None:
             frame[column] = frame[column].dt.tz_localize("UTC")
     return frame
-
-
-def bucket_of(column: str, buckets: int) -> Any:
-    """The hash bucket of a business id (or any key) column, as a Spark expression."""
-    from pyspark.sql import functions as F
-
-    return F.pmod(F.hash(F.col(column)), F.lit(buckets))
 
 
 def read_table(spark: Any, root: Path, table: str, exports: list[int], where: Any = None) -> Any:
@@ -98,7 +91,7 @@ def read_table(spark: Any, root: Path, table: str, exports: list[int], where: An
 @dataclass
 class SparkSnapshot:
     """The frames as of ``as_of`` with the big ones kept in Spark (``*_sdf``); the pandas
-    frames of :class:`gnn.data.Frames` are collected on first use. ``buckets``: hash buckets
+    frames of :class:`gnn.data.Frames` are collected on first use. ``buckets``: hash partitions
     of businesses the features run over."""
 
     as_of: pd.Timestamp
@@ -133,19 +126,19 @@ class SparkSnapshot:
         self, as_of: pd.Timestamp, *, since: pd.Timestamp | None = None
     ) -> pd.DataFrame:
         """:func:`loaders.point_in_time.trade_pairs` of these orders, aggregated by Spark per
-        bucket of sellers (each pair's orders in one bucket, summed in ``txn_id`` order as
+        block of sellers (each pair's orders in one block, summed in ``txn_id`` order as
         the collected :attr:`orders` would be), so the driver receives pairs, not orders.
         Rows come in the order of each pair's first ``txn_id``, as from :attr:`orders`."""
         stamp = as_utc(as_of)
         start = None if since is None else as_utc(since)
         schema = "seller_id string, buyer_id string, gmv double, orders long, first_txn string"
 
-        def per_bucket(rows: pd.DataFrame) -> pd.DataFrame:
-            rows = utc(rows.drop(columns=BUCKET)).sort_values("txn_id", kind="stable")
+        def per_block(rows: pd.DataFrame) -> pd.DataFrame:
+            rows = utc(rows).sort_values("txn_id", kind="stable")
             return trade_pairs(rows, stamp, since=start, first_txn=True)
 
-        keyed = self.orders_sdf.withColumn(BUCKET, bucket_of("seller_id", self.buckets))
-        pairs = keyed.groupBy(BUCKET).applyInPandas(per_bucket, schema).toPandas()
+        pairs = map_blocks(self.orders_sdf, "seller_id", self.buckets, per_block, schema)
+        pairs = pairs.toPandas()
         pairs = pairs.sort_values("first_txn", kind="stable", ignore_index=True)
         return pairs.drop(columns="first_txn").astype({"orders": "int64"})
 
@@ -186,15 +179,11 @@ def read_spark_snapshot(
     at = F.lit(stamp.to_pydatetime())
     versions = read_table(spark, root, "businesses", exports)
     columns = [*BUSINESS_COLUMNS, BUSINESS_VERSION]
-    in_force = (
-        versions.withColumn(BUCKET, bucket_of("business_id", buckets))
-        .groupBy(BUCKET)
-        .applyInPandas(
-            lambda rows: _naive(versions_in_force(utc(rows), stamp)[columns]),
-            spark_schema("businesses"),
-        )
-        .cache()
-    )
+    in_force = map_blocks(
+        versions, "business_id", buckets,
+        lambda rows: versions_in_force(utc(rows), stamp)[columns],
+        spark_schema("businesses"),
+    ).cache()  # fmt: skip
     identifiers = _identifiers_in_force(
         read_table(spark, root, "identifiers", exports), in_force, buckets
     )
@@ -219,7 +208,7 @@ def read_spark_snapshot(
         as_of=stamp,
         businesses_sdf=in_force.drop(BUSINESS_VERSION),
         identifiers_sdf=identifiers,
-        orders_sdf=orders.select(*ORDER_COLUMNS).cache(),
+        orders_sdf=orders.select(*ORDER_COLUMNS),
         outcomes=outcomes,
         credit_events=events,
         buckets=buckets,
@@ -227,22 +216,22 @@ def read_spark_snapshot(
 
 
 def _identifiers_in_force(identifiers: Any, in_force: Any, buckets: int) -> Any:
-    """The identifier rows the versions in force carried, per bucket of businesses."""
-    held = in_force.select("business_id", BUSINESS_VERSION)
-    left = identifiers.withColumn(BUCKET, bucket_of("business_id", buckets)).groupBy(BUCKET)
-    right = held.withColumn(BUCKET, bucket_of("business_id", buckets)).groupBy(BUCKET)
-    return left.cogroup(right).applyInPandas(
-        lambda rows, versions: to_spark(identifiers_in_force(utc(rows), utc(versions))),
-        "business_id string, id_type string, id_hash string",
-    )
+    """The identifier rows the versions in force carried, per block of businesses (each
+    business's versions in force travel with its identifier rows, tagged ``_held``)."""
+    from pyspark.sql import functions as F
 
+    held = in_force.select("business_id", BUSINESS_VERSION, F.lit(True).alias("_held"))
+    rows = identifiers.withColumn("_held", F.lit(False)).unionByName(held, allowMissingColumns=True)
 
-def _naive(frame: pd.DataFrame) -> pd.DataFrame:
-    """Back to Spark: UTC timestamps without their zone (the session's zone is UTC)."""
-    for column in frame.columns:
-        if column in TIMESTAMPS and getattr(frame[column].dt, "tz", None) is not None:
-            frame[column] = frame[column].dt.tz_convert(None)
-    return to_spark(frame)
+    version_columns = ["business_id", BUSINESS_VERSION]
+
+    def block(rows: pd.DataFrame) -> pd.DataFrame:
+        versions = rows["_held"].to_numpy(bool)
+        carried = utc(rows.loc[~versions].drop(columns="_held"))
+        return identifiers_in_force(carried, utc(rows.loc[versions, version_columns]))
+
+    schema = "business_id string, id_type string, id_hash string"
+    return map_blocks(rows, "business_id", buckets, block, schema)
 
 
 def to_spark(frame: pd.DataFrame) -> pd.DataFrame:
