@@ -247,34 +247,59 @@ def _sorted_unique(values: pd.Series) -> np.ndarray:
 
 
 def _side_features(pairs: Any, values: Any, buckets: int) -> Any:
-    """Both sides' ``COUNTERPARTY_FEATURES`` per business (those with trade pairs)."""
-    first = {side: _side_pass(pairs, values, side, buckets) for side in _SIDES}
-    distressed = (
-        first["buyers"]
-        .select("business_id", "buyers_share_distressed")
-        .join(
-            first["suppliers"].select("business_id", "suppliers_share_distressed"),
-            "business_id",
-            "full",
-        )
+    """Both sides' ``COUNTERPARTY_FEATURES`` per business (those with trade pairs): one pass
+    for the aggregates, a second for the two-hop share, each over both sides at once."""
+    from pyspark.sql import functions as F
+
+    first = _side_pass(pairs, values, buckets)
+    shares = [f"{side}_share_distressed" for side in _SIDES]
+    distressed = first.select(F.col("business_id").alias("other"), *shares)
+    own_side = F.when(F.col("side") == "buyers", F.col(shares[0])).otherwise(F.col(shares[1]))
+    rows = (
+        _both_sides(pairs)
+        .join(distressed, "other", "left")
+        .select("side", "entity", "other", "gmv", F.coalesce(own_side, F.lit(0.0)).alias("value"))
     )
+    return first.join(_two_hop_pass(rows, buckets), "business_id", "left")
+
+
+def _both_sides(pairs: Any) -> Any:
+    """Each trade pair twice: as its seller's (``side`` = buyers, ``entity`` the seller,
+    ``other`` the buyer) and as its buyer's (``side`` = suppliers), with ``gmv`` and
+    ``recent``."""
+    from pyspark.sql import functions as F
+
+    views = [
+        F.struct(F.lit(side).alias("side"), F.col(entity).alias("entity"),
+                 F.col(other).alias("other"))
+        for side, (entity, other) in _SIDES.items()
+    ]  # fmt: skip
+    exploded = pairs.select(F.explode(F.array(*views)).alias("_view"), "gmv", "recent")
+    return exploded.select("_view.*", "gmv", "recent")
+
+
+def _per_side(
+    rows: pd.DataFrame, block: Callable[[pd.DataFrame, str], pd.DataFrame], columns: list[str]
+) -> pd.DataFrame:
+    """``block(rows of one side, side)`` for both sides (rows sorted by entity, then
+    counterparty, as the pandas path's pairs are), joined on ``business_id``."""
     out = None
     for side in _SIDES:
-        two_hop = _two_hop_pass(pairs, distressed, side, buckets)
-        part = first[side].join(two_hop, "business_id", "left")
-        out = part if out is None else out.join(part, "business_id", "full")
-    return out
+        part = rows[rows["side"] == side].sort_values(["entity", "other"], ignore_index=True)
+        frame = block(part, side) if len(part) else pd.DataFrame(columns=["business_id"])
+        out = frame if out is None else out.merge(frame, on="business_id", how="outer")
+    assert out is not None
+    return out.reindex(columns=["business_id", *columns])
 
 
-def _side_pass(pairs: Any, values: Any, side: str, buckets: int) -> Any:
-    """One side's aggregates except the two-hop share, per block of that side's businesses."""
-    entity, other = _SIDES[side]
-    joined = pairs.join(values.withColumnRenamed("business_id", other), other)
+def _side_pass(pairs: Any, values: Any, buckets: int) -> Any:
+    """Both sides' aggregates except the two-hop share, per block of businesses."""
+    joined = _both_sides(pairs).join(values.withColumnRenamed("business_id", "other"), "other")
     names = [n for n in _side_names() if n != "share_distressed_2hop"]
+    columns = [f"{side}_{name}" for side in _SIDES for name in names]
 
-    def block(rows: pd.DataFrame) -> pd.DataFrame:
-        rows = rows.sort_values([entity, other], ignore_index=True)
-        e, ids = pd.factorize(rows[entity], sort=True)
+    def side_block(rows: pd.DataFrame, side: str) -> pd.DataFrame:
+        e, ids = pd.factorize(rows["entity"], sort=True)
         n = len(ids)
         gathered = {c: rows[c].to_numpy(float) for c in _VALUES}
         cols = fk.side_aggregates(n, e, rows["gmv"].to_numpy(float), gathered, COUNTERPARTY_KEYS)
@@ -285,26 +310,30 @@ def _side_pass(pairs: Any, values: Any, side: str, buckets: int) -> Any:
         out.insert(0, "business_id", np.asarray(ids))
         return out
 
-    return map_blocks(joined, entity, buckets, block, _schema([f"{side}_{n}" for n in names]))
+    return map_blocks(
+        joined, "entity", buckets, lambda rows: _per_side(rows, side_block, columns),
+        _schema(columns),
+    )  # fmt: skip
 
 
-def _two_hop_pass(pairs: Any, distressed: Any, side: str, buckets: int) -> Any:
-    """``{side}_share_distressed_2hop``: the counterparties' own share on the same side."""
-    entity, other = _SIDES[side]
-    column = f"{side}_share_distressed"
-    joined = pairs.join(
-        distressed.select(distressed["business_id"].alias(other), column), other, "left"
-    ).fillna(0.0, [column])  # fmt: skip
+def _two_hop_pass(rows: Any, buckets: int) -> Any:
+    """``{side}_share_distressed_2hop``: the counterparties' own share on the same side
+    (``value`` in ``rows``), per block of businesses."""
+    columns = [f"{side}_share_distressed_2hop" for side in _SIDES]
 
-    def block(rows: pd.DataFrame) -> pd.DataFrame:
-        rows = rows.sort_values([entity, other], ignore_index=True)
-        e, ids = pd.factorize(rows[entity], sort=True)
+    def side_block(rows: pd.DataFrame, side: str) -> pd.DataFrame:
+        e, ids = pd.factorize(rows["entity"], sort=True)
         value = fk.two_hop_distress(
-            len(ids), e, rows["gmv"].to_numpy(float), rows[column].to_numpy(float)
+            len(ids), e, rows["gmv"].to_numpy(float), rows["value"].to_numpy(float)
         )
-        return pd.DataFrame({"business_id": np.asarray(ids), f"{column}_2hop": value})
+        return pd.DataFrame(
+            {"business_id": np.asarray(ids), f"{side}_share_distressed_2hop": value}
+        )
 
-    return map_blocks(joined, entity, buckets, block, _schema([f"{column}_2hop"]))
+    return map_blocks(
+        rows, "entity", buckets, lambda rows: _per_side(rows, side_block, columns),
+        _schema(columns),
+    )  # fmt: skip
 
 
 def _side_names() -> list[str]:
