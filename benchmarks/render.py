@@ -230,6 +230,15 @@ def _engine_lines(sizes: list[Mapping[str, Any]]) -> list[str]:
           f["stacked_s"] if f["stacked_dates"] else "–", f["peak_rss_mib"],
           f.get("peak_children_rss_mib") or "–"] for f in sizes],
     )  # fmt: skip
+    repeated = [f for f in sizes if len(f.get("one_date_runs_s", [])) > 1]
+    if repeated:
+        runs = "; ".join(
+            f"{f.get('engine', 'pandas')} at {fmt(f['orders'])} orders: "
+            + ", ".join(fmt(t) for t in f["one_date_runs_s"])
+            for f in repeated
+        )
+        lines += ["", "One date is the median of fresh-process runs, the engines alternating "
+                  f"(one date, s: {runs}); only the first run stacks dates."]  # fmt: skip
     by_size: dict[int, dict[str, Mapping[str, Any]]] = {}
     for f in sizes:
         by_size.setdefault(f["orders"], {})[f.get("engine", "pandas")] = f
