@@ -136,7 +136,7 @@ def _pairs(orders: Any, buckets: int) -> Any:
             yield _naive(pair_totals(utc(part)))
 
     def combine(rows: pd.DataFrame) -> pd.DataFrame:
-        return sum_pair_totals(utc(rows[[*PAIR_KEYS, *TOTAL_COLUMNS]]))
+        return sum_pair_totals(rows[[*PAIR_KEYS, *TOTAL_COLUMNS]])
 
     partials = orders.mapInPandas(partial, schema)
     combined = map_blocks(partials, "seller_id", buckets, combine, schema)

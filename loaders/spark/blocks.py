@@ -26,9 +26,9 @@ def map_blocks(frame: Any, key: str, partitions: int, block: Block, schema: Any)
     """``block`` run on the rows of ``frame`` hash-partitioned by ``key`` into ``partitions``.
 
     ``block`` takes one partition as pandas (text as pandas' Arrow-backed strings, timestamps
-    as Spark's session zone, UTC) and returns a frame with ``schema``'s columns (a Spark DDL
-    string); an empty partition is not passed to it. Returns the Spark DataFrame of every
-    partition's output."""
+    zone-aware in UTC, the session's zone) and returns a frame with ``schema``'s columns (a
+    Spark DDL string or ``StructType``); an empty partition is not passed to it. Returns
+    the Spark DataFrame of every partition's output."""
     from pyspark.sql.pandas.types import to_arrow_schema
     from pyspark.sql.types import StructType, _parse_datatype_string
 

@@ -42,7 +42,6 @@ from loaders.features import (
 )
 from loaders.point_in_time import status_as_of
 from loaders.spark.blocks import map_blocks
-from loaders.spark.snapshot import utc
 
 if TYPE_CHECKING:
     from loaders.spark.snapshot import SparkSnapshot
@@ -179,10 +178,10 @@ def _own_block(
     def block(rows: pd.DataFrame) -> pd.DataFrame:
         profile = rows["role"] == _PROFILE
         biz = rows.loc[profile, ["entity_id", *BUSINESS_COLUMNS[1:]]]
-        biz = utc(biz.rename(columns={"entity_id": "business_id"}))
+        biz = biz.rename(columns={"entity_id": "business_id"})
         biz = biz.sort_values("business_id", ignore_index=True)
         ids = pd.Index(biz["business_id"].astype(str).to_numpy())
-        roles = utc(rows.loc[~profile, _ROLE_TABLE]).sort_values("txn_id", kind="stable")
+        roles = rows.loc[~profile, _ROLE_TABLE].sort_values("txn_id", kind="stable")
         sold, buyers = _trades(roles[roles["role"] == "seller"], ids, as_of)
         bought, _ = _trades(roles[roles["role"] == "buyer"], ids, as_of)
         e, o, gmv, recent = fk.window_pairs(sold, counterparty_days)

@@ -134,7 +134,7 @@ class SparkSnapshot:
         schema = "seller_id string, buyer_id string, gmv double, orders long, first_txn string"
 
         def per_block(rows: pd.DataFrame) -> pd.DataFrame:
-            rows = utc(rows).sort_values("txn_id", kind="stable")
+            rows = rows.sort_values("txn_id", kind="stable")
             return trade_pairs(rows, stamp, since=start, first_txn=True)
 
         pairs = map_blocks(self.orders_sdf, "seller_id", self.buckets, per_block, schema)
@@ -181,7 +181,7 @@ def read_spark_snapshot(
     columns = [*BUSINESS_COLUMNS, BUSINESS_VERSION]
     in_force = map_blocks(
         versions, "business_id", buckets,
-        lambda rows: versions_in_force(utc(rows), stamp)[columns],
+        lambda rows: versions_in_force(rows, stamp)[columns],
         spark_schema("businesses"),
     ).cache()  # fmt: skip
     identifiers = _identifiers_in_force(
@@ -227,8 +227,8 @@ def _identifiers_in_force(identifiers: Any, in_force: Any, buckets: int) -> Any:
 
     def block(rows: pd.DataFrame) -> pd.DataFrame:
         versions = rows["_held"].to_numpy(bool)
-        carried = utc(rows.loc[~versions].drop(columns="_held"))
-        return identifiers_in_force(carried, utc(rows.loc[versions, version_columns]))
+        carried = rows.loc[~versions].drop(columns="_held")
+        return identifiers_in_force(carried, rows.loc[versions, version_columns])
 
     schema = "business_id string, id_type string, id_hash string"
     return map_blocks(rows, "business_id", buckets, block, schema)

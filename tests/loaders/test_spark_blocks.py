@@ -1,5 +1,6 @@
 """``map_blocks`` hands a kernel whole keys: every row of a key in one call, each call one
-partition, empty partitions never, and the kernel's frame back with the declared types."""
+partition, empty partitions never, timestamps zone-aware in UTC, and the kernel's frame back
+with the declared types."""
 
 from __future__ import annotations
 
@@ -22,9 +23,10 @@ def test_every_key_meets_in_one_block_and_empty_partitions_are_skipped(spark) ->
         counts = rows.groupby("key")["value"].agg(["size", "sum"]).reset_index()
         counts["block"] = str(rows["value"].min())
         counts["at"] = rows["at"].max()
+        counts["zone"] = str(rows["at"].dt.tz)  # kernels rely on zone-aware UTC input
         return counts
 
-    schema = "key string, size long, sum long, block string, at timestamp"
+    schema = "key string, size long, sum long, block string, at timestamp, zone string"
     out = map_blocks(frame, "key", 64, block, schema).toPandas()
 
     # 37 keys over 64 partitions leaves some empty: none of them produced a row
@@ -34,6 +36,7 @@ def test_every_key_meets_in_one_block_and_empty_partitions_are_skipped(spark) ->
     assert out["sum"].sum() == sum(range(2_000))
     assert out["block"].nunique() > 1
     assert (pd.to_datetime(out["at"]) == pd.Timestamp("2024-05-01")).all()
+    assert set(out["zone"]) == {"UTC"}
 
 
 def test_a_kernel_missing_a_declared_column_fails_loudly(spark) -> None:  # type: ignore[no-untyped-def]
