@@ -51,8 +51,8 @@ logger = logging.getLogger(__name__)
 IDENTIFIER_FEATURES = ["shared_id_businesses", "shared_id_types", "max_identifier_degree"]
 _PRIVATE = ["_sized", "_recent_default"]
 _ROLE_COLUMNS = ["txn_id", "ts", "status", "status_at", "amount_base"]
-_ROLE_TABLE = ["role", "entity_id", "other_id", *_ROLE_COLUMNS]
-#: The ``role`` of a business's own row among its orders' rows (see :func:`_profiles`).
+_ROLE_TABLE = ["side", "entity", "other", *_ROLE_COLUMNS]
+#: The ``side`` of a business's own row among its orders' rows (see :func:`_profiles`).
 _PROFILE = "business"
 _PAIR_SCHEMA = "_pair_buyer string, _pair_gmv double, _pair_recent double"
 _VALUES = [*COUNTERPARTY_KEYS, *fk.COUNTERPARTY_SIGNALS]
@@ -86,11 +86,11 @@ def spark_features(
     own_block = _own_block(
         as_of, windows, size_offset, snapshot.credit_events, own_names, counterparty_days
     )
-    rows = _roles(snapshot.orders_sdf).unionByName(
+    rows = _both_sides(snapshot.orders_sdf, *_ROLE_COLUMNS).unionByName(
         _profiles(snapshot.businesses_sdf), allowMissingColumns=True
     )
     schema = f"{_schema([*own_names, *_PRIVATE])}, {_PAIR_SCHEMA}"
-    both = map_blocks(rows, "entity_id", buckets, own_block, schema).cache()
+    both = map_blocks(rows, "entity", buckets, own_block, schema).cache()
     own, pairs = _split_pairs(both)
     identifiers = _identifier_features(snapshot.identifiers_sdf, buckets, hub_threshold)
     own = own.join(identifiers, "business_id", "left").fillna(0.0, IDENTIFIER_FEATURES).cache()
@@ -104,23 +104,6 @@ def spark_features(
     for cached in (both, own):
         cached.unpersist()
     return frame
-
-
-def _roles(orders: Any) -> Any:
-    """Each order twice: as its seller's (``other_id`` = buyer) and as its buyer's, from one
-    read of the orders."""
-    from pyspark.sql import functions as F
-
-    def view(role: str, entity: str, other: str) -> Any:
-        return F.struct(
-            F.lit(role).alias("role"),
-            F.col(entity).alias("entity_id"),
-            F.col(other).alias("other_id"),
-        )
-
-    views = F.array(view("seller", "seller_id", "buyer_id"), view("buyer", "buyer_id", "seller_id"))
-    exploded = orders.select(F.explode(views).alias("_view"), *_ROLE_COLUMNS)
-    return exploded.select("_view.*", *_ROLE_COLUMNS)
 
 
 def _split_pairs(both: Any) -> tuple[Any, Any]:
@@ -138,18 +121,18 @@ def _split_pairs(both: Any) -> tuple[Any, Any]:
 
 
 def _profiles(businesses: Any) -> Any:
-    """Each business's own row, in the role table's shape (``role`` = ``"business"``), so a
-    business and its orders reach the same block."""
+    """Each business's own row, in the shape of its orders' two sides (``side`` =
+    ``"business"``), so a business and its orders reach the same block."""
     from pyspark.sql import functions as F
 
     return businesses.select(
-        F.lit(_PROFILE).alias("role"), F.col("business_id").alias("entity_id"),
+        F.lit(_PROFILE).alias("side"), F.col("business_id").alias("entity"),
         *[c for c in BUSINESS_COLUMNS if c != "business_id"],
     )  # fmt: skip
 
 
 def _trades(rows: pd.DataFrame, ids: pd.Index, as_of: pd.Timestamp) -> tuple[fk.Trades, np.ndarray]:
-    """One role's orders of a block as kernel arrays (entity local to ``ids``), and the
+    """One side's orders of a block as kernel arrays (entity local to ``ids``), and the
     counterparty ids their ``other`` indexes (sorted)."""
     if rows.empty:
         empty = np.zeros(0, dtype=np.int64)
@@ -157,8 +140,8 @@ def _trades(rows: pd.DataFrame, ids: pd.Index, as_of: pd.Timestamp) -> tuple[fk.
         return none, np.zeros(0, dtype=object)
     rows = status_as_of(rows, as_of)
     status, ts, age, gmv = fk.trade_arrays(rows, as_of)
-    other, others = pd.factorize(rows["other_id"], sort=True)
-    trades = fk.Trades(ids.get_indexer(rows["entity_id"]), other, age, gmv, status, ts)
+    other, others = pd.factorize(rows["other"], sort=True)
+    trades = fk.Trades(ids.get_indexer(rows["entity"]), other, age, gmv, status, ts)
     return trades, np.asarray(others, dtype=object)
 
 
@@ -176,14 +159,14 @@ def _own_block(
     cost no second pass over the orders."""
 
     def block(rows: pd.DataFrame) -> pd.DataFrame:
-        profile = rows["role"] == _PROFILE
-        biz = rows.loc[profile, ["entity_id", *BUSINESS_COLUMNS[1:]]]
-        biz = biz.rename(columns={"entity_id": "business_id"})
+        profile = rows["side"] == _PROFILE
+        biz = rows.loc[profile, ["entity", *BUSINESS_COLUMNS[1:]]]
+        biz = biz.rename(columns={"entity": "business_id"})
         biz = biz.sort_values("business_id", ignore_index=True)
         ids = pd.Index(biz["business_id"].astype(str).to_numpy())
         roles = rows.loc[~profile, _ROLE_TABLE].sort_values("txn_id", kind="stable")
-        sold, buyers = _trades(roles[roles["role"] == "seller"], ids, as_of)
-        bought, _ = _trades(roles[roles["role"] == "buyer"], ids, as_of)
+        sold, buyers = _trades(roles[roles["side"] == "buyers"], ids, as_of)
+        bought, _ = _trades(roles[roles["side"] == "suppliers"], ids, as_of)
         e, o, gmv, recent = fk.window_pairs(sold, counterparty_days)
         pairs = pd.DataFrame({
             "business_id": ids.to_numpy()[e], "_pair_buyer": buyers[o], "_pair_gmv": gmv,
@@ -255,17 +238,17 @@ def _side_features(pairs: Any, values: Any, buckets: int) -> Any:
     distressed = first.select(F.col("business_id").alias("other"), *shares)
     own_side = F.when(F.col("side") == "buyers", F.col(shares[0])).otherwise(F.col(shares[1]))
     rows = (
-        _both_sides(pairs)
+        _both_sides(pairs, "gmv", "recent")
         .join(distressed, "other", "left")
         .select("side", "entity", "other", "gmv", F.coalesce(own_side, F.lit(0.0)).alias("value"))
     )
     return first.join(_two_hop_pass(rows, buckets), "business_id", "left")
 
 
-def _both_sides(pairs: Any) -> Any:
-    """Each trade pair twice: as its seller's (``side`` = buyers, ``entity`` the seller,
-    ``other`` the buyer) and as its buyer's (``side`` = suppliers), with ``gmv`` and
-    ``recent``."""
+def _both_sides(frame: Any, *keep: str) -> Any:
+    """Each row of ``frame`` (an order or a trade pair) twice, from one read: as its seller's
+    (``side`` = buyers, ``entity`` the seller, ``other`` the buyer) and as its buyer's
+    (``side`` = suppliers), with the ``keep`` columns."""
     from pyspark.sql import functions as F
 
     views = [
@@ -273,8 +256,8 @@ def _both_sides(pairs: Any) -> Any:
                  F.col(other).alias("other"))
         for side, (entity, other) in _SIDES.items()
     ]  # fmt: skip
-    exploded = pairs.select(F.explode(F.array(*views)).alias("_view"), "gmv", "recent")
-    return exploded.select("_view.*", "gmv", "recent")
+    exploded = frame.select(F.explode(F.array(*views)).alias("_view"), *keep)
+    return exploded.select("_view.*", *keep)
 
 
 def _per_side(
@@ -293,7 +276,8 @@ def _per_side(
 
 def _side_pass(pairs: Any, values: Any, buckets: int) -> Any:
     """Both sides' aggregates except the two-hop share, per block of businesses."""
-    joined = _both_sides(pairs).join(values.withColumnRenamed("business_id", "other"), "other")
+    counterparties = values.withColumnRenamed("business_id", "other")
+    joined = _both_sides(pairs, "gmv", "recent").join(counterparties, "other")
     names = [n for n in _side_names() if n != "share_distressed_2hop"]
     columns = [f"{side}_{name}" for side in _SIDES for name in names]
 
