@@ -24,6 +24,7 @@ No sentence compares with a "typical" value: each states the business's own figu
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -124,9 +125,26 @@ def code_of(unit: tuple[str, str]) -> str:
 Value = Callable[[str], float]
 
 
+def _exp(x: float) -> float:
+    """``e**x`` for one value, ``inf`` past float64's range and NaN for NaN, as numpy gives,
+    without its per-call overhead (sentences are written one business at a time)."""
+    try:
+        return math.exp(x)
+    except OverflowError:
+        return math.inf
+
+
+def _expm1(x: float) -> float:
+    """``e**x - 1``, accurate near 0; overflow and NaN as :func:`_exp`."""
+    try:
+        return math.expm1(x)
+    except OverflowError:
+        return math.inf
+
+
 def money(log1p_amount: float, currency: str) -> str:
     """An amount stored as ``log1p`` (the features' scale), with its currency."""
-    return f"{np.expm1(max(log1p_amount, 0.0)):,.0f} {currency}"
+    return f"{_expm1(max(log1p_amount, 0.0)):,.0f} {currency}"
 
 
 def percent(share: float) -> str:
@@ -143,7 +161,7 @@ def _count(value: float) -> str:
 
 def _change(log_ratio: float) -> tuple[str, str]:
     """``("fell", "35%")`` / ``("rose", "120%")`` from a log ratio."""
-    change = float(np.expm1(log_ratio))
+    change = _expm1(log_ratio)
     return ("fell" if change < 0 else "rose"), f"{abs(change):.0%}"
 
 
@@ -177,7 +195,7 @@ def _profile(v: Value, currency: str) -> str:
         return "No declared headcount or annual revenue"
     parts = []
     if v("log_employees") > 0:
-        parts.append(f"{np.expm1(v('log_employees')):,.0f} employees")
+        parts.append(f"{_expm1(v('log_employees')):,.0f} employees")
     if v("log_declared_revenue") > 0:
         parts.append(f"annual revenue {money(v('log_declared_revenue'), currency)}")
     return "Declared size: " + ", ".join(parts)
@@ -246,7 +264,7 @@ SELF_SENTENCES: dict[str, Callable[[Value, str], str]] = {
     "profile": _profile,
     "sales_vs_declared": lambda v, c: (
         f"Sales in the last 12 months were "
-        f"{np.exp(v('sales_to_declared')):.0%} of its declared annual revenue"
+        f"{_exp(v('sales_to_declared')):.0%} of its declared annual revenue"
     ),
     "activity": _activity,
     "shared_identifiers": lambda v, c: (

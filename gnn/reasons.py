@@ -266,8 +266,8 @@ class _Evidence:
     ig: NodeAttributions | None = None
     ig_relation: np.ndarray | None = None  # [R] relation code per IG row
     ig_pulls: np.ndarray | None = None  # [R, U] each row's attribution in its relation's units
-    ig_keys: np.ndarray | None = None  # sorted ``target * codes + relation`` of the rows ...
-    ig_order: np.ndarray | None = None  # ... and the rows in that order
+    ig_order: np.ndarray | None = None  # the rows sorted by ``target * codes + relation`` ...
+    ig_bounds: np.ndarray | None = None  # ... where each such key's rows start in that order
     gnn_columns: list[str] | None = None
     unit_columns: dict[tuple[str, str], tuple[np.ndarray, np.ndarray, np.ndarray]] = field(
         default_factory=dict
@@ -356,11 +356,10 @@ def named_by_trees(
 
 def _named_by_graph(ev: _Evidence, i: int, unit: tuple[str, str]) -> dict[int, float]:
     """The neighbours whose attributions make up the unit."""
-    if ev.ig_keys is None or ev.ig_order is None or ev.ig_pulls is None or unit[0] == "self":
+    if ev.ig_bounds is None or ev.ig_order is None or ev.ig_pulls is None or unit[0] == "self":
         return {}
     key = i * (1 + len(RELATIONS)) + 1 + RELATIONS.index(unit[0])
-    lo, hi = np.searchsorted(ev.ig_keys, [key, key + 1])
-    rows = ev.ig_order[lo:hi]
+    rows = ev.ig_order[ev.ig_bounds[key] : ev.ig_bounds[key + 1]]
     nodes = ev.ig.node[rows].tolist()  # type: ignore[union-attr]
     return dict(zip(nodes, ev.ig_pulls[rows, UNIT_INDEX[unit]].tolist(), strict=True))
 
@@ -384,7 +383,7 @@ def _reason(ev: _Evidence, i: int, u: int, contribution: float) -> Reason:
     if relation in ("buyers", "suppliers"):
         partners, gmv = ev.trade.partners(relation, target)
         total = max(gmv.sum(), 1e-12)
-        shares = {int(p): float(g) / total for p, g in zip(partners, gmv, strict=True)}
+        shares = dict(zip(partners.tolist(), (gmv / total).tolist(), strict=True))
         if not chosen:  # no single partner stands out: the largest ones carry it
             chosen = sorted(shares, key=lambda p: (-shares[p], p))[:MAX_NAMED]
         share = sum(shares.get(node, 0.0) for node in chosen)
@@ -504,7 +503,7 @@ def _graph_evidence(
     if len(ig.target):
         key = ig.target.astype(np.int64) * n_codes + ev.ig_relation
         ev.ig_order = np.argsort(key, kind="stable")
-        ev.ig_keys = key[ev.ig_order]
+        ev.ig_bounds = np.searchsorted(key[ev.ig_order], np.arange(n_targets * n_codes + 1))
         ev.ig_pulls = np.zeros((len(key), len(UNITS)), dtype=ig.values.dtype)
         values = torch.from_numpy(ig.values)
         for code, relation in enumerate(relations[1:], start=1):

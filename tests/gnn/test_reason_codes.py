@@ -35,3 +35,19 @@ def test_a_counterpartys_share_never_reads_zero_percent() -> None:
     assert percent(1.0) == "100%"
     sentence = applicant_sentence(("buyers", "strain"), lambda _name: 0.0, "EUR", 0.002)
     assert sentence.startswith("Buyers that take <1% of its sales")
+
+
+def test_amounts_read_as_numpy_would_write_them_including_nan_and_overflow() -> None:
+    """Sentences compute amounts with ``math`` for speed; every edge reads as numpy's would."""
+    import math
+    import warnings
+
+    import numpy as np
+
+    from gnn.reason_codes import money
+
+    for log1p_amount in (0.0, -3.0, 1e-9, 5.3, 13.8, 708.9, 709.5, 1e4, math.nan):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # numpy's overflow
+            expected = f"{np.expm1(max(log1p_amount, 0.0)):,.0f} EUR"
+        assert money(log1p_amount, "EUR") == expected
