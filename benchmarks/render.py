@@ -302,6 +302,17 @@ def render_scale_benchmark(figures: Mapping[str, Any]) -> list[str]:
     if ratio is not None:
         lines += ["", f"DDP with 2 processes, per process, against 1 process: {fmt(ratio)} "
                   "(goal: at least 0.8)."]  # fmt: skip
+    machine = figures.get("machine_2_over_1_per_process")
+    if machine is not None:
+        lines += [
+            "",
+            f"Reference in the same run, what two processes get from these cores: the same "
+            f"sampled step without gradient exchange ({machine['epochs']} epochs), 1 process "
+            f"alone {fmt(machine['one_process_labelled_per_second'])} labelled/s, 2 independent "
+            "processes at once "
+            + ", ".join(fmt(r) for r in machine["two_processes_labelled_per_second"])
+            + f" labelled/s each: {fmt(machine['two_over_one_per_process'])} per process.",
+        ]
     return lines
 
 

@@ -22,7 +22,9 @@ GraphSAGE (``SAGEConfig()``, ``TrainConfig()`` defaults) is trained
 each with one torch thread per process, so 2 processes use the machine's 2 cores. It reports
 labelled businesses per second per process (training steps only; validation excluded), epochs,
 and the held-out AUC of each with a paired bootstrap interval of its difference from the
-full-batch model.
+full-batch model. In the same run, the reference for the DDP ratio: the same sampled step
+without gradient exchange, in 1 process alone and in 2 independent processes at once
+(``--contention-epochs`` epochs each), which is as much as two processes get from these cores.
 
 Run: ``python benchmarks/scale_benchmark.py``; figures go to
 ``benchmarks/results/scale_benchmark.json``.
@@ -271,6 +273,48 @@ def worker(problem_file: Path, out: Path, batch_size: int) -> None:
     distributed.finish()
 
 
+def contention_worker(problem_file: Path, out: Path, batch_size: int, epochs: int) -> None:
+    """One plain process (no process group) training sampled for exactly ``epochs`` epochs;
+    writes its labelled businesses per second of training steps."""
+    torch.set_num_threads(1)
+    problem = pickle.loads(problem_file.read_bytes())
+    config = TrainConfig(batch_size=batch_size, max_epochs=epochs, patience=epochs)
+    sage = train_sage(problem["graph"], problem["fit"], problem["stop"], problem["scaler"],
+                      train_config=config, seed=1)  # fmt: skip
+    seconds = sum(h["train_seconds"] for h in sage.history)
+    seeds = sum(h["seeds"] for h in sage.history)
+    out.write_text(json.dumps({"labelled_per_second": seeds / max(seconds, 1e-9)}))
+
+
+def contention(problem_file: Path, batch_size: int, epochs: int) -> dict:
+    """What this machine allows two processes: the sampled training step, without any
+    gradient exchange, in 1 process alone and then in 2 independent processes at once (one
+    torch thread each). Their per-process ratio is the ceiling for DDP's on the same cores;
+    DDP's own cost is what it loses below it."""
+    rates: dict[int, list[float]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for processes in (1, 2):
+            outs = [Path(tmp) / f"{processes}-{i}.json" for i in range(processes)]
+            command = [
+                sys.executable, __file__, "--contention-worker", str(problem_file),
+                "--batch-size", str(batch_size), "--contention-epochs", str(epochs),
+            ]  # fmt: skip
+            env = {**os.environ, "OMP_NUM_THREADS": "1"}
+            workers = [
+                subprocess.Popen([*command, "--worker-out", str(out)], env=env) for out in outs
+            ]
+            codes = [process.wait() for process in workers]
+            if any(codes):
+                raise RuntimeError(f"contention workers exited with {codes}: see their output")
+            rates[processes] = [json.loads(o.read_text())["labelled_per_second"] for o in outs]
+    return {
+        "epochs": epochs,
+        "one_process_labelled_per_second": rates[1][0],
+        "two_processes_labelled_per_second": rates[2],
+        "two_over_one_per_process": float(np.mean(rates[2]) / rates[1][0]),
+    }
+
+
 def ddp(problem_file: Path, processes: int, batch_size: int) -> dict:
     """Launch ``processes`` workers with torchrun; rank 0's figures plus every rank's rate."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -314,9 +358,19 @@ def main() -> None:
     parser.add_argument("--features-worker", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--as-of", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--worker-out", type=Path, default=None, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--contention-epochs", type=int, default=8,
+        help="epochs of the 1-and-2-process reference without gradient exchange",
+    )  # fmt: skip
+    parser.add_argument("--contention-worker", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker is not None:
         worker(args.worker, args.worker_out, args.batch_size)
+        return
+    if args.contention_worker is not None:
+        contention_worker(
+            args.contention_worker, args.worker_out, args.batch_size, args.contention_epochs
+        )
         return
     if args.features_worker is not None:
         features_worker(
@@ -360,6 +414,7 @@ def training(args: argparse.Namespace) -> dict:
         runs["sampled_1_process"] = single_process(problem, args.batch_size)
         for processes in (1, 2):
             runs[f"ddp_{processes}_process"] = ddp(problem_file, processes, args.batch_size)
+        machine = contention(problem_file, args.batch_size, args.contention_epochs)
     y = problem["graph"].data.y.numpy()[problem["held"]].astype(int)
     scores = {name: [np.asarray(run.pop("held_out_scores"))] for name, run in runs.items()}
     intervals = paired_bootstrap(y, scores, reference=REFERENCE)
@@ -372,6 +427,7 @@ def training(args: argparse.Namespace) -> dict:
         "training": runs,
         "held_out_auc": {n: {k: v.to_dict() for k, v in iv.items()} for n, iv in intervals.items()},
         "ddp_2_over_1_per_process": two / one,
+        "machine_2_over_1_per_process": machine,
     }
 
 
