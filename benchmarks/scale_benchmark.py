@@ -238,16 +238,20 @@ def build_problem(args: argparse.Namespace) -> dict:
     }
 
 
+def labelled_per_second(sage: TrainedSAGE) -> float:
+    """Labelled businesses this process trained on per second of training steps."""
+    seconds = sum(h["train_seconds"] for h in sage.history)
+    return sum(h["seeds"] for h in sage.history) / max(seconds, 1e-9)
+
+
 def _figures(sage: TrainedSAGE, problem: dict) -> dict:
     """Epochs, training-step seconds (validation passes excluded), labelled businesses per
     second of this process, and the held-out scores."""
-    seconds = sum(h["train_seconds"] for h in sage.history)
-    seeds = sum(h["seeds"] for h in sage.history)
     return {
         "epochs": sage.epochs_run,
         "best_epoch": sage.best_epoch,
-        "train_seconds": seconds,
-        "labelled_per_second_per_process": seeds / max(seconds, 1e-9),
+        "train_seconds": sum(h["train_seconds"] for h in sage.history),
+        "labelled_per_second_per_process": labelled_per_second(sage),
         "held_out_scores": sage.predict_proba(problem["graph"])[problem["held"]].tolist(),
     }
 
@@ -281,9 +285,7 @@ def contention_worker(problem_file: Path, out: Path, batch_size: int, epochs: in
     config = TrainConfig(batch_size=batch_size, max_epochs=epochs, patience=epochs)
     sage = train_sage(problem["graph"], problem["fit"], problem["stop"], problem["scaler"],
                       train_config=config, seed=1)  # fmt: skip
-    seconds = sum(h["train_seconds"] for h in sage.history)
-    seeds = sum(h["seeds"] for h in sage.history)
-    out.write_text(json.dumps({"labelled_per_second": seeds / max(seconds, 1e-9)}))
+    out.write_text(json.dumps({"labelled_per_second": labelled_per_second(sage)}))
 
 
 def contention(problem_file: Path, batch_size: int, epochs: int) -> dict:
