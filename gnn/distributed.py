@@ -152,9 +152,10 @@ def train_sage_distributed(
     after_step: Callable[[GraphSAGE], None] | None = None,
 ) -> TrainedSAGE:
     """:func:`gnn.train.train_sage` across the running process group: same arguments, same
-    stopping rule (best validation AUC, ``patience`` epochs), identical weights returned on
-    every rank. ``after_step(model)`` runs on every rank after every optimiser step (tests
-    use it to check the ranks stay in sync)."""
+    stopping rule (best validation AUC, ``patience`` epochs), the mini-batch rate for steps
+    of ``world_size × batch_size`` seeds (:meth:`~gnn.train.TrainConfig.step_lr`), identical
+    weights returned on every rank. ``after_step(model)`` runs on every rank after every
+    optimiser step (tests use it to check the ranks stay in sync)."""
     ctx = current()
     if ctx is None:
         raise RuntimeError("no process group is running: launch with `torchrun --nproc-per-node N`")
@@ -165,12 +166,12 @@ def train_sage_distributed(
     model = GraphSAGE(graph.data.num_features, sage_config).to(device)
     devices = [device.index] if device.type == "cuda" else None
     ddp = DistributedDataParallel(model, device_ids=devices)
-    optimiser = torch.optim.Adam(
-        ddp.parameters(), lr=train_config.lr, weight_decay=train_config.weight_decay
-    )
+    batch_size = train_config.batch_size or DEFAULT_BATCH_SIZE
+    # Each step averages the gradients of every rank's batch: one step of world × batch seeds.
+    lr = train_config.step_lr(len(train_idx), batch_size * ctx.world_size)
+    optimiser = torch.optim.Adam(ddp.parameters(), lr=lr, weight_decay=train_config.weight_decay)
     labels = graph.data.y[train_idx].numpy()
     pos_weight = torch.tensor(pos_weight_for(labels, train_config.pos_weight), device=device)
-    batch_size = train_config.batch_size or DEFAULT_BATCH_SIZE
     best = BestEpoch(train_config.patience)
     history: list[dict[str, float]] = []
     started, train_seconds, epoch = time.perf_counter(), 0.0, 0
@@ -197,7 +198,7 @@ def train_sage_distributed(
         val_auc = _validation_auc(model, graph, val_idx, ctx, sage_config, train_config, device)
         history.append(
             {"epoch": epoch, "loss": float(np.mean(losses)), "val_auc": val_auc,
-             "train_seconds": seconds, "seeds": float(len(mine))}
+             "train_seconds": seconds, "seeds": float(len(mine)), "lr": lr}
         )  # fmt: skip
         if best.stop_after(epoch, val_auc, model):
             break

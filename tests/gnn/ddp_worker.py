@@ -2,7 +2,7 @@
 data-parallel on a tiny market and writes what each rank saw into the folder ``argv[1]``.
 
 - ``spread-<rank>.json``: after every optimiser step, the largest difference of any
-  parameter between the ranks, and the number of steps;
+  parameter between the ranks, and the number of steps; the optimiser's rate;
 - ``dispatch-<rank>.json``: whether ``train_sage`` (what the selection calls) gave the same
   weights as calling the distributed trainer directly;
 - ``models/``: the artefact ``train_models`` wrote (rank 0 only), and ``scores-<rank>.json``:
@@ -49,9 +49,11 @@ def main(out: Path) -> None:
     direct = distributed.train_sage_distributed(
         graph, train_idx, val_idx, scaler, config, TRAIN, seed=3, after_step=check
     )
-    (out / f"spread-{ctx.rank}.json").write_text(
-        json.dumps({"steps": len(spreads), "max_spread": max(spreads), "epochs": direct.epochs_run})
-    )
+    seen = {
+        "steps": len(spreads), "max_spread": max(spreads), "epochs": direct.epochs_run,
+        "lr": direct.history[0]["lr"], "labelled": len(train_idx),
+    }  # fmt: skip
+    (out / f"spread-{ctx.rank}.json").write_text(json.dumps(seen))
     via = train_sage(graph, train_idx, val_idx, scaler, config, TRAIN, seed=3)
     pairs = zip(direct.model.state_dict().values(), via.model.state_dict().values(), strict=True)
     same = all(torch.equal(a, b) for a, b in pairs)

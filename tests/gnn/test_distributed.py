@@ -4,6 +4,7 @@ two real ``gloo`` processes, and the artefact they save is the one ``score`` rea
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -51,6 +52,8 @@ def test_two_processes_stay_in_sync_and_save_the_artefact_score_reads(tmp_path: 
     spreads = [json.loads((tmp_path / f"spread-{r}.json").read_text()) for r in (0, 1)]
     assert spreads[0]["steps"] == spreads[1]["steps"] > 0
     assert all(s["max_spread"] == 0.0 for s in spreads)  # identical after every single step
+    # One step averages both ranks' batches of 48: the rate of a 96-seed step.
+    assert all(s["lr"] == pytest.approx(0.005 * math.sqrt(96 / s["labelled"])) for s in spreads)
     # train_sage (what the selection calls) hands over to the distributed trainer.
     assert all(json.loads((tmp_path / f"dispatch-{r}.json").read_text())["same_weights"]
                for r in (0, 1))  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -183,3 +184,16 @@ def test_mini_batch_training_runs_through_pyg_node_loader(feature_set: FeatureSe
     )
     assert trained.epochs_run == 3
     assert all(np.isfinite(h["loss"]) for h in trained.history)
+    # Steps of 64 of the 150 labelled rows run at the square-root-scaled rate.
+    assert all(h["lr"] == pytest.approx(0.005 * math.sqrt(64 / 150)) for h in trained.history)
+
+
+def test_mini_batch_rate_follows_the_square_root_rule() -> None:
+    config = TrainConfig(lr=0.01)
+    assert config.step_lr(10_000, None) == 0.01  # full batch keeps its rate
+    assert config.step_lr(10_000, 20_000) == 0.01  # a batch as large as the data is full batch
+    assert config.step_lr(10_000, 100) == pytest.approx(0.001)
+    assert config.step_lr(10_000, 400) == pytest.approx(2 * config.step_lr(10_000, 100))
+    assert TrainConfig(lr=0.01, minibatch_lr="same").step_lr(10_000, 100) == 0.01
+    with pytest.raises(ValueError, match="minibatch_lr"):
+        TrainConfig(minibatch_lr="linear").step_lr(10_000, 100)  # type: ignore[arg-type]
