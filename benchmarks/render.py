@@ -280,7 +280,9 @@ def render_scale_benchmark(figures: Mapping[str, Any]) -> list[str]:
         f"labelled rows as of {problem.get('as_of')}: {fmt(problem.get('fit'))} to fit, "
         f"{fmt(problem.get('stop'))} for early stopping, {fmt(problem.get('held'))} held out "
         f"(split by business). Sampled runs: batches of {fmt(figures.get('batch_size'))} seeds "
-        "per process, fan-out 15 then 10. Throughput counts training steps only.",
+        "per process, fan-out 15 then 10, learning rate scaled by the square root of the "
+        "seeds one step sees (all processes) over the labelled rows fitted. Throughput counts "
+        "training steps only.",
         "",
     ]
     aucs = figures.get("held_out_auc", {})
