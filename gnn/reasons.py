@@ -20,7 +20,7 @@ analyst's detail. All of it is vectorised over targets except the sentences them
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -168,7 +168,38 @@ def integrated_gradients(
     max_neighbours: int | None = None,
 ) -> NodeAttributions:
     """Attributions ``x * mean_s grad`` over each target's ``num_layers``-hop neighbourhood
-    (the target included), by Integrated Gradients from ``x = 0`` (midpoint rule, ``steps``).
+    (the target included), all targets' rows in one :class:`NodeAttributions`; see
+    :func:`iter_integrated_gradients`, whose passes it concatenates."""
+    parts = list(
+        iter_integrated_gradients(
+            model, graph, targets, readout, use_identifiers, steps=steps, batch=batch,
+            progress=progress, operators=operators, max_neighbours=max_neighbours,
+        )
+    )  # fmt: skip
+    if not parts:
+        empty = np.zeros(0, dtype=np.int64)
+        return NodeAttributions(empty, empty, np.zeros((0, graph.data.x.shape[1])))
+    columns = zip(*((a.target, a.node, a.values) for a in parts), strict=True)
+    return NodeAttributions(*(np.concatenate(c) for c in columns))
+
+
+def iter_integrated_gradients(
+    model: torch.nn.Module,
+    graph: GraphData,
+    targets: np.ndarray,
+    readout: Readout,
+    use_identifiers: bool,
+    steps: int = IG_STEPS,
+    batch: int = IG_BATCH,
+    progress: Callable[[int], None] | None = None,
+    operators: list[torch.Tensor] | None = None,
+    max_neighbours: int | None = None,
+) -> Iterator[NodeAttributions]:
+    """Attributions ``x * mean_s grad`` over each target's ``num_layers``-hop neighbourhood
+    (the target included), by Integrated Gradients from ``x = 0`` (midpoint rule, ``steps``),
+    one :class:`NodeAttributions` per pass of ``batch`` targets (``target`` counts from the
+    first of ``targets``). A caller that reduces each pass (the reasons sum rows into units)
+    never holds every row's ``[F]`` values at once.
 
     Each pass lays ``batch`` targets' receptive fields side by side, each its own copy
     (:func:`gnn.receptive.plan_blocks`), so one forward/backward serves them all and no
@@ -192,7 +223,6 @@ def integrated_gradients(
     # [N, P_m] per input layer, once per graph node.
     projected_all = [torch.from_numpy(x_all) @ w.T for w in weights]
     model.eval()
-    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     for start in range(0, len(targets), batch):
         chunk = np.asarray(targets[start : start + batch], dtype=np.int64)
         plan, owner = plan_blocks(operators, chunk, num_layers)
@@ -211,13 +241,9 @@ def integrated_gradients(
         grads = torch.autograd.grad(readout(u, plan, which).sum(), u)
         # [K, F]: linear, so the mean over steps commutes with W.
         mean_grad = sum(g.mean(dim=1) @ w for g, w in zip(grads, weights, strict=True))
-        parts.append((owner + start, plan.input_rows, (x_rows * mean_grad).numpy()))
+        yield NodeAttributions(owner + start, plan.input_rows, (x_rows * mean_grad).numpy())
         if progress is not None:
             progress(len(chunk))
-    if not parts:
-        empty = np.zeros(0, dtype=np.int64)
-        return NodeAttributions(empty, empty, np.zeros((0, x_all.shape[1])))
-    return NodeAttributions(*(np.concatenate(p) for p in zip(*parts, strict=True)))
 
 
 def gnn_readout(model: torch.nn.Module) -> Readout:
@@ -263,7 +289,7 @@ class _Evidence:
     currency: str
     shap: np.ndarray | None = None  # [T, F_trees]
     tree_columns: list[str] | None = None
-    ig: NodeAttributions | None = None
+    ig_node: np.ndarray | None = None  # [R] graph position of each IG row's node
     ig_relation: np.ndarray | None = None  # [R] relation code per IG row
     ig_pulls: np.ndarray | None = None  # [R, U] each row's attribution in its relation's units
     ig_order: np.ndarray | None = None  # the rows sorted by ``target * codes + relation`` ...
@@ -358,9 +384,10 @@ def _named_by_graph(ev: _Evidence, i: int, unit: tuple[str, str]) -> dict[int, f
     """The neighbours whose attributions make up the unit."""
     if ev.ig_bounds is None or ev.ig_order is None or ev.ig_pulls is None or unit[0] == "self":
         return {}
+    assert ev.ig_node is not None
     key = i * (1 + len(RELATIONS)) + 1 + RELATIONS.index(unit[0])
     rows = ev.ig_order[ev.ig_bounds[key] : ev.ig_bounds[key + 1]]
-    nodes = ev.ig.node[rows].tolist()  # type: ignore[union-attr]
+    nodes = ev.ig_node[rows].tolist()
     return dict(zip(nodes, ev.ig_pulls[rows, UNIT_INDEX[unit]].tolist(), strict=True))
 
 
@@ -487,35 +514,40 @@ def _graph_evidence(
         cache.operators = graph_operators(
             graph, use_identifiers=config.use_identifiers, max_neighbours=config.max_neighbours
         )
+    ev.gnn_columns = list(sage.scaler.columns)
+    # Each pass's rows are mapped to units at once ([r, F] -> [r, U], by the unit matrix of
+    # the row's relation to its target), so every row's [F] values are never held together.
+    # The mapping is linear: a target's contribution is the sum of its rows' pulls. Rows are
+    # found later by (target, relation) through a sort (the pulls that name counterparties).
+    # Torch's thread pool, the one the attributions run on: numpy's BLAS pool competes with
+    # it for the cores right after and took ten times longer.
+    relations = ("self", *RELATIONS)
+    matrices = [
+        torch.from_numpy(unit_matrix(ev.gnn_columns, r).astype(np.float32)) for r in relations
+    ]
+    totals = torch.zeros(contributions.shape, dtype=torch.float64)
+    kept: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
     with torch.enable_grad():
-        ig = integrated_gradients(
+        passes = iter_integrated_gradients(
             model, graph, ev.targets, readout, config.use_identifiers, steps=steps,
             progress=progress, operators=cache.operators, max_neighbours=config.max_neighbours,
         )  # fmt: skip
-    ev.ig, ev.gnn_columns = ig, list(sage.scaler.columns)
-    ev.ig_relation = ev.trade.relation_codes(ev.targets[ig.target], ig.node)
-    # The unit matrices are linear: sum each target's rows per relation first ([T * C, F], a
-    # sparse product), then map those sums to units. Each row's own units (the pulls that
-    # name counterparties) are mapped once for all rows, relation by relation, and found by
-    # (target, relation) through a sort.
-    relations = ("self", *RELATIONS)
-    n_targets, n_codes = len(ev.targets), len(relations)
-    if len(ig.target):
-        key = ig.target.astype(np.int64) * n_codes + ev.ig_relation
-        ev.ig_order = np.argsort(key, kind="stable")
-        ev.ig_bounds = np.searchsorted(key[ev.ig_order], np.arange(n_targets * n_codes + 1))
-        ev.ig_pulls = np.zeros((len(key), len(UNITS)), dtype=ig.values.dtype)
-        values = torch.from_numpy(ig.values)
-        for code, relation in enumerate(relations[1:], start=1):
-            rows = np.flatnonzero(ev.ig_relation == code)
-            matrix = torch.from_numpy(unit_matrix(ev.gnn_columns, relation).astype(ig.values.dtype))
-            # torch's thread pool, the one the attributions just ran on: numpy's BLAS pool
-            # competes with it for the cores right after and took ten times longer.
-            ev.ig_pulls[rows] = (values[torch.from_numpy(rows)] @ matrix).numpy()
-        summing = sp.csr_matrix(
-            (np.ones(len(key), dtype=ig.values.dtype), (key, np.arange(len(key)))),
-            shape=(n_targets * n_codes, len(key)),
-        )
-        sums = np.asarray(summing @ ig.values).reshape(n_targets, n_codes, -1)
-        for code, relation in enumerate(relations):
-            contributions += sums[:, code] @ unit_matrix(ev.gnn_columns, relation)
+        for part in passes:
+            relation = ev.trade.relation_codes(ev.targets[part.target], part.node)
+            values = torch.from_numpy(part.values)
+            pulls = torch.empty((len(relation), len(UNITS)), dtype=values.dtype)
+            for code, matrix in enumerate(matrices):
+                rows = torch.from_numpy(np.flatnonzero(relation == code))
+                pulls[rows] = values[rows] @ matrix
+            totals.index_add_(0, torch.from_numpy(part.target), pulls.double())
+            kept.append((part.target, part.node, relation, pulls.numpy()))
+    contributions += totals.numpy()
+    if not kept:
+        return
+    target, ev.ig_node, ev.ig_relation, ev.ig_pulls = (
+        np.concatenate(k) for k in zip(*kept, strict=True)
+    )
+    key = target.astype(np.int64) * len(relations) + ev.ig_relation
+    ev.ig_order = np.argsort(key, kind="stable")
+    keys = np.arange(len(ev.targets) * len(relations) + 1)
+    ev.ig_bounds = np.searchsorted(key[ev.ig_order], keys)

@@ -8,13 +8,22 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from gnn.artefact import Artefact
 from gnn.data import SnapshotFrames
 from gnn.evaluate import FeatureSet
-from gnn.reason_codes import UNITS, catalogue, code_of, unit_of
-from gnn.reasons import MAX_REASONS, rank_units
-from gnn.scoring import score, train_models
+from gnn.reason_codes import RELATIONS, UNIT_INDEX, UNITS, catalogue, code_of, unit_of
+from gnn.reasons import (
+    MAX_REASONS,
+    TradeIndex,
+    explain,
+    gnn_readout,
+    integrated_gradients,
+    rank_units,
+    unit_matrix,
+)
+from gnn.scoring import prepare_scores, score, train_models
 from loaders.synthetic import SyntheticConfig, generate_marketplace, to_contract_frames
 from tests.gnn.scoring_fixtures import fast, with_island
 from tests.loaders.test_feature_reference import _newcomers
@@ -153,3 +162,36 @@ def test_reason_texts_state_amounts_with_the_currency(trained) -> None:
     money = [t for t in texts if re.search(r"\d[\d,]* (EUR|USD)\b", t)]
     assert money, "no reason stated an amount"
     assert all(" EUR" in t and " USD" not in t for t in money)
+
+
+@pytest.mark.parametrize("trained", ["graphsage"], indirect=True)
+def test_graph_reasons_sum_each_targets_own_attribution_rows_by_unit(trained) -> None:
+    """The reasons reduce each pass of Integrated Gradients to units as it comes: a reason's
+    contribution must equal the target's rows of the whole attribution, each mapped by its
+    relation to the target and summed, and the reasons are the top units of those sums."""
+    artefact, frames = trained
+    prepared = prepare_scores(artefact, frames, frames.as_of, feature_set=FEATURES)
+    graph, sage = prepared.graph, artefact.sage
+    targets = np.flatnonzero(prepared.kind.to_numpy() == "sme")[:300]
+    config = sage.sage_config
+    with torch.enable_grad():
+        whole = integrated_gradients(
+            sage.model, graph, targets, gnn_readout(sage.model), config.use_identifiers,
+            max_neighbours=config.max_neighbours,
+        )  # fmt: skip
+    ids = pd.Index(prepared.features.index.astype(str))
+    relation = TradeIndex.build(ids, prepared.pairs, graph).relation_codes(
+        targets[whole.target], whole.node
+    )
+    columns = list(sage.scaler.columns)
+    expected = np.zeros((len(targets), len(UNITS)))
+    for code, name in enumerate(("self", *RELATIONS)):
+        rows = relation == code
+        np.add.at(expected, whole.target[rows], whole.values[rows] @ unit_matrix(columns, name))
+    reasons = explain(artefact, prepared.features, graph, targets, prepared.pairs)
+    unit_by_code = {code_of(unit): UNIT_INDEX[unit] for unit in UNITS}
+    assert sum(len(r) for r in reasons) > len(targets)
+    for i, (own, top) in enumerate(zip(reasons, rank_units(expected), strict=True)):
+        assert [unit_by_code[r.code] for r in own] == top.tolist()
+        got = [r.contribution for r in own]
+        np.testing.assert_allclose(got, expected[i, top], rtol=1e-4, atol=1e-6)
