@@ -22,7 +22,9 @@ GraphSAGE (``SAGEConfig()``, ``TrainConfig()`` defaults) is trained
 each with one torch thread per process, so 2 processes use the machine's 2 cores. It reports
 labelled businesses per second per process (training steps only; validation excluded), epochs,
 and the held-out AUC of each with a paired bootstrap interval of its difference from the
-full-batch model. In the same run, the reference for the DDP ratio: the same sampled step
+full-batch model. DDP with 1 and 2 processes is launched ``--ddp-repeats`` times, alternating;
+its rates and the ratio of each adjacent pair are medians. In the same run, the reference for
+the DDP ratio: the same sampled step
 without gradient exchange, in 1 process alone and in 2 independent processes at once
 (``--contention-epochs`` epochs each), which is as much as two processes get from these cores.
 
@@ -317,6 +319,27 @@ def contention(problem_file: Path, batch_size: int, epochs: int) -> dict:
     }
 
 
+def median_ddp(repeats: list[dict]) -> dict:
+    """One DDP configuration over its repeats: the median training rate and seconds, every
+    repeat's rate (``labelled_per_second_runs``), and the first repeat's other figures, its
+    per-rank rates among them (the same seeds train the same model: epochs and best epoch
+    must agree)."""
+    first = repeats[0]
+    if len({(r["epochs"], r["best_epoch"]) for r in repeats}) != 1:
+        raise RuntimeError("DDP repeats trained different models: the run is not reproducible")
+    rates = [float(np.mean(r["per_rank_labelled_per_second"])) for r in repeats]
+
+    def median(key: str) -> float:
+        return float(np.median([r[key] for r in repeats]))
+
+    return first | {
+        "labelled_per_second_per_process": float(np.median(rates)),
+        "labelled_per_second_runs": rates,
+        "train_seconds": median("train_seconds"),
+        "wall_seconds_with_launch": median("wall_seconds_with_launch"),
+    }
+
+
 def ddp(problem_file: Path, processes: int, batch_size: int) -> dict:
     """Launch ``processes`` workers with torchrun; rank 0's figures plus every rank's rate."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -365,6 +388,10 @@ def main() -> None:
         help="epochs of the 1-and-2-process reference without gradient exchange",
     )  # fmt: skip
     parser.add_argument("--contention-worker", type=Path, default=None, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--ddp-repeats", type=int, default=3,
+        help="alternating DDP-1 / DDP-2 launches; rates and their ratio are medians",
+    )  # fmt: skip
     args = parser.parse_args()
     if args.worker is not None:
         worker(args.worker, args.worker_out, args.batch_size)
@@ -414,21 +441,28 @@ def training(args: argparse.Namespace) -> dict:
         problem_file.write_bytes(pickle.dumps(problem))
         runs[REFERENCE] = single_process(problem, None)
         runs["sampled_1_process"] = single_process(problem, args.batch_size)
-        for processes in (1, 2):
-            runs[f"ddp_{processes}_process"] = ddp(problem_file, processes, args.batch_size)
+        repeats: dict[int, list[dict]] = {1: [], 2: []}
+        for _ in range(args.ddp_repeats):  # alternating, so drift hits both alike
+            for processes in (1, 2):
+                repeats[processes].append(ddp(problem_file, processes, args.batch_size))
+        for processes, done in repeats.items():
+            runs[f"ddp_{processes}_process"] = median_ddp(done)
         machine = contention(problem_file, args.batch_size, args.contention_epochs)
     y = problem["graph"].data.y.numpy()[problem["held"]].astype(int)
     scores = {name: [np.asarray(run.pop("held_out_scores"))] for name, run in runs.items()}
     intervals = paired_bootstrap(y, scores, reference=REFERENCE)
-    one = runs["ddp_1_process"]["labelled_per_second_per_process"]
-    two = float(np.mean(runs["ddp_2_process"]["per_rank_labelled_per_second"]))
+    ratios = [
+        float(np.mean(two["per_rank_labelled_per_second"])) / one["labelled_per_second_per_process"]
+        for one, two in zip(repeats[1], repeats[2], strict=True)
+    ]
     return {
         "problem": problem["about"]
         | {part: len(problem[part]) for part in ("fit", "stop", "held")},
         "batch_size": args.batch_size,
         "training": runs,
         "held_out_auc": {n: {k: v.to_dict() for k, v in iv.items()} for n, iv in intervals.items()},
-        "ddp_2_over_1_per_process": two / one,
+        "ddp_2_over_1_per_process": float(np.median(ratios)),
+        "ddp_2_over_1_runs": ratios,
         "machine_2_over_1_per_process": machine,
     }
 
