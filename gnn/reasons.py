@@ -20,7 +20,7 @@ analyst's detail. All of it is vectorised over targets except the sentences them
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -154,36 +154,18 @@ class NodeAttributions:
     node: np.ndarray
     values: np.ndarray
 
+    @classmethod
+    def concatenate(cls, passes: Iterable[NodeAttributions], width: int) -> NodeAttributions:
+        """All passes of :func:`integrated_gradients` as one; ``width``: the feature count
+        (``F``), for the shape of an empty result."""
+        parts = [(a.target, a.node, a.values) for a in passes]
+        if not parts:
+            empty = np.zeros(0, dtype=np.int64)
+            return cls(empty, empty, np.zeros((0, width)))
+        return cls(*(np.concatenate(c) for c in zip(*parts, strict=True)))
+
 
 def integrated_gradients(
-    model: torch.nn.Module,
-    graph: GraphData,
-    targets: np.ndarray,
-    readout: Readout,
-    use_identifiers: bool,
-    steps: int = IG_STEPS,
-    batch: int = IG_BATCH,
-    progress: Callable[[int], None] | None = None,
-    operators: list[torch.Tensor] | None = None,
-    max_neighbours: int | None = None,
-) -> NodeAttributions:
-    """Attributions ``x * mean_s grad`` over each target's ``num_layers``-hop neighbourhood
-    (the target included), all targets' rows in one :class:`NodeAttributions`; see
-    :func:`iter_integrated_gradients`, whose passes it concatenates."""
-    parts = list(
-        iter_integrated_gradients(
-            model, graph, targets, readout, use_identifiers, steps=steps, batch=batch,
-            progress=progress, operators=operators, max_neighbours=max_neighbours,
-        )
-    )  # fmt: skip
-    if not parts:
-        empty = np.zeros(0, dtype=np.int64)
-        return NodeAttributions(empty, empty, np.zeros((0, graph.data.x.shape[1])))
-    columns = zip(*((a.target, a.node, a.values) for a in parts), strict=True)
-    return NodeAttributions(*(np.concatenate(c) for c in columns))
-
-
-def iter_integrated_gradients(
     model: torch.nn.Module,
     graph: GraphData,
     targets: np.ndarray,
@@ -199,7 +181,8 @@ def iter_integrated_gradients(
     (the target included), by Integrated Gradients from ``x = 0`` (midpoint rule, ``steps``),
     one :class:`NodeAttributions` per pass of ``batch`` targets (``target`` counts from the
     first of ``targets``). A caller that reduces each pass (the reasons sum rows into units)
-    never holds every row's ``[F]`` values at once.
+    never holds every row's ``[F]`` values at once; :meth:`NodeAttributions.concatenate`
+    joins them.
 
     Each pass lays ``batch`` targets' receptive fields side by side, each its own copy
     (:func:`gnn.receptive.plan_blocks`), so one forward/backward serves them all and no
@@ -277,6 +260,35 @@ def hybrid_readout(
 
 
 @dataclass
+class GraphPulls:
+    """Every Integrated-Gradients row in its relation's units, grouped by (target, relation):
+    rows ``bounds[k]:bounds[k + 1]`` of ``node [R]`` and ``pulls [R, U]`` are those of key
+    ``k = target * (1 + len(RELATIONS)) + relation code`` (the pulls that name counterparties)."""
+
+    node: np.ndarray
+    pulls: np.ndarray
+    bounds: np.ndarray
+
+    @classmethod
+    def group(
+        cls, target: np.ndarray, node: np.ndarray, relation: np.ndarray, pulls: np.ndarray,
+        n_targets: int,
+    ) -> GraphPulls:  # fmt: skip
+        codes = 1 + len(RELATIONS)
+        key = target.astype(np.int64) * codes + relation
+        order = np.argsort(key, kind="stable")
+        bounds = np.searchsorted(key[order], np.arange(n_targets * codes + 1))
+        return cls(node[order], pulls[order], bounds)
+
+    def named(self, i: int, unit: tuple[str, str]) -> dict[int, float]:
+        """Target ``i``'s neighbours in ``unit``'s relation and their pulls toward it."""
+        key = i * (1 + len(RELATIONS)) + 1 + RELATIONS.index(unit[0])
+        rows = slice(self.bounds[key], self.bounds[key + 1])
+        values = self.pulls[rows, UNIT_INDEX[unit]]
+        return dict(zip(self.node[rows].tolist(), values.tolist(), strict=True))
+
+
+@dataclass
 class _Evidence:
     """Everything the sentences of one explain call read."""
 
@@ -289,11 +301,7 @@ class _Evidence:
     currency: str
     shap: np.ndarray | None = None  # [T, F_trees]
     tree_columns: list[str] | None = None
-    ig_node: np.ndarray | None = None  # [R] graph position of each IG row's node
-    ig_relation: np.ndarray | None = None  # [R] relation code per IG row
-    ig_pulls: np.ndarray | None = None  # [R, U] each row's attribution in its relation's units
-    ig_order: np.ndarray | None = None  # the rows sorted by ``target * codes + relation`` ...
-    ig_bounds: np.ndarray | None = None  # ... where each such key's rows start in that order
+    graph_pulls: GraphPulls | None = None
     gnn_columns: list[str] | None = None
     unit_columns: dict[tuple[str, str], tuple[np.ndarray, np.ndarray, np.ndarray]] = field(
         default_factory=dict
@@ -382,13 +390,9 @@ def named_by_trees(
 
 def _named_by_graph(ev: _Evidence, i: int, unit: tuple[str, str]) -> dict[int, float]:
     """The neighbours whose attributions make up the unit."""
-    if ev.ig_bounds is None or ev.ig_order is None or ev.ig_pulls is None or unit[0] == "self":
+    if ev.graph_pulls is None or unit[0] == "self":
         return {}
-    assert ev.ig_node is not None
-    key = i * (1 + len(RELATIONS)) + 1 + RELATIONS.index(unit[0])
-    rows = ev.ig_order[ev.ig_bounds[key] : ev.ig_bounds[key + 1]]
-    nodes = ev.ig_node[rows].tolist()
-    return dict(zip(nodes, ev.ig_pulls[rows, UNIT_INDEX[unit]].tolist(), strict=True))
+    return ev.graph_pulls.named(i, unit)
 
 
 def _reason(ev: _Evidence, i: int, u: int, contribution: float) -> Reason:
@@ -517,8 +521,7 @@ def _graph_evidence(
     ev.gnn_columns = list(sage.scaler.columns)
     # Each pass's rows are mapped to units at once ([r, F] -> [r, U], by the unit matrix of
     # the row's relation to its target), so every row's [F] values are never held together.
-    # The mapping is linear: a target's contribution is the sum of its rows' pulls. Rows are
-    # found later by (target, relation) through a sort (the pulls that name counterparties).
+    # The mapping is linear: a target's contribution is the sum of its rows' pulls.
     # Torch's thread pool, the one the attributions run on: numpy's BLAS pool competes with
     # it for the cores right after and took ten times longer.
     relations = ("self", *RELATIONS)
@@ -528,7 +531,7 @@ def _graph_evidence(
     totals = torch.zeros(contributions.shape, dtype=torch.float64)
     kept: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
     with torch.enable_grad():
-        passes = iter_integrated_gradients(
+        passes = integrated_gradients(
             model, graph, ev.targets, readout, config.use_identifiers, steps=steps,
             progress=progress, operators=cache.operators, max_neighbours=config.max_neighbours,
         )  # fmt: skip
@@ -542,12 +545,6 @@ def _graph_evidence(
             totals.index_add_(0, torch.from_numpy(part.target), pulls.double())
             kept.append((part.target, part.node, relation, pulls.numpy()))
     contributions += totals.numpy()
-    if not kept:
-        return
-    target, ev.ig_node, ev.ig_relation, ev.ig_pulls = (
-        np.concatenate(k) for k in zip(*kept, strict=True)
-    )
-    key = target.astype(np.int64) * len(relations) + ev.ig_relation
-    ev.ig_order = np.argsort(key, kind="stable")
-    keys = np.arange(len(ev.targets) * len(relations) + 1)
-    ev.ig_bounds = np.searchsorted(key[ev.ig_order], keys)
+    if kept:
+        target, node, relation, row_pulls = (np.concatenate(k) for k in zip(*kept, strict=True))
+        ev.graph_pulls = GraphPulls.group(target, node, relation, row_pulls, len(ev.targets))

@@ -16,6 +16,7 @@ from gnn.evaluate import FeatureSet
 from gnn.reason_codes import RELATIONS, UNIT_INDEX, UNITS, catalogue, code_of, unit_of
 from gnn.reasons import (
     MAX_REASONS,
+    NodeAttributions,
     TradeIndex,
     explain,
     gnn_readout,
@@ -175,10 +176,11 @@ def test_graph_reasons_sum_each_targets_own_attribution_rows_by_unit(trained) ->
     targets = np.flatnonzero(prepared.kind.to_numpy() == "sme")[:300]
     config = sage.sage_config
     with torch.enable_grad():
-        whole = integrated_gradients(
+        passes = integrated_gradients(
             sage.model, graph, targets, gnn_readout(sage.model), config.use_identifiers,
             max_neighbours=config.max_neighbours,
         )  # fmt: skip
+        whole = NodeAttributions.concatenate(passes, graph.data.num_features)
     ids = pd.Index(prepared.features.index.astype(str))
     relation = TradeIndex.build(ids, prepared.pairs, graph).relation_codes(
         targets[whole.target], whole.node

@@ -13,7 +13,7 @@ from torch_geometric.data import Data
 from gnn.conv import relation_adjacency, relation_operators, top_k_in_edges
 from gnn.data import GraphData
 from gnn.model import GraphSAGE, SageBagModel, SAGEConfig
-from gnn.reasons import gnn_readout, integrated_gradients
+from gnn.reasons import NodeAttributions, gnn_readout, integrated_gradients
 from gnn.receptive import plan_blocks, plan_layers
 
 N, F = 60, 5
@@ -134,10 +134,11 @@ def test_batched_attributions_equal_each_targets_own_on_the_whole_graph(
     targets = np.array([0, 9, 30, 58, 12])
     steps = 3
     with torch.enable_grad():
-        got = integrated_gradients(
+        passes = integrated_gradients(
             model, graph, targets, gnn_readout(model), use_identifiers, steps=steps, batch=2,
             max_neighbours=cap,
         )  # fmt: skip
+        got = NodeAttributions.concatenate(passes, F)
     adjs = relation_adjacency(
         data.edge_index, data.edge_weight, N, data.id_edge_index, use_identifiers, cap
     )
