@@ -24,9 +24,9 @@ labelled businesses per second per process (training steps only; validation excl
 and the held-out AUC of each with a paired bootstrap interval of its difference from the
 full-batch model. DDP with 1 and 2 processes is launched ``--ddp-repeats`` times, alternating;
 its rates and the ratio of each adjacent pair are medians. In the same run, the reference for
-the DDP ratio: the same sampled step
-without gradient exchange, in 1 process alone and in 2 independent processes at once
-(``--contention-epochs`` epochs each), which is as much as two processes get from these cores.
+the DDP ratio: the same sampled step without gradient exchange, in 1 process alone and in 2
+independent processes at once (``--contention-epochs`` epochs each), which is as much as two
+processes get from these cores.
 
 Run: ``python benchmarks/scale_benchmark.py``; figures go to
 ``benchmarks/results/scale_benchmark.json``.
@@ -451,10 +451,8 @@ def training(args: argparse.Namespace) -> dict:
     y = problem["graph"].data.y.numpy()[problem["held"]].astype(int)
     scores = {name: [np.asarray(run.pop("held_out_scores"))] for name, run in runs.items()}
     intervals = paired_bootstrap(y, scores, reference=REFERENCE)
-    ratios = [
-        float(np.mean(two["per_rank_labelled_per_second"])) / one["labelled_per_second_per_process"]
-        for one, two in zip(repeats[1], repeats[2], strict=True)
-    ]
+    ones, twos = (runs[f"ddp_{n}_process"]["labelled_per_second_runs"] for n in (1, 2))
+    ratios = [two / one for one, two in zip(ones, twos, strict=True)]
     return {
         "problem": problem["about"]
         | {part: len(problem[part]) for part in ("fit", "stop", "held")},
