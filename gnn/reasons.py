@@ -259,33 +259,51 @@ def hybrid_readout(
 # --- from attributions to reasons -------------------------------------------------------------
 
 
+#: Relation code of each unit (``_SELF`` for the business's own topics).
+_UNIT_RELATION = np.asarray([("self", *RELATIONS).index(relation) for relation, _ in UNITS])
+
+
 @dataclass
 class GraphPulls:
-    """Every Integrated-Gradients row in its relation's units, grouped by (target, relation):
-    rows ``bounds[k]:bounds[k + 1]`` of ``node [R]`` and ``pulls [R, U]`` are those of key
-    ``k = target * (1 + len(RELATIONS)) + relation code`` (the pulls that name counterparties)."""
+    """The neighbours' Integrated-Gradients pulls on each target's chosen counterparty units,
+    sorted by key ``target * len(UNITS) + unit``: entries ``bounds[k]:bounds[k + 1]`` of
+    ``node`` and ``pull`` are key ``k``'s, every neighbour of the unit's relation in the
+    target's neighbourhood, in graph order."""
 
     node: np.ndarray
-    pulls: np.ndarray
+    pull: np.ndarray
     bounds: np.ndarray
+
+    @staticmethod
+    def on_units(
+        target: np.ndarray, node: np.ndarray, relation: np.ndarray, pulls: np.ndarray,
+        picked: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+        """``(key, node, pull)`` from rows ``target [R]``, ``node [R]``, ``relation [R]`` (the
+        row's relation code to its target) and ``pulls [R, U]``, for the units ``picked
+        [T, U]`` of each target: a neighbour counts toward the units of its own relation
+        only (a supplier's pull on a buyers unit, through the buyers it shares, does not make
+        it a buyer)."""
+        own = picked[target] & (relation[:, None] == _UNIT_RELATION[None, :])
+        own[relation == _SELF] = False
+        row, unit = np.nonzero(own)
+        return target[row].astype(np.int64) * len(UNITS) + unit, node[row], pulls[row, unit]
 
     @classmethod
     def group(
-        cls, target: np.ndarray, node: np.ndarray, relation: np.ndarray, pulls: np.ndarray,
-        n_targets: int,
-    ) -> GraphPulls:  # fmt: skip
-        codes = 1 + len(RELATIONS)
-        key = target.astype(np.int64) * codes + relation
+        cls, key: np.ndarray, node: np.ndarray, pull: np.ndarray, n_targets: int
+    ) -> GraphPulls:
+        """From the :meth:`on_units` entries of every pass."""
         order = np.argsort(key, kind="stable")
-        bounds = np.searchsorted(key[order], np.arange(n_targets * codes + 1))
-        return cls(node[order], pulls[order], bounds)
+        bounds = np.searchsorted(key[order], np.arange(n_targets * len(UNITS) + 1))
+        return cls(node[order], pull[order], bounds)
 
     def named(self, i: int, unit: tuple[str, str]) -> dict[int, float]:
-        """Target ``i``'s neighbours in ``unit``'s relation and their pulls toward it."""
-        key = i * (1 + len(RELATIONS)) + 1 + RELATIONS.index(unit[0])
+        """Target ``i``'s neighbours in ``unit``'s relation and their pulls toward it (empty
+        for a unit that was not picked)."""
+        key = i * len(UNITS) + UNIT_INDEX[unit]
         rows = slice(self.bounds[key], self.bounds[key + 1])
-        values = self.pulls[rows, UNIT_INDEX[unit]]
-        return dict(zip(self.node[rows].tolist(), values.tolist(), strict=True))
+        return dict(zip(self.node[rows].tolist(), self.pull[rows].tolist(), strict=True))
 
 
 @dataclass
@@ -519,32 +537,49 @@ def _graph_evidence(
             graph, use_identifiers=config.use_identifiers, max_neighbours=config.max_neighbours
         )
     ev.gnn_columns = list(sage.scaler.columns)
-    # Each pass's rows are mapped to units at once ([r, F] -> [r, U], by the unit matrix of
-    # the row's relation to its target), so every row's [F] values are never held together.
-    # The mapping is linear: a target's contribution is the sum of its rows' pulls.
     # Torch's thread pool, the one the attributions run on: numpy's BLAS pool competes with
     # it for the cores right after and took ten times longer.
-    relations = ("self", *RELATIONS)
     matrices = [
-        torch.from_numpy(unit_matrix(ev.gnn_columns, r).astype(np.float32)) for r in relations
+        torch.from_numpy(unit_matrix(ev.gnn_columns, r).astype(np.float32))
+        for r in ("self", *RELATIONS)
     ]
-    totals = torch.zeros(contributions.shape, dtype=torch.float64)
-    kept: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+    picked = np.zeros(contributions.shape, dtype=bool)
+    kept: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     with torch.enable_grad():
         passes = integrated_gradients(
             model, graph, ev.targets, readout, config.use_identifiers, steps=steps,
             progress=progress, operators=cache.operators, max_neighbours=config.max_neighbours,
         )  # fmt: skip
         for part in passes:
-            relation = ev.trade.relation_codes(ev.targets[part.target], part.node)
-            values = torch.from_numpy(part.values)
-            pulls = torch.empty((len(relation), len(UNITS)), dtype=values.dtype)
-            for code, matrix in enumerate(matrices):
-                rows = torch.from_numpy(np.flatnonzero(relation == code))
-                pulls[rows] = values[rows] @ matrix
-            totals.index_add_(0, torch.from_numpy(part.target), pulls.double())
-            kept.append((part.target, part.node, relation, pulls.numpy()))
-    contributions += totals.numpy()
+            kept.append(_reduce_pass(ev, part, matrices, contributions, picked))
     if kept:
-        target, node, relation, row_pulls = (np.concatenate(k) for k in zip(*kept, strict=True))
-        ev.graph_pulls = GraphPulls.group(target, node, relation, row_pulls, len(ev.targets))
+        key, node, pull = (np.concatenate(k) for k in zip(*kept, strict=True))
+        ev.graph_pulls = GraphPulls.group(key, node, pull, len(ev.targets))
+
+
+def _reduce_pass(
+    ev: _Evidence,
+    part: NodeAttributions,
+    matrices: list[torch.Tensor],
+    contributions: np.ndarray,
+    picked: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One pass of Integrated Gradients into units: each row ``[F] -> [U]`` by the unit
+    matrix of its relation to its target (linear, so a target's contribution is the sum of
+    its rows' pulls), added to ``contributions`` in place. A pass holds its targets' rows
+    whole, so their contributions are final here: their reasons are ranked now (as
+    :func:`explain` ranks them after), and only the pulls on those units are kept
+    (:meth:`GraphPulls.on_units`), so no pass's ``[R, F]`` or ``[R, U]`` outlives it."""
+    relation = ev.trade.relation_codes(ev.targets[part.target], part.node)
+    values = torch.from_numpy(part.values)
+    pulls = torch.empty((len(relation), len(UNITS)), dtype=values.dtype)
+    for code, matrix in enumerate(matrices):
+        rows = torch.from_numpy(np.flatnonzero(relation == code))
+        pulls[rows] = values[rows] @ matrix
+    span = slice(int(part.target[0]), int(part.target[-1]) + 1)  # rows come target by target
+    totals = torch.zeros((span.stop - span.start, len(UNITS)), dtype=torch.float64)
+    totals.index_add_(0, torch.from_numpy(part.target - span.start), pulls.double())
+    contributions[span] += totals.numpy()
+    for i, units in enumerate(rank_units(contributions[span]), start=span.start):
+        picked[i, units] = True
+    return GraphPulls.on_units(part.target, part.node, relation, pulls.numpy(), picked)
