@@ -325,10 +325,30 @@ class _Evidence:
         default_factory=dict
     )
     named_trees: dict[tuple[int, int], dict[int, float]] = field(default_factory=dict)
+    #: Kept across the sentences: a business's shares serve each of its reasons about the
+    #: same relation, and a large counterparty's fact is named in many businesses' details.
+    _shares: dict[tuple[str, int], dict[int, float]] = field(default_factory=dict)
+    _facts: dict[tuple[bool, str, int], str] = field(default_factory=dict)
 
     def value(self, node: int) -> Callable[[str], float]:
         row = self.values[node]
         return lambda name: float(row[self.column[name]]) if name in self.column else 0.0
+
+    def shares(self, relation: str, target: int) -> dict[int, float]:
+        """Each buyer's (or supplier's) share of ``target``'s sales (or purchases)."""
+        key = (relation, target)
+        if key not in self._shares:
+            partners, gmv = self.trade.partners(relation, target)
+            total = max(gmv.sum(), 1e-12)
+            self._shares[key] = dict(zip(partners.tolist(), (gmv / total).tolist(), strict=True))
+        return self._shares[key]
+
+    def fact(self, relation: str, concern: str, node: int) -> str:
+        """:func:`counterparty_fact` of ``node`` (it reads only whether it is a supplier)."""
+        key = (relation == "suppliers", concern, node)
+        if key not in self._facts:
+            self._facts[key] = counterparty_fact(relation, concern, self.value(node), self.currency)
+        return self._facts[key]
 
 
 def rank_units(contributions: np.ndarray, k: int = MAX_REASONS) -> list[np.ndarray]:
@@ -430,9 +450,7 @@ def _reason(ev: _Evidence, i: int, u: int, contribution: float) -> Reason:
     share = None
     shares: dict[int, float] = {}
     if relation in ("buyers", "suppliers"):
-        partners, gmv = ev.trade.partners(relation, target)
-        total = max(gmv.sum(), 1e-12)
-        shares = dict(zip(partners.tolist(), (gmv / total).tolist(), strict=True))
+        shares = ev.shares(relation, target)
         if not chosen:  # no single partner stands out: the largest ones carry it
             chosen = sorted(shares, key=lambda p: (-shares[p], p))[:MAX_NAMED]
         share = sum(shares.get(node, 0.0) for node in chosen)
@@ -441,8 +459,7 @@ def _reason(ev: _Evidence, i: int, u: int, contribution: float) -> Reason:
     facts = []
     for node in chosen:
         held = f", {percent(shares[node])} of its {whose}" if node in shares else ""
-        fact = counterparty_fact(relation, concern, ev.value(node), ev.currency)
-        facts.append(f"{ev.names[node]}{held}: {fact}")
+        facts.append(f"{ev.names[node]}{held}: {ev.fact(relation, concern, node)}")
     detail = f"{text}. " + ("; ".join(facts) if facts else "no single business stands out")
     return Reason(code, text, f"{detail} {weight}", contribution)
 
