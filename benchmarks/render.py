@@ -135,15 +135,19 @@ def render_score_benchmark(figures: Mapping[str, Any]) -> list[str]:
     )  # fmt: skip
     back = figures.get("write_back")
     if back:
+        # Results before warm-up runs were listed held one warm-up write.
+        warm = back.get("warm_up_seconds_runs", [back.get("warm_up_seconds")])
         lines += [
             "",
             f"Write-back to Neo4j (`graph.scores.write_scores`, batches of "
             f"{fmt(back['batch_size'])}), as nightly runs: each write a new score date, "
             f"creating its `:Score` nodes and history links. {fmt(back['written'])} scores in "
             f"{fmt(back['seconds_median'])} s, {fmt(back['smes_per_second'])} SMEs/s (runs: "
-            f"{', '.join(fmt(x) for x in back['seconds_runs'])} s, after a warm-up write of "
-            f"{fmt(back['warm_up_seconds'])} s on the freshly started server). *SMEs/s with "
-            "write-back* divides each champion's SMEs by its scoring median plus this median.",
+            f"{', '.join(fmt(x) for x in back['seconds_runs'])} s), on a warm server: after "
+            f"{len(warm)} warm-up writes of {', '.join(fmt(x) for x in warm)} s, the first on "
+            "the freshly started server, whose JVM runs its first writes interpreted. *SMEs/s "
+            "with write-back* divides each champion's SMEs by its scoring median plus this "
+            "median.",
         ]
     return lines
 
