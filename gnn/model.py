@@ -24,9 +24,6 @@ from gnn.receptive import LayerPlan, ReceptivePlan
 #: What a forward pass runs on: the graph's per-relation operators, or a plan that computes
 #: only some targets' rows (:mod:`gnn.receptive`).
 Adjacencies = list[Tensor] | ReceptivePlan
-#: A projected input (``projection``): one tensor ``[N, *batch, P]``, or one per input layer
-#: (a bag's members, ``projection_sizes``), which keeps each member's gradient its own tensor.
-Projected = Tensor | Sequence[Tensor]
 
 
 @dataclass(frozen=True)
@@ -82,26 +79,7 @@ class GraphSAGE(nn.Module):
         """Node embeddings ``[N, embedding_dim]`` (input to the head; used by the hybrid).
         With a :class:`~gnn.receptive.ReceptivePlan`, ``x`` holds its ``input_rows`` and the
         result its targets' rows ``[T, embedding_dim]``, equal to the full forward's."""
-        return self.embed_projected(self.input(x), adjacencies)
-
-    def projection(self) -> tuple[Tensor, Tensor]:
-        """The input layer's ``(weight [P, F], bias [P])``: ``embed(x)`` equals
-        ``embed_projected(x @ weight.T + bias)``. The model reads its input only through this
-        affine map, so Integrated Gradients project the input once and scale the projection
-        (``[K, steps, P]``) instead of multiplying every scaled copy of it."""
-        return self.input.weight, self.input.bias
-
-    @property
-    def projection_sizes(self) -> list[int]:
-        """Widths of the input layers stacked in :meth:`projection` (one here)."""
-        return [self.input.out_features]
-
-    def embed_projected(self, u: Projected, adjacencies: Adjacencies) -> Tensor:
-        """:meth:`embed` from the projected input ``u [N, *batch, P]`` (:meth:`projection`);
-        dimensions between the first and last are independent evaluations."""
-        if not isinstance(u, Tensor):
-            (u,) = u
-        h = F.relu(u)
+        h = F.relu(self.input(x))
         outputs = [h]
         for i, (conv, norm) in enumerate(zip(self.convs, self.norms, strict=True)):
             h_in = F.dropout(h, self.config.dropout, self.training)
@@ -123,11 +101,22 @@ class GraphSAGE(nn.Module):
         return outputs[-1]
 
     def forward(self, x: Tensor, adjacencies: Adjacencies) -> Tensor:
-        return self.head(self.embed(x, adjacencies)).squeeze(-1)
+        return self.logit_of([self.embed(x, adjacencies)])
 
-    def forward_projected(self, u: Projected, adjacencies: Adjacencies) -> Tensor:
-        """:meth:`forward` from the projected input (:meth:`projection`)."""
-        return self.head(self.embed_projected(u, adjacencies)).squeeze(-1)
+    @property
+    def parts(self) -> list[GraphSAGE]:
+        """The networks whose embeddings :meth:`logit_of` reads: this one."""
+        return [self]
+
+    def logit_of(self, embeddings: Sequence[Tensor]) -> Tensor:
+        """The logit ``[N, *batch]`` from each of :attr:`parts`' embedding ``[N, *batch, D]``."""
+        (embedding,) = embeddings
+        return self.head(embedding).squeeze(-1)
+
+    def embedding_of(self, embeddings: Sequence[Tensor]) -> Tensor:
+        """What :meth:`embed` returns, from each of :attr:`parts`' embedding."""
+        (embedding,) = embeddings
+        return embedding
 
 
 #: Member logits are clipped to this before averaging (a probability of 1e-6 .. 1 - 1e-6).
@@ -153,31 +142,25 @@ class SageBagModel(nn.Module):
         return self.members[0].convs  # type: ignore[return-value]
 
     def forward(self, x: Tensor, adjacencies: Adjacencies) -> Tensor:
-        return self.forward_projected([m.input(x) for m in self.members], adjacencies)  # type: ignore[operator]
+        return self.logit_of([m.embed(x, adjacencies) for m in self.parts])
 
     def embed(self, x: Tensor, adjacencies: Adjacencies) -> Tensor:
         return self.forward(x, adjacencies).unsqueeze(-1)
 
-    def projection(self) -> tuple[Tensor, Tensor]:
-        """Every member's input layer stacked, ``(weight [M * P, F], bias [M * P])``
-        (:meth:`GraphSAGE.projection`)."""
-        weights, biases = zip(*(m.projection() for m in self.members), strict=True)  # type: ignore[operator]
-        return torch.cat(weights), torch.cat(biases)
-
     @property
-    def projection_sizes(self) -> list[int]:
-        """Each member's input width, in the order :meth:`projection` stacks them."""
-        return [m.input.out_features for m in self.members]  # type: ignore[union-attr, misc]
+    def parts(self) -> list[GraphSAGE]:
+        """The members, whose embeddings :meth:`logit_of` reads."""
+        return list(self.members)  # type: ignore[arg-type]
 
-    def forward_projected(self, u: Projected, adjacencies: Adjacencies) -> Tensor:
-        """:meth:`forward` from the stacked projections (:meth:`projection`), or from one
-        tensor per member."""
-        parts = torch.split(u, self.projection_sizes, dim=-1) if isinstance(u, Tensor) else u
+    def logit_of(self, embeddings: Sequence[Tensor]) -> Tensor:
+        """The bag's logit ``[N, *batch]`` from each member's embedding ``[N, *batch, D]``:
+        the members' logits, clipped, averaged."""
         logits = [
-            m.forward_projected(part, adjacencies).clamp(-BAG_LOGIT_CLIP, BAG_LOGIT_CLIP)  # type: ignore[operator]
-            for m, part in zip(self.members, parts, strict=True)
+            m.logit_of([e]).clamp(-BAG_LOGIT_CLIP, BAG_LOGIT_CLIP)
+            for m, e in zip(self.parts, embeddings, strict=True)
         ]
         return torch.stack(logits).mean(dim=0)
 
-    def embed_projected(self, u: Projected, adjacencies: Adjacencies) -> Tensor:
-        return self.forward_projected(u, adjacencies).unsqueeze(-1)
+    def embedding_of(self, embeddings: Sequence[Tensor]) -> Tensor:
+        """What :meth:`embed` returns (the logit as one column), from each member's."""
+        return self.logit_of(embeddings).unsqueeze(-1)

@@ -5,12 +5,13 @@
   such as ``buyers_wmean_seller_refund_rate`` is a trade-share weighted mean of the buyers'
   own values, so its contribution is split over those buyers by ``share * (value - typical)``
   (the training median), which names the counterparties that weigh most.
-* GraphSAGE (``graphsage``, and the embedding part of ``hybrid``): Integrated Gradients with
-  torch autograd, from the all-typical input (0 after scaling) to the real one, on each
-  business's own ``num_layers``-hop neighbourhood, many businesses per pass (their
-  neighbourhoods are copied side by side, so overlapping neighbourhoods never mix). That
-  neighbourhood holds everything the model's output for the business depends on, so the
-  attribution is the business's own and changes elsewhere in the graph cannot move it.
+* GraphSAGE (``graphsage``, and the embedding part of ``hybrid``): Integrated Gradients from
+  the all-typical input (0 after scaling) to the real one, on each business's own
+  ``num_layers``-hop neighbourhood, many businesses per pass: the model runs forward once on
+  the union of their neighbourhoods, and backward on a copy of each business's own
+  (:mod:`gnn.pullback`), so overlapping neighbourhoods never mix. That neighbourhood holds
+  everything the model's output for the business depends on, so the attribution is the
+  business's own and changes elsewhere in the graph cannot move it.
 
 Attributions (log-odds of the target) are summed into the catalogue's units
 (:mod:`gnn.reason_codes`) as one ``[T, U]`` matrix; the units that raise risk most become
@@ -31,7 +32,8 @@ import scipy.sparse as sp
 import torch
 
 from gnn.data import GraphData
-from gnn.model import Projected
+from gnn.model import GraphSAGE, SageBagModel
+from gnn.pullback import EmbeddingReadout, input_gradient, shared_forward
 from gnn.reason_codes import (
     RELATIONS,
     UNIT_INDEX,
@@ -43,7 +45,7 @@ from gnn.reason_codes import (
     percent,
     unit_of,
 )
-from gnn.receptive import ReceptivePlan, plan_blocks
+from gnn.receptive import plan_blocks
 from gnn.train import graph_operators
 
 if TYPE_CHECKING:
@@ -57,6 +59,9 @@ MAX_NAMED = 3
 IG_STEPS = 4
 #: Targets explained per Integrated-Gradients pass.
 IG_BATCH = 256
+#: Targets whose receptive fields share one forward pass (bounds its memory: at most this
+#: many targets' neighbourhoods, times ``steps``).
+IG_WINDOW = 8192
 #: Relation codes of a neighbourhood row (``RELATIONS`` after ``self``).
 _SELF, _BUYERS, _SUPPLIERS, _SHARED, _NETWORK = range(5)
 
@@ -139,11 +144,6 @@ def tree_contributions(booster: Any, matrix: np.ndarray) -> np.ndarray:
     return np.asarray(contrib)[:, :-1]
 
 
-#: ``(u, plan, target_index) -> [B, steps]``: the explained quantity per target and step, from
-#: the model's projected input, one ``[K, steps, P_m]`` per input layer (``Projected``).
-Readout = Callable[[Projected, ReceptivePlan, np.ndarray], torch.Tensor]
-
-
 @dataclass
 class NodeAttributions:
     """Integrated-Gradients attributions of many targets, one row per (target, node in its
@@ -166,10 +166,10 @@ class NodeAttributions:
 
 
 def integrated_gradients(
-    model: torch.nn.Module,
+    model: GraphSAGE | SageBagModel,
     graph: GraphData,
     targets: np.ndarray,
-    readout: Readout,
+    readout: EmbeddingReadout,
     use_identifiers: bool,
     steps: int = IG_STEPS,
     batch: int = IG_BATCH,
@@ -184,63 +184,67 @@ def integrated_gradients(
     never holds every row's ``[F]`` values at once; :meth:`NodeAttributions.concatenate`
     joins them.
 
-    Each pass lays ``batch`` targets' receptive fields side by side, each its own copy
-    (:func:`gnn.receptive.plan_blocks`), so one forward/backward serves them all and no
-    target's gradient reaches another's copy. The input is projected once
-    (``model.projection()``) and the ``steps`` scaled projections ride along as a second
-    dimension of every row (``[K, steps, P_m]`` per input layer): the plan is built once and
-    each product serves every step. ``readout(u, plan, target_index) -> [B, steps]``, one
-    scalar per target and step (``target_index`` counts from the first target). ``operators``:
-    :func:`gnn.train.graph_operators` of the graph, when the caller keeps them."""
-    data = graph.data
-    num_layers = len(model.convs)  # type: ignore[arg-type]
+    The model reads ``x`` only through its members' input layers ``u = x W^T + b``, so at
+    ``alpha * x`` it reads ``alpha * (x W^T) + b``, and the gradient with respect to ``x`` is
+    ``(grad_u) W``. Each member runs forward once per window of :data:`IG_WINDOW` targets,
+    on the union of their receptive fields and every step at once
+    (:func:`gnn.pullback.shared_forward`). Each pass lays its targets' receptive fields side
+    by side, each its own copy (:func:`gnn.receptive.plan_blocks`), and runs the backward
+    pass on the copies (:func:`gnn.pullback.input_gradient`), so no target's gradient
+    reaches another's. ``readout(embeddings, target_index) -> [B, steps]`` gives one scalar
+    per target and step from each member's embedding at the targets (``target_index``
+    counts from the first target). ``operators``: :func:`gnn.train.graph_operators` of the
+    graph, when the caller keeps them."""
     if operators is None:
         operators = graph_operators(
             graph, use_identifiers=use_identifiers, max_neighbours=max_neighbours
         )
-    x_all = data.x.numpy()
-    alphas = torch.from_numpy(((np.arange(steps) + 0.5) / steps).astype(np.float32))
-    weight, bias = (p.detach() for p in model.projection())  # type: ignore[operator]
-    sizes: list[int] = model.projection_sizes  # type: ignore[assignment]
-    weights, biases = torch.split(weight, sizes), torch.split(bias, sizes)
-    # [N, P_m] per input layer, once per graph node.
-    projected_all = [torch.from_numpy(x_all) @ w.T for w in weights]
     model.eval()
-    for start in range(0, len(targets), batch):
-        chunk = np.asarray(targets[start : start + batch], dtype=np.int64)
-        plan, owner = plan_blocks(operators, chunk, num_layers)
-        rows = torch.from_numpy(plan.input_rows)
-        x_rows = torch.from_numpy(x_all)[rows]  # [K, F]
-        # The model reads x only through u = x W^T + b, so at alpha * x it reads
-        # alpha * (x W^T) + b, and the gradient with respect to x is (grad_u) W.
-        # One leaf per input layer (a bag's members): each gets its own gradient tensor,
-        # where a split of one leaf would concatenate theirs in the backward pass.
-        u = [
-            torch.addcmul(b, alphas[None, :, None], p[rows][:, None, :]).requires_grad_(True)
-            for p, b in zip(projected_all, biases, strict=True)
-        ]  # each [K, steps, P_m]
-        which = np.arange(start, start + len(chunk))
-        # The gradient with respect to u only: no parameter gradients are computed.
-        grads = torch.autograd.grad(readout(u, plan, which).sum(), u)
-        # [K, F]: linear, so the mean over steps commutes with W.
-        mean_grad = sum(g.mean(dim=1) @ w for g, w in zip(grads, weights, strict=True))
-        yield NodeAttributions(owner + start, plan.input_rows, (x_rows * mean_grad).numpy())
-        if progress is not None:
-            progress(len(chunk))
+    parts = model.parts
+    x_all = graph.data.x
+    alphas = torch.from_numpy(((np.arange(steps) + 0.5) / steps).astype(np.float32))
+    weights = [part.input.weight.detach() for part in parts]  # each [P, F]
+    projected = [x_all @ w.T for w in weights]  # each [N, P], once per graph node
+    targets = np.asarray(targets, dtype=np.int64)
+    for first in range(0, len(targets), IG_WINDOW):
+        window = targets[first : first + IG_WINDOW]
+        forwards = [
+            shared_forward(part, operators, window, p, alphas)
+            for part, p in zip(parts, projected, strict=True)
+        ]
+        for start in range(0, len(window), batch):
+            chunk = window[start : start + batch]
+            plan, owner = plan_blocks(operators, chunk, len(parts[0].convs))
+            embeddings = [
+                f.embeddings[start : start + len(chunk)].clone().requires_grad_(True)
+                for f in forwards
+            ]
+            which = np.arange(first + start, first + start + len(chunk))
+            with torch.enable_grad():
+                grads = torch.autograd.grad(readout(embeddings, which).sum(), embeddings)
+            # [K, F]: linear, so the mean over steps commutes with W.
+            mean_grad = sum(
+                input_gradient(part, f, plan, g).mean(dim=1) @ w
+                for part, f, g, w in zip(parts, forwards, grads, weights, strict=True)
+            )
+            values = (x_all[torch.from_numpy(plan.input_rows)] * mean_grad).numpy()
+            yield NodeAttributions(owner + first + start, plan.input_rows, values)
+            if progress is not None:
+                progress(len(chunk))
 
 
-def gnn_readout(model: torch.nn.Module) -> Readout:
-    """Readout for GraphSAGE: the logit of each target copy."""
+def gnn_readout(model: GraphSAGE | SageBagModel) -> EmbeddingReadout:
+    """Readout for GraphSAGE: the logit of each target."""
 
-    def read(u: Projected, plan: ReceptivePlan, _which: np.ndarray) -> torch.Tensor:
-        return model.forward_projected(u, plan)  # type: ignore[operator]
+    def read(embeddings: list[torch.Tensor], _which: np.ndarray) -> torch.Tensor:
+        return model.logit_of(embeddings)
 
     return read
 
 
 def hybrid_readout(
-    model: torch.nn.Module, shap: np.ndarray, embedding: np.ndarray, mean: np.ndarray
-) -> Readout:
+    model: GraphSAGE | SageBagModel, shap: np.ndarray, embedding: np.ndarray, mean: np.ndarray
+) -> EmbeddingReadout:
     """Readout for the hybrid's embedding part: the local linearisation of the trees in the
     embedding, ``sum_d w_d (e_d - mean_d)`` with ``w_d = phi_d / (e_d - mean_d)`` (damped),
     so its attributions add up to about the embedding's TreeSHAP total. ``shap`` and
@@ -249,8 +253,8 @@ def hybrid_readout(
     w = torch.from_numpy((shap * deviation / (deviation**2 + 1e-3)).astype(np.float32))
     centre = torch.from_numpy(mean.astype(np.float32))
 
-    def read(u: Projected, plan: ReceptivePlan, which: np.ndarray) -> torch.Tensor:
-        e = model.embed_projected(u, plan)  # type: ignore[operator]  # [B, steps, D]
+    def read(embeddings: list[torch.Tensor], which: np.ndarray) -> torch.Tensor:
+        e = model.embedding_of(embeddings)  # [B, steps, D]
         return ((e - centre) * w[torch.from_numpy(which)].unsqueeze(1)).sum(-1)
 
     return read

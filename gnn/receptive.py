@@ -81,6 +81,9 @@ class ReceptivePlan:
     layers: list[LayerPlan]
     #: Rows of the graph the plan was made on.
     num_nodes: int = 0
+    #: Graph rows of every level: ``level_rows[0]`` is ``input_rows``, ``level_rows[l]`` the
+    #: rows layer ``l`` computes (the last: the targets), in the plan's row order.
+    level_rows: tuple[np.ndarray, ...] = ()
 
 
 def _union(matrices: list[sp.csr_matrix]) -> sp.csr_matrix:
@@ -120,7 +123,7 @@ def plan_layers(adjacencies: list[Tensor], targets: np.ndarray, num_layers: int)
         order = np.arange(len(outputs) * slots).reshape(slots, len(outputs)).T.ravel()
         gather = stacked[order]
         plans.append(LayerPlan(torch.from_numpy(keep), _csr(gather), _csr(gather.T.tocsr())))
-    return ReceptivePlan(rows[0], plans, int(matrices[0].shape[0]))
+    return ReceptivePlan(rows[0], plans, int(matrices[0].shape[0]), tuple(rows))
 
 
 def _keys(owner: np.ndarray, node: np.ndarray, num_nodes: int) -> np.ndarray:
@@ -178,4 +181,5 @@ def plan_blocks(
         )
         layers.append(LayerPlan(torch.from_numpy(keep), _csr(gather), _csr(gather.T.tocsr())))
     input_owner, input_node = rows[0]
-    return ReceptivePlan(input_node, layers, num_nodes), input_owner
+    level_rows = tuple(node for _, node in rows)
+    return ReceptivePlan(input_node, layers, num_nodes, level_rows), input_owner

@@ -40,10 +40,10 @@ def _graph(seed: int = 0) -> GraphData:
     return GraphData(data, ids, pd.Timestamp("2024-01-01"))
 
 
-def _model(num_layers: int, use_identifiers: bool, seed: int = 0) -> GraphSAGE:
+def _model(num_layers: int, use_identifiers: bool, seed: int = 0, **config: object) -> GraphSAGE:
     torch.manual_seed(seed)
-    config = SAGEConfig(hidden=8, num_layers=num_layers, use_identifiers=use_identifiers)
-    return GraphSAGE(F, config).eval()
+    sage = SAGEConfig(hidden=8, num_layers=num_layers, use_identifiers=use_identifiers, **config)  # type: ignore[arg-type]
+    return GraphSAGE(F, sage).eval()
 
 
 @pytest.mark.parametrize("num_layers", [1, 2, 3])
@@ -86,51 +86,31 @@ def test_block_plan_gives_each_target_its_own_copy_and_the_full_forward_per_step
             assert torch.allclose(planned[:, s], full, atol=1e-5)
 
 
-def test_a_bag_reads_its_input_only_through_its_stacked_projection() -> None:
-    data = _graph(6).data
-    bag = SageBagModel([_model(2, True, seed) for seed in (0, 1)]).eval()
-    adjacency = relation_adjacency(data.edge_index, data.edge_weight, N, data.id_edge_index, True)
-    weight, bias = bag.projection()
-    assert weight.shape == (2 * 8, F)
-    with torch.no_grad():
-        expected = bag(data.x, adjacency)
-        got = bag.forward_projected(data.x @ weight.T + bias, adjacency)
-    assert torch.allclose(got, expected, atol=1e-6)
-
-
-def test_planned_gradients_equal_the_full_gradients() -> None:
-    data = _graph(1).data
-    members = [_model(2, True, seed) for seed in (0, 1)]
-    bag = SageBagModel(members).eval()
-    args = (data.edge_index, data.edge_weight, N, data.id_edge_index, True)
-    targets = np.array([5, 0, 42])
-    x_full = data.x.clone().requires_grad_(True)
-    bag(x_full, relation_adjacency(*args))[torch.from_numpy(targets)].sum().backward()
-    plan = plan_layers(relation_operators(*args), targets, 2)
-    x_rows = data.x[torch.from_numpy(plan.input_rows)].clone().requires_grad_(True)
-    bag(x_rows, plan).sum().backward()
-    expected = x_full.grad.numpy()
-    got = np.zeros_like(expected)
-    got[plan.input_rows] = x_rows.grad.numpy()
-    np.testing.assert_allclose(got, expected, atol=1e-5)
-
-
 @pytest.mark.parametrize(
-    ("use_identifiers", "cap", "bag"),
-    [(False, None, False), (True, None, False), (True, 3, False), (True, 3, True)],
+    ("use_identifiers", "cap", "bag", "layout"),
+    [
+        (False, None, False, {}),
+        (True, None, False, {}),
+        (True, 3, False, {}),
+        (True, 3, True, {}),
+        (True, 3, False, {"jumping_knowledge": "last", "residual": False}),
+        (True, None, True, {"num_layers": 3}),
+    ],
 )
 def test_batched_attributions_equal_each_targets_own_on_the_whole_graph(
-    use_identifiers: bool, cap: int | None, bag: bool
+    use_identifiers: bool, cap: int | None, bag: bool, layout: dict[str, object]
 ) -> None:
     """With a neighbourhood cap too: each target's block is its capped receptive field, and
     the block's operators keep the same counterparties the whole graph's do. A bag's
-    members are attributed through their stacked projections."""
+    members are attributed each through its own input layer; the hand-written backward
+    pass holds for every layout of the layers (jumping knowledge, residuals, depth)."""
     graph = _graph(2)
     data = graph.data
-    single = _model(2, use_identifiers, seed=3)
+    layers = int(layout.pop("num_layers", 2))  # type: ignore[call-overload]
+    single = _model(layers, use_identifiers, 3, **layout)
     model: GraphSAGE | SageBagModel = single
     if bag:
-        model = SageBagModel([single, _model(2, use_identifiers, seed=4)]).eval()
+        model = SageBagModel([single, _model(layers, use_identifiers, 4, **layout)]).eval()
     targets = np.array([0, 9, 30, 58, 12])
     steps = 3
     with torch.enable_grad():
