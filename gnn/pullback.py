@@ -49,13 +49,13 @@ class _LayerState:
 
 @dataclass(frozen=True)
 class SharedForward:
-    """One member's forward pass on the union of some targets' receptive fields.
+    """One member's forward pass on the union of some targets' receptive fields
+    (:func:`union_plan`).
 
-    ``rows``: graph rows per level (sorted); ``input_positive [M_0, S, P]``: the input ReLU's
-    mask; ``layers``: per layer, :class:`_LayerState`; ``embeddings [T, S, D]``: the member's
-    embedding at each of the targets it was run for, in their order."""
+    ``input_positive [M_0, S, P]``: the input ReLU's mask; ``layers``: per layer,
+    :class:`_LayerState`; ``embeddings [T, S, D]``: the member's embedding at each of the
+    targets it was run for, in their order."""
 
-    rows: list[np.ndarray]
     input_positive: Tensor
     layers: list[_LayerState]
     embeddings: Tensor
@@ -63,34 +63,47 @@ class SharedForward:
 
 def _layer_norm(out: Tensor, norm: torch.nn.LayerNorm) -> tuple[Tensor, Tensor, Tensor]:
     """``(y, xhat, rstd)`` of ``norm(out)``, computed as ``F.layer_norm`` does."""
-    mean = out.mean(-1, keepdim=True)
-    var = out.var(-1, unbiased=False, keepdim=True)
-    rstd = torch.rsqrt(var + norm.eps)
-    xhat = (out - mean) * rstd
+    centred = out - out.mean(-1, keepdim=True)
+    # The biased variance from the centred values (Tensor.var took four times as long).
+    rstd = torch.rsqrt((centred * centred).mean(-1, keepdim=True) + norm.eps)
+    xhat = centred * rstd
     return xhat * norm.weight + norm.bias, xhat, rstd
+
+
+def union_plan(operators: list[Tensor], targets: np.ndarray, num_layers: int) -> ReceptivePlan:
+    """The plan of the union of ``targets``' receptive fields, every level's rows sorted
+    (so a copy's rows are found in it by search), shared by a bag's members."""
+    return plan_layers(operators, np.unique(targets), num_layers)
+
+
+def copy_positions(union: ReceptivePlan, blocks: ReceptivePlan) -> list[Tensor]:
+    """Per level, the position in ``union``'s rows of each of ``blocks``' copied rows
+    (:func:`gnn.receptive.plan_blocks`): where the copy reads its saved forward values."""
+    return [
+        torch.from_numpy(np.searchsorted(rows, copied))
+        for rows, copied in zip(union.level_rows, blocks.level_rows, strict=True)
+    ]
 
 
 def shared_forward(
     member: GraphSAGE,
-    operators: list[Tensor],
+    union: ReceptivePlan,
     targets: np.ndarray,
     projected: Tensor,
     alphas: Tensor,
 ) -> SharedForward:
-    """Run ``member`` once on the union of ``targets``' receptive fields, at every step of
+    """Run ``member`` once on ``union`` (:func:`union_plan` of ``targets``), at every step of
     the path: ``projected [N, P]`` is the member's projection of every graph row without its
     bias (``x W^T``), ``alphas [S]`` the path's points."""
     if member.training:
         raise ValueError("attributions need the model in eval mode (no dropout)")
-    # Sorted unique targets, so that every level's rows are sorted and found by search.
-    plan: ReceptivePlan = plan_layers(operators, np.unique(targets), len(member.convs))
-    rows = list(plan.level_rows)
+    rows = union.level_rows
     bias = member.input.bias.detach()
     with torch.no_grad():
         u = torch.addcmul(bias, alphas[None, :, None], projected[rows[0]][:, None, :])
         h = torch.relu(u)
         levels, states = [h], []
-        for conv, norm, step in zip(member.convs, member.norms, plan.layers, strict=True):
+        for conv, norm, step in zip(member.convs, member.norms, union.layers, strict=True):
             out, root = conv.planned(h, step)  # type: ignore[operator]
             y, xhat, rstd = _layer_norm(out, norm)  # type: ignore[arg-type]
             states.append(_LayerState((y > 0).float(), xhat, rstd))
@@ -102,7 +115,7 @@ def shared_forward(
             embeddings = torch.cat([lv[i] for lv, i in zip(levels, at, strict=True)], dim=-1)
         else:
             embeddings = levels[-1][at[-1]]
-    return SharedForward(rows, (u > 0).float(), states, embeddings)
+    return SharedForward((u > 0).float(), states, embeddings)
 
 
 def _layer_backward(
@@ -133,12 +146,14 @@ def _layer_backward(
 def input_gradient(
     member: GraphSAGE,
     forward: SharedForward,
-    plan: ReceptivePlan,
+    blocks: ReceptivePlan,
+    at: list[Tensor],
     embedding_grad: Tensor,
 ) -> Tensor:
     """``[K, S, P]``: each copied input row's gradient with respect to the projected input,
-    for the block ``plan`` (:func:`gnn.receptive.plan_blocks`) whose outputs (its targets)
-    received ``embedding_grad [B, S, D]`` at the member's embedding."""
+    for the copies ``blocks`` (:func:`gnn.receptive.plan_blocks`) whose outputs (their
+    targets) received ``embedding_grad [B, S, D]`` at the member's embedding; ``at``: the
+    copies' :func:`copy_positions` in the plan ``forward`` ran on."""
     hidden = member.config.hidden
     levels = len(member.convs)
     parts: list[Tensor | None] = [None] * levels + [embedding_grad]
@@ -147,12 +162,10 @@ def input_gradient(
     grad = embedding_grad if parts[-1] is None else parts[-1]
     target_rows = torch.arange(grad.shape[0])
     for layer in range(levels - 1, -1, -1):
-        step = plan.layers[layer]
-        at = torch.from_numpy(np.searchsorted(forward.rows[layer + 1], plan.level_rows[layer + 1]))
-        grad = _layer_backward(grad, member, layer, step, forward.layers[layer], at)
+        step = blocks.layers[layer]
+        grad = _layer_backward(grad, member, layer, step, forward.layers[layer], at[layer + 1])
         target_rows = step.keep[target_rows]
         part = parts[layer]
         if part is not None:
             grad.index_add_(0, target_rows, part)
-    at = torch.from_numpy(np.searchsorted(forward.rows[0], plan.level_rows[0]))
-    return grad * forward.input_positive[at]
+    return grad * forward.input_positive[at[0]]

@@ -33,7 +33,13 @@ import torch
 
 from gnn.data import GraphData
 from gnn.model import GraphSAGE, SageBagModel
-from gnn.pullback import EmbeddingReadout, input_gradient, shared_forward
+from gnn.pullback import (
+    EmbeddingReadout,
+    copy_positions,
+    input_gradient,
+    shared_forward,
+    union_plan,
+)
 from gnn.reason_codes import (
     RELATIONS,
     UNIT_INDEX,
@@ -206,15 +212,18 @@ def integrated_gradients(
     weights = [part.input.weight.detach() for part in parts]  # each [P, F]
     projected = [x_all @ w.T for w in weights]  # each [N, P], once per graph node
     targets = np.asarray(targets, dtype=np.int64)
+    num_layers = len(parts[0].convs)
     for first in range(0, len(targets), IG_WINDOW):
         window = targets[first : first + IG_WINDOW]
+        union = union_plan(operators, window, num_layers)
         forwards = [
-            shared_forward(part, operators, window, p, alphas)
+            shared_forward(part, union, window, p, alphas)
             for part, p in zip(parts, projected, strict=True)
         ]
         for start in range(0, len(window), batch):
             chunk = window[start : start + batch]
-            plan, owner = plan_blocks(operators, chunk, len(parts[0].convs))
+            plan, owner = plan_blocks(operators, chunk, num_layers)
+            at = copy_positions(union, plan)
             embeddings = [
                 f.embeddings[start : start + len(chunk)].clone().requires_grad_(True)
                 for f in forwards
@@ -224,7 +233,7 @@ def integrated_gradients(
                 grads = torch.autograd.grad(readout(embeddings, which).sum(), embeddings)
             # [K, F]: linear, so the mean over steps commutes with W.
             mean_grad = sum(
-                input_gradient(part, f, plan, g).mean(dim=1) @ w
+                input_gradient(part, f, plan, at, g).mean(dim=1) @ w
                 for part, f, g, w in zip(parts, forwards, grads, weights, strict=True)
             )
             values = (x_all[torch.from_numpy(plan.input_rows)] * mean_grad).numpy()
