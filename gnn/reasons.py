@@ -276,47 +276,48 @@ def hybrid_readout(
 _UNIT_RELATION = np.asarray([("self", *RELATIONS).index(relation) for relation, _ in UNITS])
 
 
-@dataclass
-class GraphPulls:
-    """The neighbours' Integrated-Gradients pulls on each target's chosen counterparty units,
-    sorted by key ``target * len(UNITS) + unit``: entries ``bounds[k]:bounds[k + 1]`` of
-    ``node`` and ``pull`` are key ``k``'s, every neighbour of the unit's relation in the
-    target's neighbourhood, in graph order."""
+#: ``(key, node, value)``: named counterparties' pulls on a target's unit, keyed
+#: ``target * len(UNITS) + unit`` (one entry per key and node).
+Pulls = tuple[np.ndarray, np.ndarray, np.ndarray]
 
-    node: np.ndarray
-    pull: np.ndarray
-    bounds: np.ndarray
 
-    @staticmethod
-    def on_units(
-        target: np.ndarray, node: np.ndarray, relation: np.ndarray, pulls: np.ndarray,
-        picked: np.ndarray,
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
-        """``(key, node, pull)`` from rows ``target [R]``, ``node [R]``, ``relation [R]`` (the
-        row's relation code to its target) and ``pulls [R, U]``, for the units ``picked
-        [T, U]`` of each target: a neighbour counts toward the units of its own relation
-        only (a supplier's pull on a buyers unit, through the buyers it shares, does not make
-        it a buyer)."""
-        own = picked[target] & (relation[:, None] == _UNIT_RELATION[None, :])
-        own[relation == _SELF] = False
-        row, unit = np.nonzero(own)
-        return target[row].astype(np.int64) * len(UNITS) + unit, node[row], pulls[row, unit]
+def pulls_on_units(
+    target: np.ndarray, node: np.ndarray, relation: np.ndarray, pulls: np.ndarray,
+    picked: np.ndarray,
+) -> Pulls:  # fmt: skip
+    """The neighbours' Integrated-Gradients pulls on each target's ``picked [T, U]`` units,
+    from rows ``target [R]``, ``node [R]``, ``relation [R]`` (the row's relation code to its
+    target) and ``pulls [R, U]``: a neighbour counts toward the units of its own relation
+    only (a supplier's pull on a buyers unit, through the buyers it shares, does not make it
+    a buyer)."""
+    own = picked[target] & (relation[:, None] == _UNIT_RELATION[None, :])
+    own[relation == _SELF] = False
+    row, unit = np.nonzero(own)
+    key = target[row].astype(np.int64) * len(UNITS) + unit
+    return key, node[row], pulls[row, unit].astype(np.float64)
 
-    @classmethod
-    def group(
-        cls, key: np.ndarray, node: np.ndarray, pull: np.ndarray, n_targets: int
-    ) -> GraphPulls:
-        """From the :meth:`on_units` entries of every pass."""
-        order = np.argsort(key, kind="stable")
-        bounds = np.searchsorted(key[order], np.arange(n_targets * len(UNITS) + 1))
-        return cls(node[order], pull[order], bounds)
 
-    def named(self, i: int, unit: tuple[str, str]) -> dict[int, float]:
-        """Target ``i``'s neighbours in ``unit``'s relation and their pulls toward it (empty
-        for a unit that was not picked)."""
-        key = i * len(UNITS) + UNIT_INDEX[unit]
-        rows = slice(self.bounds[key], self.bounds[key + 1])
-        return dict(zip(self.node[rows].tolist(), self.pull[rows].tolist(), strict=True))
+def named_counterparties(*parts: Pulls) -> dict[int, list[int]]:
+    """Per key, the up to ``MAX_NAMED`` counterparties whose pulls, summed over ``parts``
+    (the trees' and the GraphSAGE's, in that order), raise the unit most: largest first,
+    ties to the lower graph position."""
+    key, node, value = (np.concatenate(c) for c in zip(*parts, strict=True))
+    if not len(key):
+        return {}
+    order = np.lexsort((node, key))  # stable: within a (key, node), the parts in order
+    key, node, value = key[order], node[order], value[order]
+    first = np.flatnonzero(np.r_[True, (key[1:] != key[:-1]) | (node[1:] != node[:-1])])
+    key, node, value = key[first], node[first], np.add.reduceat(value, first)
+    positive = value > 0
+    key, node, value = key[positive], node[positive], value[positive]
+    order = np.lexsort((node, -value, key))
+    key, node = key[order], node[order]
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    rank = np.arange(len(key)) - np.repeat(starts, np.diff(np.r_[starts, len(key)]))
+    named: dict[int, list[int]] = {}
+    for k, n in zip(key[rank < MAX_NAMED].tolist(), node[rank < MAX_NAMED].tolist(), strict=True):
+        named.setdefault(k, []).append(n)
+    return named
 
 
 @dataclass
@@ -332,12 +333,13 @@ class _Evidence:
     currency: str
     shap: np.ndarray | None = None  # [T, F_trees]
     tree_columns: list[str] | None = None
-    graph_pulls: GraphPulls | None = None
+    graph_pulls: Pulls | None = None
     gnn_columns: list[str] | None = None
     unit_columns: dict[tuple[str, str], tuple[np.ndarray, np.ndarray, np.ndarray]] = field(
         default_factory=dict
     )
-    named_trees: dict[tuple[int, int], dict[int, float]] = field(default_factory=dict)
+    #: Per ``target * len(UNITS) + unit``, the counterparties its detail names.
+    named: dict[int, list[int]] = field(default_factory=dict)
     #: Kept across the sentences: a business's shares serve each of its reasons about the
     #: same relation, and a large counterparty's fact is named in many businesses' details.
     _shares: dict[tuple[str, int], dict[int, float]] = field(default_factory=dict)
@@ -400,16 +402,14 @@ def _top_per_row(rows: np.ndarray, values: np.ndarray, k: int) -> np.ndarray:
     return order[rank < k]
 
 
-def named_by_trees(
-    ev: _Evidence, chosen: list[np.ndarray]
-) -> dict[tuple[int, int], dict[int, float]]:
+def named_by_trees(ev: _Evidence, chosen: list[np.ndarray]) -> Pulls:
     """For every chosen counterparty unit of the trees, its partners' shares of the
     contribution, all targets at once: each aggregate's contribution is split by
     ``share * (value - typical)`` (by share alone for aggregates without a raw feature, or
     when the pulls cancel out). Keeps the ``2 * MAX_NAMED`` largest per (target, unit)."""
-    out: dict[tuple[int, int], dict[int, float]] = {}
+    out: list[Pulls] = []
     if ev.shap is None:
-        return out
+        return _no_pulls()
     picked = np.zeros((len(chosen), len(UNITS)), dtype=bool)
     for i, units in enumerate(chosen):
         picked[i, units] = True
@@ -433,17 +433,15 @@ def named_by_trees(
                 usable[sub.row], pull / np.where(usable, total, 1.0)[sub.row], share[:, None]
             )
             split = (weights * ev.shap[idx][:, columns][sub.row]).sum(axis=1)
-            for k in _top_per_row(sub.row, split, 2 * MAX_NAMED):
-                named = out.setdefault((int(idx[sub.row[k]]), u), {})
-                named[int(sub.col[k])] = float(split[k])
-    return out
+            top = _top_per_row(sub.row, split, 2 * MAX_NAMED)
+            key = idx[sub.row[top]].astype(np.int64) * len(UNITS) + u
+            out.append((key, sub.col[top].astype(np.int64), split[top]))
+    return tuple(np.concatenate(c) for c in zip(*out, strict=True)) if out else _no_pulls()  # type: ignore[return-value]
 
 
-def _named_by_graph(ev: _Evidence, i: int, unit: tuple[str, str]) -> dict[int, float]:
-    """The neighbours whose attributions make up the unit."""
-    if ev.graph_pulls is None or unit[0] == "self":
-        return {}
-    return ev.graph_pulls.named(i, unit)
+def _no_pulls() -> Pulls:
+    empty = np.zeros(0, dtype=np.int64)
+    return empty, empty, np.zeros(0)
 
 
 def _reason(ev: _Evidence, i: int, u: int, contribution: float) -> Reason:
@@ -455,11 +453,7 @@ def _reason(ev: _Evidence, i: int, u: int, contribution: float) -> Reason:
     if relation == "self":
         text = applicant_sentence(unit, ev.value(target), ev.currency)
         return Reason(code, text, f"{text} {weight}", contribution)
-    named = dict(ev.named_trees.get((i, u), {}))
-    for node, value in _named_by_graph(ev, i, unit).items():
-        named[node] = named.get(node, 0.0) + value
-    ranked = sorted((kv for kv in named.items() if kv[1] > 0), key=lambda kv: (-kv[1], kv[0]))
-    chosen = [node for node, _ in ranked[:MAX_NAMED]]
+    chosen = ev.named.get(i * len(UNITS) + u, [])
     share = None
     shares: dict[int, float] = {}
     if relation in ("buyers", "suppliers"):
@@ -522,7 +516,7 @@ def explain(
     if kind in ("graphsage", "hybrid"):
         _graph_evidence(ev, artefact, graph, contributions, progress, steps, cache)
     chosen = rank_units(contributions)
-    ev.named_trees = named_by_trees(ev, chosen)
+    ev.named = named_counterparties(named_by_trees(ev, chosen), ev.graph_pulls or _no_pulls())
     return [
         [_reason(ev, i, int(u), float(contributions[i, u])) for u in units]
         for i, units in enumerate(chosen)
@@ -574,7 +568,7 @@ def _graph_evidence(
         for r in ("self", *RELATIONS)
     ]
     picked = np.zeros(contributions.shape, dtype=bool)
-    kept: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    kept: list[Pulls] = []
     with torch.enable_grad():
         passes = integrated_gradients(
             model, graph, ev.targets, readout, config.use_identifiers, steps=steps,
@@ -583,8 +577,7 @@ def _graph_evidence(
         for part in passes:
             kept.append(_reduce_pass(ev, part, matrices, contributions, picked))
     if kept:
-        key, node, pull = (np.concatenate(k) for k in zip(*kept, strict=True))
-        ev.graph_pulls = GraphPulls.group(key, node, pull, len(ev.targets))
+        ev.graph_pulls = tuple(np.concatenate(k) for k in zip(*kept, strict=True))  # type: ignore[assignment]
 
 
 def _reduce_pass(
@@ -599,7 +592,7 @@ def _reduce_pass(
     its rows' pulls), added to ``contributions`` in place. A pass holds its targets' rows
     whole, so their contributions are final here: their reasons are ranked now (as
     :func:`explain` ranks them after), and only the pulls on those units are kept
-    (:meth:`GraphPulls.on_units`), so no pass's ``[R, F]`` or ``[R, U]`` outlives it."""
+    (:func:`pulls_on_units`), so no pass's ``[R, F]`` or ``[R, U]`` outlives it."""
     relation = ev.trade.relation_codes(ev.targets[part.target], part.node)
     values = torch.from_numpy(part.values)
     pulls = torch.empty((len(relation), len(UNITS)), dtype=values.dtype)
@@ -612,4 +605,4 @@ def _reduce_pass(
     contributions[span] += totals.numpy()
     for i, units in enumerate(rank_units(contributions[span]), start=span.start):
         picked[i, units] = True
-    return GraphPulls.on_units(part.target, part.node, relation, pulls.numpy(), picked)
+    return pulls_on_units(part.target, part.node, relation, pulls.numpy(), picked)
