@@ -29,7 +29,7 @@ from torch import Tensor
 
 from gnn.conv import DirectedSAGEConv
 from gnn.model import GraphSAGE
-from gnn.receptive import LayerPlan, ReceptivePlan, plan_layers
+from gnn.receptive import LayerPlan, ReceptivePlan, ScipyOperators, plan_layers
 
 #: ``(embeddings, target_index) -> [B, S]``: the explained quantity per target and step, from
 #: each member's embedding at the targets (``[B, S, D]``, what its head reads).
@@ -70,7 +70,9 @@ def _layer_norm(out: Tensor, norm: torch.nn.LayerNorm) -> tuple[Tensor, Tensor, 
     return xhat * norm.weight + norm.bias, xhat, rstd
 
 
-def union_plan(operators: list[Tensor], targets: np.ndarray, num_layers: int) -> ReceptivePlan:
+def union_plan(
+    operators: list[Tensor] | ScipyOperators, targets: np.ndarray, num_layers: int
+) -> ReceptivePlan:
     """The plan of the union of ``targets``' receptive fields, every level's rows sorted
     (so a copy's rows are found in it by search), shared by a bag's members."""
     return plan_layers(operators, np.unique(targets), num_layers)

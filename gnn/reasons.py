@@ -51,7 +51,7 @@ from gnn.reason_codes import (
     percent,
     unit_of,
 )
-from gnn.receptive import plan_blocks
+from gnn.receptive import ScipyOperators, plan_blocks
 from gnn.train import graph_operators
 
 if TYPE_CHECKING:
@@ -213,16 +213,17 @@ def integrated_gradients(
     projected = [x_all @ w.T for w in weights]  # each [N, P], once per graph node
     targets = np.asarray(targets, dtype=np.int64)
     num_layers = len(parts[0].convs)
+    reach = ScipyOperators.of(operators)  # once for every plan below
     for first in range(0, len(targets), IG_WINDOW):
         window = targets[first : first + IG_WINDOW]
-        union = union_plan(operators, window, num_layers)
+        union = union_plan(reach, window, num_layers)
         forwards = [
             shared_forward(part, union, window, p, alphas)
             for part, p in zip(parts, projected, strict=True)
         ]
         for start in range(0, len(window), batch):
             chunk = window[start : start + batch]
-            plan, owner = plan_blocks(operators, chunk, num_layers)
+            plan, owner = plan_blocks(reach, chunk, num_layers)
             at = copy_positions(union, plan)
             embeddings = [
                 f.embeddings[start : start + len(chunk)].clone().requires_grad_(True)

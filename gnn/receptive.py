@@ -93,18 +93,44 @@ def _union(matrices: list[sp.csr_matrix]) -> sp.csr_matrix:
     return union.tocsr()
 
 
-def plan_layers(adjacencies: list[Tensor], targets: np.ndarray, num_layers: int) -> ReceptivePlan:
+@dataclass(frozen=True)
+class ScipyOperators:
+    """A graph's normalised operators as scipy CSR and their one-hop reach ``hop [N, N]``
+    (any relation, or the node itself): what every plan on the graph reads, built once for
+    many plans (:func:`plan_blocks` runs once per pass of Integrated Gradients)."""
+
+    matrices: list[sp.csr_matrix]
+    hop: sp.csr_matrix
+
+    @classmethod
+    def of(cls, adjacencies: list[Tensor] | ScipyOperators) -> ScipyOperators:
+        if isinstance(adjacencies, ScipyOperators):
+            return adjacencies
+        matrices = [_scipy(a) for a in adjacencies]
+        num_nodes = int(matrices[0].shape[0])
+        hop = (_union(matrices) + sp.identity(num_nodes, format="csr")) != 0
+        return cls(matrices, hop.tocsr())
+
+    @property
+    def num_nodes(self) -> int:
+        return int(self.matrices[0].shape[0])
+
+
+def plan_layers(
+    adjacencies: list[Tensor] | ScipyOperators, targets: np.ndarray, num_layers: int
+) -> ReceptivePlan:
     """The plan whose last layer computes exactly ``targets`` (graph rows, in that order) and
     every earlier layer the rows within reach of them.
 
     ``adjacencies``: the model's ``R`` normalised ``[N, N]`` operators (row v aggregates over
-    its in-neighbours), as :func:`gnn.conv.relation_adjacency` builds them."""
-    matrices = [_scipy(a) for a in adjacencies]
-    union = _union(matrices)
+    its in-neighbours), as :func:`gnn.conv.relation_adjacency` builds them, or
+    :class:`ScipyOperators` of them."""
+    operators = ScipyOperators.of(adjacencies)
+    matrices = operators.matrices
     rows = [np.asarray(targets, dtype=np.int64)]
     for _ in range(num_layers):
         below = rows[0]
-        reach = union[np.unique(below)]
+        reach = operators.hop[np.unique(below)]
         rows.insert(0, np.union1d(below, reach.indices).astype(np.int64))
     slots = len(matrices) + 1
     plans = []
@@ -132,7 +158,7 @@ def _keys(owner: np.ndarray, node: np.ndarray, num_nodes: int) -> np.ndarray:
 
 
 def plan_blocks(
-    adjacencies: list[Tensor], targets: np.ndarray, num_layers: int
+    adjacencies: list[Tensor] | ScipyOperators, targets: np.ndarray, num_layers: int
 ) -> tuple[ReceptivePlan, np.ndarray]:
     """A plan on every target's *own copy* of its receptive field, side by side: ``(plan,
     owner)``, where ``plan.input_rows [K]`` are the graph rows of the copied rows and
@@ -145,9 +171,8 @@ def plan_blocks(
     for every row a layer computes read only rows inside the same copy, so the outputs equal
     the full forward's. Built in one pass of sparse products, without building the copied
     graph; the rows of a layer are sorted by (owner, graph row)."""
-    matrices = [_scipy(a) for a in adjacencies]
-    num_nodes = int(matrices[0].shape[0])
-    hop = (_union(matrices) + sp.identity(num_nodes, format="csr")) != 0
+    operators = ScipyOperators.of(adjacencies)
+    matrices, hop, num_nodes = operators.matrices, operators.hop, operators.num_nodes
     n_targets = len(targets)
     rows = [(np.arange(n_targets, dtype=np.int64), np.asarray(targets, dtype=np.int64))]
     for _ in range(num_layers):
