@@ -291,9 +291,17 @@ def pulls_on_units(
     target) and ``pulls [R, U]``: a neighbour counts toward the units of its own relation
     only (a supplier's pull on a buyers unit, through the buyers it shares, does not make it
     a buyer)."""
-    own = picked[target] & (relation[:, None] == _UNIT_RELATION[None, :])
-    own[relation == _SELF] = False
-    row, unit = np.nonzero(own)
+    # Only rows whose relation has a picked unit for their target (most have none). Rows
+    # come target by target; no BLAS product here (its thread pool fights torch's).
+    first, last = int(target[0]), int(target[-1]) + 1
+    codes = range(1 + len(RELATIONS))
+    by_relation = np.stack(
+        [picked[first:last, code == _UNIT_RELATION].any(axis=1) for code in codes], axis=1
+    )
+    candidates = np.flatnonzero(by_relation[target - first, relation] & (relation != _SELF))
+    own = picked[target[candidates]] & (relation[candidates, None] == _UNIT_RELATION[None, :])
+    hit, unit = np.nonzero(own)
+    row = candidates[hit]
     key = target[row].astype(np.int64) * len(UNITS) + unit
     return key, node[row], pulls[row, unit].astype(np.float64)
 
@@ -367,12 +375,27 @@ class _Evidence:
         return self._facts[key]
 
 
+def _top_units(contributions: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(order [T, k], raises [T, k])``: per row, the ``k`` largest units (ties in catalogue
+    order) and which of them raise risk."""
+    order = np.argsort(-np.round(contributions, 9), axis=1, kind="stable")[:, :k]
+    return order, np.take_along_axis(contributions, order, axis=1) > 1e-6
+
+
 def rank_units(contributions: np.ndarray, k: int = MAX_REASONS) -> list[np.ndarray]:
     """Per row of ``[T, U]``, the indices of up to ``k`` units that raise risk, largest first
     (ties in catalogue order)."""
-    order = np.argsort(-np.round(contributions, 9), axis=1, kind="stable")[:, :k]
-    top = np.take_along_axis(contributions, order, axis=1)
-    return [row[value > 1e-6] for row, value in zip(order, top, strict=True)]
+    order, raises = _top_units(contributions, k)
+    return [row[keep] for row, keep in zip(order, raises, strict=True)]
+
+
+def picked_units(contributions: np.ndarray, k: int = MAX_REASONS) -> np.ndarray:
+    """``[T, U]``: the units :func:`rank_units` picks, as a mask."""
+    order, raises = _top_units(contributions, k)
+    picked = np.zeros(contributions.shape, dtype=bool)
+    rows = np.broadcast_to(np.arange(len(order))[:, None], order.shape)
+    picked[rows[raises], order[raises]] = True
+    return picked
 
 
 def _unit_columns(
@@ -604,6 +627,5 @@ def _reduce_pass(
     totals = torch.zeros((span.stop - span.start, len(UNITS)), dtype=torch.float64)
     totals.index_add_(0, torch.from_numpy(part.target - span.start), pulls.double())
     contributions[span] += totals.numpy()
-    for i, units in enumerate(rank_units(contributions[span]), start=span.start):
-        picked[i, units] = True
+    picked[span] = picked_units(contributions[span])
     return pulls_on_units(part.target, part.node, relation, pulls.numpy(), picked)
