@@ -152,6 +152,39 @@ def render_score_benchmark(figures: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def render_ig_steps(figures: Mapping[str, Any]) -> list[str]:
+    """Agreement of the reasons with a many-point path integral, per rule and point count."""
+    market = figures.get("marketplace", {})
+    lines = [
+        f"{fmt(market.get('businesses'))} businesses (generator seed "
+        f"{market.get('generator_seed')}), SMEs explained as of {figures.get('score_as_of')}; "
+        f"the default is {figures.get('default_points')} Gauss-Legendre points. *Agrees*: the "
+        "share of businesses whose top reason (or set of up to four reasons) is the "
+        "reference's, with Wilson 95% intervals.",
+    ]
+    for run in figures.get("runs", []):
+        ref = run.get("reference", {})
+        rows = [
+            [
+                s["rule"], s["points"],
+                f"{fmt(s['top_reason_agrees'])} [{fmt(s['top_reason_interval'])}]",
+                f"{fmt(s['reason_set_agrees'])} [{fmt(s['reason_set_interval'])}]",
+                s["explain_seconds"],
+            ]
+            for s in run.get("settings", [])
+        ]  # fmt: skip
+        lines += [
+            "",
+            f"**{run['champion']}**, {fmt(run.get('smes'))} SMEs; reference: {ref.get('points')} "
+            f"{ref.get('rule')} points ({fmt(ref.get('explain_seconds'))} s).",
+            "",
+            *table(
+                ["rule", "points", "top reason agrees", "reason set agrees", "explain (s)"], rows
+            ),
+        ]
+    return lines
+
+
 def render_neighbourhood(figures: Mapping[str, Any]) -> list[str]:
     """What the neighbourhood cap moves, then one-business neighbourhood scoring."""
     market, cap, near = (figures.get(k, {}) for k in ("marketplace", "cap", "neighbourhood"))
@@ -597,6 +630,7 @@ RENDERERS: dict[str, tuple[str, Renderer]] = {
     "real_data_eval": ("Real data: champion against baselines", render_real_data),
     "api_latency": ("Scoring API latency", render_generic),
     "score_benchmark": ("Batch scoring and write-back speed", render_score_benchmark),
+    "ig_steps_benchmark": ("Integrated-Gradients path points and the reasons", render_ig_steps),
     "neighbourhood_benchmark": (
         "Neighbourhood cap and neighbourhood scoring",
         render_neighbourhood,

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -61,8 +61,10 @@ if TYPE_CHECKING:
 MAX_REASONS = 4
 #: Counterparties named per counterparty reason (analyst detail).
 MAX_NAMED = 3
-#: Integrated-Gradients interpolation steps (midpoint rule).
-IG_STEPS = 4
+#: Integrated-Gradients points on the path (Gauss-Legendre, :func:`path_points`). Three
+#: points agree with a 32-point integral as often as four midpoints did (top reason 95% of
+#: businesses for GraphSAGE, 97% for the hybrid; ``benchmarks/ig_steps_benchmark.py``).
+IG_STEPS = 3
 #: Targets explained per Integrated-Gradients pass.
 IG_BATCH = 256
 #: Targets whose receptive fields share one forward pass (bounds its memory: at most this
@@ -171,6 +173,28 @@ class NodeAttributions:
         return cls(*(np.concatenate(c) for c in zip(*parts, strict=True)))
 
 
+#: Quadrature rules for the path integral (:func:`path_points`).
+PathRule = Literal["gauss-legendre", "midpoint"]
+
+
+def path_points(steps: int, rule: PathRule = "gauss-legendre") -> tuple[torch.Tensor, torch.Tensor]:
+    """``(alphas [steps], weights [steps])`` on ``[0, 1]``: ``sum_s weights[s] *
+    f(alphas[s])`` integrates ``f``. Gauss-Legendre (the default) is exact for polynomials of
+    degree ``2 * steps - 1``; along the path the model's gradient is smooth between the
+    kinks of its ReLUs, and it reaches with 3 points what the midpoint rule (equal weights at
+    ``(s + 0.5) / steps``) does with 4."""
+    if rule == "midpoint":
+        nodes = (np.arange(steps) + 0.5) / steps
+        weights = np.full(steps, 1.0 / steps)
+    else:
+        legendre, weights = np.polynomial.legendre.leggauss(steps)
+        nodes, weights = (legendre + 1) / 2, weights / 2
+    return (
+        torch.from_numpy(nodes.astype(np.float32)),
+        torch.from_numpy(weights.astype(np.float32)),
+    )
+
+
 def integrated_gradients(
     model: GraphSAGE | SageBagModel,
     graph: GraphData,
@@ -179,12 +203,14 @@ def integrated_gradients(
     use_identifiers: bool,
     steps: int = IG_STEPS,
     batch: int = IG_BATCH,
+    rule: PathRule = "gauss-legendre",
     progress: Callable[[int], None] | None = None,
     operators: list[torch.Tensor] | None = None,
     max_neighbours: int | None = None,
 ) -> Iterator[NodeAttributions]:
-    """Attributions ``x * mean_s grad`` over each target's ``num_layers``-hop neighbourhood
-    (the target included), by Integrated Gradients from ``x = 0`` (midpoint rule, ``steps``),
+    """Attributions ``x * sum_s w_s grad(alpha_s x)`` over each target's ``num_layers``-hop
+    neighbourhood (the target included), by Integrated Gradients from ``x = 0``
+    (:func:`path_points`: ``steps`` points by ``rule``),
     one :class:`NodeAttributions` per pass of ``batch`` targets (``target`` counts from the
     first of ``targets``). A caller that reduces each pass (the reasons sum rows into units)
     never holds every row's ``[F]`` values at once; :meth:`NodeAttributions.concatenate`
@@ -208,7 +234,7 @@ def integrated_gradients(
     model.eval()
     parts = model.parts
     x_all = graph.data.x
-    alphas = torch.from_numpy(((np.arange(steps) + 0.5) / steps).astype(np.float32))
+    alphas, path_weights = path_points(steps, rule)
     weights = [part.input.weight.detach() for part in parts]  # each [P, F]
     projected = [x_all @ w.T for w in weights]  # each [N, P], once per graph node
     targets = np.asarray(targets, dtype=np.int64)
@@ -232,12 +258,12 @@ def integrated_gradients(
             which = np.arange(first + start, first + start + len(chunk))
             with torch.enable_grad():
                 grads = torch.autograd.grad(readout(embeddings, which).sum(), embeddings)
-            # [K, F]: linear, so the mean over steps commutes with W.
-            mean_grad = sum(
-                input_gradient(part, f, plan, at, g).mean(dim=1) @ w
+            # [K, F]: linear, so the integral over the path commutes with W.
+            path_grad = sum(
+                (input_gradient(part, f, plan, at, g) * path_weights[:, None]).sum(dim=1) @ w
                 for part, f, g, w in zip(parts, forwards, grads, weights, strict=True)
             )
-            values = (x_all[torch.from_numpy(plan.input_rows)] * mean_grad).numpy()
+            values = (x_all[torch.from_numpy(plan.input_rows)] * path_grad).numpy()
             yield NodeAttributions(owner + first + start, plan.input_rows, values)
             if progress is not None:
                 progress(len(chunk))
@@ -505,12 +531,14 @@ def explain(
     *,
     currency: str = "USD",
     steps: int = IG_STEPS,
+    rule: PathRule = "gauss-legendre",
     cache: GraphCache | None = None,
 ) -> list[list[Reason]]:
     """Reasons for the businesses at graph positions ``targets`` (``features`` rows are in
     graph order), from the artefact's champion: up to ``MAX_REASONS`` per target, largest
     first. ``pairs``: ``seller_id, buyer_id, gmv`` over the features' year; ``currency``:
-    the unit amounts are written in; ``cache``: kept between calls on the same graph."""
+    the unit amounts are written in; ``steps`` and ``rule``: the Integrated-Gradients path
+    (:func:`path_points`); ``cache``: kept between calls on the same graph."""
     targets = np.asarray(targets, dtype=np.int64)
     ids = pd.Index(features.index.astype(str))
     cache = cache if cache is not None else GraphCache()
@@ -538,7 +566,7 @@ def explain(
         if kind != "hybrid" and progress is not None:
             progress(len(targets))
     if kind in ("graphsage", "hybrid"):
-        _graph_evidence(ev, artefact, graph, contributions, progress, steps, cache)
+        _graph_evidence(ev, artefact, graph, contributions, progress, (steps, rule), cache)
     chosen = rank_units(contributions)
     ev.named = named_counterparties(named_by_trees(ev, chosen), ev.graph_pulls or _no_pulls())
     return [
@@ -565,7 +593,7 @@ def _graph_evidence(
     graph: GraphData,
     contributions: np.ndarray,
     progress: Callable[[int], None] | None,
-    steps: int,
+    path: tuple[int, PathRule],
     cache: GraphCache,
 ) -> None:
     """Integrated Gradients of the GraphSAGE part, added to ``contributions`` in place."""
@@ -595,8 +623,9 @@ def _graph_evidence(
     kept: list[Pulls] = []
     with torch.enable_grad():
         passes = integrated_gradients(
-            model, graph, ev.targets, readout, config.use_identifiers, steps=steps,
-            progress=progress, operators=cache.operators, max_neighbours=config.max_neighbours,
+            model, graph, ev.targets, readout, config.use_identifiers, steps=path[0],
+            rule=path[1], progress=progress, operators=cache.operators,
+            max_neighbours=config.max_neighbours,
         )  # fmt: skip
         for part in passes:
             kept.append(_reduce_pass(ev, part, matrices, contributions, picked))

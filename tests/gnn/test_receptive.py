@@ -13,7 +13,7 @@ from torch_geometric.data import Data
 from gnn.conv import relation_adjacency, relation_operators, top_k_in_edges
 from gnn.data import GraphData
 from gnn.model import GraphSAGE, SageBagModel, SAGEConfig
-from gnn.reasons import NodeAttributions, gnn_readout, integrated_gradients
+from gnn.reasons import NodeAttributions, gnn_readout, integrated_gradients, path_points
 from gnn.receptive import plan_blocks, plan_layers
 
 N, F = 60, 5
@@ -123,12 +123,12 @@ def test_batched_attributions_equal_each_targets_own_on_the_whole_graph(
         data.edge_index, data.edge_weight, N, data.id_edge_index, use_identifiers, cap
     )
     for i, target in enumerate(targets):
-        mean_grad = torch.zeros(N, F)
-        for s in range(steps):
-            x = (data.x * (s + 0.5) / steps).requires_grad_(True)
+        path_grad = torch.zeros(N, F)
+        for alpha, weight in zip(*path_points(steps), strict=True):
+            x = (data.x * alpha).requires_grad_(True)
             model(x, adjs)[target].backward()
-            mean_grad += x.grad / steps
-        expected = (data.x * mean_grad).numpy()
+            path_grad += x.grad * weight
+        expected = (data.x * path_grad).numpy()
         rows = got.target == i
         attributed = np.zeros((N, F), dtype=np.float64)
         attributed[got.node[rows]] = got.values[rows]
@@ -161,3 +161,12 @@ def test_capped_mean_is_over_the_kept_counterparties_only() -> None:
         for row in torch.nonzero(degree == 2).flatten().tolist():
             kept = dense_full[row][dense[row] > 0]
             assert float(kept.min()) >= float(dense_full[row].topk(2).values.min()) - 1e-7
+
+
+@pytest.mark.parametrize("steps", [1, 2, 3, 5])
+def test_path_points_integrate_polynomials_of_degree_twice_the_points_less_one(steps: int) -> None:
+    alphas, weights = path_points(steps)
+    assert torch.all((alphas > 0) & (alphas < 1))
+    for degree in range(2 * steps):
+        integral = float((weights.double() * alphas.double() ** degree).sum())
+        assert integral == pytest.approx(1 / (degree + 1), rel=1e-6)
