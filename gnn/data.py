@@ -28,6 +28,7 @@ from torch_geometric.data import Data
 
 from loaders.columns import HUB_THRESHOLD
 from loaders.point_in_time import trade_pairs
+from loaders.positions import positions
 
 EdgeWeighting = Literal["gmv", "log_gmv", "orders", "none"]
 RELATIONS: tuple[str, ...] = ("buys_from", "sells_to", "shares_identifier")
@@ -195,8 +196,8 @@ def build_graph(
     x = torch.from_numpy(scaler.transform(features))
 
     pairs = pairs_of(frames, as_of)
-    src = business_ids.get_indexer(pairs["seller_id"].astype(str))
-    dst = business_ids.get_indexer(pairs["buyer_id"].astype(str))
+    src = positions(pairs["seller_id"], business_ids)
+    dst = positions(pairs["buyer_id"], business_ids)
     keep = (src >= 0) & (dst >= 0) & (src != dst)
     weight = edge_weights(pairs, weighting)[keep]
     edge_index = torch.from_numpy(np.stack([src[keep], dst[keep]]).astype(np.int64))

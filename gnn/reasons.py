@@ -53,6 +53,7 @@ from gnn.reason_codes import (
 )
 from gnn.receptive import ScipyOperators, plan_blocks
 from gnn.train import graph_operators
+from loaders.positions import positions
 
 if TYPE_CHECKING:
     from gnn.artefact import Artefact
@@ -88,8 +89,7 @@ class TradeIndex:
     def build(cls, ids: pd.Index, pairs: pd.DataFrame, graph: GraphData | None) -> TradeIndex:
         """From ``pairs`` (``seller_id, buyer_id, gmv``) and the graph's identifier edges."""
         n = len(ids)
-        seller = ids.get_indexer(pairs["seller_id"].astype(str))
-        buyer = ids.get_indexer(pairs["buyer_id"].astype(str))
+        seller, buyer = positions(pairs["seller_id"], ids), positions(pairs["buyer_id"], ids)
         keep = (seller >= 0) & (buyer >= 0) & (seller != buyer)
         gmv = pairs["gmv"].to_numpy(dtype=float)[keep]
         sales = sp.csr_matrix((gmv, (seller[keep], buyer[keep])), shape=(n, n))

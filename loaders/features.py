@@ -47,6 +47,7 @@ import pandas as pd
 
 from loaders import feature_kernels as fk
 from loaders.columns import HUB_THRESHOLD, as_utc
+from loaders.positions import member, positions
 
 DEFAULT_WINDOWS: tuple[int, ...] = (30, 90, 365)
 ROLES: tuple[str, ...] = ("seller", "buyer")
@@ -246,8 +247,7 @@ def _trades(
 ) -> tuple[fk.Trades, fk.Trades]:
     """Orders before ``as_of`` between businesses in ``ids``, from each side."""
     past = orders[orders["ts"] < as_of]
-    seller = ids.get_indexer(past["seller_id"].astype(str))
-    buyer = ids.get_indexer(past["buyer_id"].astype(str))
+    seller, buyer = positions(past["seller_id"], ids), positions(past["buyer_id"], ids)
     known = (seller >= 0) & (buyer >= 0)
     past, seller, buyer = past[known], seller[known], buyer[known]
     status, ts, age, gmv = fk.trade_arrays(past, as_of)
@@ -259,7 +259,7 @@ def _trades(
 
 def _links(identifiers: pd.DataFrame, ids: pd.Index, hub_threshold: int) -> pd.DataFrame:
     """Identifier links among the businesses in ``ids`` (others' identifiers are not seen)."""
-    held = identifiers[identifiers["business_id"].astype(str).isin(ids)]
+    held = identifiers[member(identifiers["business_id"], ids)]
     return fk.identifier_links(held, hub_threshold)
 
 
