@@ -242,11 +242,15 @@ def compute_features(
     return out
 
 
+_TRADE_COLUMNS = ("seller_id", "buyer_id", "ts", "status", "status_at", "amount_base")
+
+
 def _trades(
     orders: pd.DataFrame, ids: pd.Index, as_of: pd.Timestamp
 ) -> tuple[fk.Trades, fk.Trades]:
     """Orders before ``as_of`` between businesses in ``ids``, from each side."""
-    past = orders[orders["ts"] < as_of]
+    # Only the columns read below: a filter copies every column it keeps.
+    past = orders.loc[(orders["ts"] < as_of).to_numpy(), list(_TRADE_COLUMNS)]
     seller, buyer = positions(past["seller_id"], ids), positions(past["buyer_id"], ids)
     known = (seller >= 0) & (buyer >= 0)
     past, seller, buyer = past[known], seller[known], buyer[known]
