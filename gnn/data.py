@@ -28,7 +28,7 @@ from torch_geometric.data import Data
 
 from loaders.columns import HUB_THRESHOLD
 from loaders.point_in_time import trade_pairs
-from loaders.positions import positions
+from loaders.positions import member, positions
 
 EdgeWeighting = Literal["gmv", "log_gmv", "orders", "none"]
 RELATIONS: tuple[str, ...] = ("buys_from", "sells_to", "shares_identifier")
@@ -127,13 +127,13 @@ def pairs_of(
 def identifier_pairs(identifiers: pd.DataFrame, known: pd.Index, max_sharing: int) -> np.ndarray:
     """Undirected pairs ``[2, P]`` of positions in ``known`` that share an identifier used by at
     most ``max_sharing`` businesses (larger groups are hubs: call centres, marketplaces)."""
-    ids = identifiers[identifiers["business_id"].isin(known)][["business_id", "id_hash"]]
+    ids = identifiers.loc[member(identifiers["business_id"], known), ["business_id", "id_hash"]]
     ids = ids.drop_duplicates()
     sizes = ids.groupby("id_hash")["business_id"].transform("size")
     ids = ids[(sizes > 1) & (sizes <= max_sharing)]
     if ids.empty:
         return np.zeros((2, 0), dtype=np.int64)
-    ids = ids.assign(pos=known.get_indexer(ids["business_id"]))
+    ids = ids.assign(pos=positions(ids["business_id"], known))
     joined = ids.merge(ids, on="id_hash", suffixes=("_a", "_b"))
     joined = joined[joined["pos_a"] != joined["pos_b"]]
     pairs = joined[["pos_a", "pos_b"]].drop_duplicates().to_numpy(dtype=np.int64).T

@@ -26,6 +26,9 @@ def status_as_of(orders: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     return out
 
 
+_PAIR_COLUMNS = ("seller_id", "buyer_id", "txn_id", "ts", "status", "status_at", "amount_base")
+
+
 def trade_pairs(
     orders: pd.DataFrame,
     as_of: pd.Timestamp,
@@ -38,9 +41,11 @@ def trade_pairs(
     the order of each pair's first order in ``orders``; with ``first_txn``, also that order's
     ``txn_id`` (what lets an engine that aggregates in parts restore the order). The graph's
     trade edges and the reasons' counterparties; every engine computes them with this."""
-    placed = orders[orders["ts"] < as_of]
+    placed_mask = orders["ts"] < as_of
     if since is not None:
-        placed = placed[placed["ts"] >= since]
+        placed_mask &= orders["ts"] >= since
+    # Only the columns read below: a filter copies every column it keeps.
+    placed = orders.loc[placed_mask.to_numpy(), [c for c in _PAIR_COLUMNS if c in orders]]
     status = status_as_of(placed[["ts", "status", "status_at"]], as_of)["status"]
     placed = placed.assign(
         gmv=placed["amount_base"].astype("float64").where(status != "cancelled", 0.0)
