@@ -52,11 +52,12 @@ class SharedForward:
     """One member's forward pass on the union of some targets' receptive fields
     (:func:`union_plan`).
 
-    ``input_positive [M_0, S, P]``: the input ReLU's mask; ``layers``: per layer,
+    ``input_weight [M_0, S, P]``: the input ReLU's mask times each point's weight on the
+    path (what turns the gradients at the points into the path integral); ``layers``: per layer,
     :class:`_LayerState`; ``embeddings [T, S, D]``: the member's embedding at each of the
     targets it was run for, in their order."""
 
-    input_positive: Tensor
+    input_weight: Tensor
     layers: list[_LayerState]
     embeddings: Tensor
 
@@ -92,11 +93,13 @@ def shared_forward(
     union: ReceptivePlan,
     targets: np.ndarray,
     projected: Tensor,
-    alphas: Tensor,
+    path: tuple[Tensor, Tensor],
 ) -> SharedForward:
-    """Run ``member`` once on ``union`` (:func:`union_plan` of ``targets``), at every step of
+    """Run ``member`` once on ``union`` (:func:`union_plan` of ``targets``), at every point of
     the path: ``projected [N, P]`` is the member's projection of every graph row without its
-    bias (``x W^T``), ``alphas [S]`` the path's points."""
+    bias (``x W^T``), ``path`` the points and their weights (``[S]`` each,
+    :func:`gnn.reasons.path_points`)."""
+    alphas, weights = path
     if member.training:
         raise ValueError("attributions need the model in eval mode (no dropout)")
     rows = union.level_rows
@@ -117,7 +120,7 @@ def shared_forward(
             embeddings = torch.cat([lv[i] for lv, i in zip(levels, at, strict=True)], dim=-1)
         else:
             embeddings = levels[-1][at[-1]]
-    return SharedForward((u > 0).float(), states, embeddings)
+    return SharedForward((u > 0) * weights[None, :, None], states, embeddings)
 
 
 def _layer_backward(
@@ -145,17 +148,18 @@ def _layer_backward(
     return below
 
 
-def input_gradient(
+def path_gradient(
     member: GraphSAGE,
     forward: SharedForward,
     blocks: ReceptivePlan,
     at: list[Tensor],
     embedding_grad: Tensor,
 ) -> Tensor:
-    """``[K, S, P]``: each copied input row's gradient with respect to the projected input,
-    for the copies ``blocks`` (:func:`gnn.receptive.plan_blocks`) whose outputs (their
-    targets) received ``embedding_grad [B, S, D]`` at the member's embedding; ``at``: the
-    copies' :func:`copy_positions` in the plan ``forward`` ran on."""
+    """``[K, P]``: each copied input row's gradient with respect to the projected input,
+    integrated along the path (the points' gradients, weighted), for the copies ``blocks``
+    (:func:`gnn.receptive.plan_blocks`) whose outputs (their targets) received
+    ``embedding_grad [B, S, D]`` at the member's embedding; ``at``: the copies'
+    :func:`copy_positions` in the plan ``forward`` ran on."""
     hidden = member.config.hidden
     levels = len(member.convs)
     parts: list[Tensor | None] = [None] * levels + [embedding_grad]
@@ -170,4 +174,4 @@ def input_gradient(
         part = parts[layer]
         if part is not None:
             grad.index_add_(0, target_rows, part)
-    return grad * forward.input_positive[at[0]]
+    return (grad * forward.input_weight[at[0]]).sum(dim=1)

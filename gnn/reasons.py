@@ -36,7 +36,7 @@ from gnn.model import GraphSAGE, SageBagModel
 from gnn.pullback import (
     EmbeddingReadout,
     copy_positions,
-    input_gradient,
+    path_gradient,
     shared_forward,
     union_plan,
 )
@@ -222,7 +222,7 @@ def integrated_gradients(
     on the union of their receptive fields and every step at once
     (:func:`gnn.pullback.shared_forward`). Each pass lays its targets' receptive fields side
     by side, each its own copy (:func:`gnn.receptive.plan_blocks`), and runs the backward
-    pass on the copies (:func:`gnn.pullback.input_gradient`), so no target's gradient
+    pass on the copies (:func:`gnn.pullback.path_gradient`), so no target's gradient
     reaches another's. ``readout(embeddings, target_index) -> [B, steps]`` gives one scalar
     per target and step from each member's embedding at the targets (``target_index``
     counts from the first target). ``operators``: :func:`gnn.train.graph_operators` of the
@@ -234,9 +234,10 @@ def integrated_gradients(
     model.eval()
     parts = model.parts
     x_all = graph.data.x
-    alphas, path_weights = path_points(steps, rule)
+    path = path_points(steps, rule)
     weights = [part.input.weight.detach() for part in parts]  # each [P, F]
     projected = [x_all @ w.T for w in weights]  # each [N, P], once per graph node
+    stacked = torch.cat(weights)  # [M * P, F]: every member's input layer
     targets = np.asarray(targets, dtype=np.int64)
     num_layers = len(parts[0].convs)
     reach = ScipyOperators.of(operators)  # once for every plan below
@@ -244,7 +245,7 @@ def integrated_gradients(
         window = targets[first : first + IG_WINDOW]
         union = union_plan(reach, window, num_layers)
         forwards = [
-            shared_forward(part, union, window, p, alphas)
+            shared_forward(part, union, window, p, path)
             for part, p in zip(parts, projected, strict=True)
         ]
         for start in range(0, len(window), batch):
@@ -258,10 +259,17 @@ def integrated_gradients(
             which = np.arange(first + start, first + start + len(chunk))
             with torch.enable_grad():
                 grads = torch.autograd.grad(readout(embeddings, which).sum(), embeddings)
-            # [K, F]: linear, so the integral over the path commutes with W.
-            path_grad = sum(
-                (input_gradient(part, f, plan, at, g) * path_weights[:, None]).sum(dim=1) @ w
-                for part, f, g, w in zip(parts, forwards, grads, weights, strict=True)
+            # [K, F]: linear, so the integral over the path commutes with W; one product
+            # for every member.
+            path_grad = (
+                torch.cat(
+                    [
+                        path_gradient(part, f, plan, at, g)
+                        for part, f, g in zip(parts, forwards, grads, strict=True)
+                    ],
+                    dim=1,
+                )
+                @ stacked
             )
             values = (x_all[torch.from_numpy(plan.input_rows)] * path_grad).numpy()
             yield NodeAttributions(owner + first + start, plan.input_rows, values)
