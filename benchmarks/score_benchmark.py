@@ -3,16 +3,16 @@
 For each champion kind, train it at a light setting (2 folds, the champion forced) on the
 default synthetic marketplace (frames in memory), then time ``gnn.scoring.score`` on the next
 score date: features and graph, prediction, and reasons (TreeSHAP and/or batched Integrated
-Gradients), median over ``--repeats``. Then write the scores to Neo4j with
-``graph.scores.write_scores`` (a server of its own under ``--work-dir`` unless ``--uri``) as
-a nightly run does: every write a new score date, so each creates its ``:Score`` nodes and
-links them into each business's history. ``--warm-ups`` writes come first, because a
-freshly started server runs its first writes in the JVM's interpreter: the same write took
-3.4, 1.8, 1.6 and 1.3 s before settling near 0.9 s on this 2-core machine, and a serving
-server that a nightly run writes to has long been warm. The median over ``--repeats`` writes
-after them is the figure; the warm-up times are kept beside it. Each champion's
-``end_to_end_smes_per_second`` is its SMEs over its scoring median plus the write median:
-what ``tradegraph score`` does with the frames in hand.
+Gradients), median over ``--repeats`` rounds that each time every champion once. Then write
+the scores to Neo4j with ``graph.scores.write_scores`` (a server of its own under
+``--work-dir`` unless ``--uri``) as a nightly run does: every write a new score date, so each
+creates its ``:Score`` nodes and links them into each business's history. ``--warm-ups``
+writes come first, because a freshly started server runs its first writes in the JVM's
+interpreter: the same write took 3.4, 1.8, 1.6 and 1.3 s before settling near 0.9 s on this
+2-core machine, and a serving server that a nightly run writes to has long been warm. The
+median over ``--repeats`` writes after them is the figure; the warm-up times are kept beside
+it. Each champion's ``end_to_end_smes_per_second`` is its SMEs over its scoring median plus
+the write median: what ``tradegraph score`` does with the frames in hand.
 
 Run: ``python benchmarks/score_benchmark.py [--champions trees_own_cp,hybrid,graphsage]``;
 figures go to ``benchmarks/results/score_benchmark.json``.
@@ -34,6 +34,7 @@ import pandas as pd
 from model_benchmark import market_frames
 from results_io import command_line, generator_version, write_result
 
+from gnn.artefact import Artefact
 from gnn.scoring import TrainingConfig, score, train_models
 from gnn.selection import ModelConfig, SelectionConfig
 
@@ -45,8 +46,8 @@ MODELS_FOR = {
 }
 
 
-def time_scoring(champion: str, frames, dates, repeats: int) -> tuple[dict, pd.DataFrame]:
-    """Train ``champion`` lightly at the first date and time scoring at the second."""
+def train(champion: str, frames, dates) -> tuple[Artefact, float]:
+    """``champion`` trained lightly (2 folds, forced) at the first date, and the seconds."""
     config = TrainingConfig(
         selection=SelectionConfig(folds=2, champion=champion, models=MODELS_FOR[champion]),
         models=ModelConfig(),
@@ -54,19 +55,39 @@ def time_scoring(champion: str, frames, dates, repeats: int) -> tuple[dict, pd.D
     )
     started = time.perf_counter()
     artefact = train_models(frames, dates[0], config)
-    train_s = time.perf_counter() - started
-    seconds, without_reasons = [], []
-    scores = pd.DataFrame()
+    return artefact, time.perf_counter() - started
+
+
+def time_rounds(
+    artefacts: dict[str, Artefact], frames, as_of, repeats: int
+) -> dict[str, tuple[list[float], list[float], pd.DataFrame]]:
+    """Per champion, ``score`` with reasons and without, round by round: every round times
+    each champion once, so they meet the same phases of a shared machine (its speed drifts
+    by a third over minutes) and the tree champion is a reference measured beside them."""
+    timed: dict[str, tuple[list[float], list[float], pd.DataFrame]] = {
+        champion: ([], [], pd.DataFrame()) for champion in artefacts
+    }
     for _ in range(repeats):
-        t = time.perf_counter()
-        scores = score(artefact, frames, dates[1])
-        seconds.append(time.perf_counter() - t)
-        t = time.perf_counter()
-        score(artefact, frames, dates[1], with_reasons=False)
-        without_reasons.append(time.perf_counter() - t)
+        for champion, artefact in artefacts.items():
+            seconds, without_reasons, _ = timed[champion]
+            t = time.perf_counter()
+            scores = score(artefact, frames, as_of)
+            seconds.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            score(artefact, frames, as_of, with_reasons=False)
+            without_reasons.append(time.perf_counter() - t)
+            timed[champion] = (seconds, without_reasons, scores)
+    return timed
+
+
+def summary(
+    champion: str, artefact: Artefact, train_s: float, seconds: list[float],
+    without_reasons: list[float], scores: pd.DataFrame,
+) -> dict:  # fmt: skip
+    """One champion's figures."""
     n = len(scores)
     total, bare = statistics.median(seconds), statistics.median(without_reasons)
-    figures = {
+    return {
         "champion": champion,
         "smes": n,
         "train_seconds": round(train_s, 1),
@@ -80,7 +101,6 @@ def time_scoring(champion: str, frames, dates, repeats: int) -> tuple[dict, pd.D
             "records"
         ),
     }
-    return figures, scores
 
 
 def time_write_back(args: argparse.Namespace, frames, scores: pd.DataFrame, as_of) -> dict:
@@ -147,19 +167,24 @@ def main() -> None:
     frames, dates, about = market_frames(args.businesses, args.generator_seed)
     figures: dict = {"marketplace": about, "score_as_of": str(dates[1].date()), "runs": []}
     command = command_line()
-    scores = None
+    artefacts, trained = {}, {}
     for champion in args.champions.split(","):
-        print(f"[{champion}] training (2 folds) and timing score x{args.repeats}", flush=True)
-        run, champion_scores = time_scoring(champion, frames, dates, args.repeats)
+        print(f"[{champion}] training (2 folds)", flush=True)
+        artefacts[champion], trained[champion] = train(champion, frames, dates)
+    print(f"timing score x{args.repeats}, the champions in turn", flush=True)
+    timed = time_rounds(artefacts, frames, dates[1], args.repeats)
+    for champion, (seconds, without_reasons, champion_scores) in timed.items():
+        run = summary(
+            champion, artefacts[champion], trained[champion], seconds, without_reasons,
+            champion_scores,
+        )  # fmt: skip
         figures["runs"].append(run)
-        scores = champion_scores if scores is None else scores
         print(
             f"[{champion}] {run['smes']} SMEs in {run['score_seconds_median']} s "
             f"({run['smes_per_second']}/s; reasons {run['reasons_seconds']} s)",
             flush=True,
         )
-        write_result("score_benchmark", figures, command=command,
-                     generator_version=generator_version())  # fmt: skip
+    scores = next(iter(timed.values()))[2] if timed else None
     if not args.no_write and scores is not None:
         figures["write_back"] = write = time_write_back(args, frames, scores, dates[1])
         print(f"write-back: {write}", flush=True)
