@@ -64,20 +64,18 @@ def time_rounds(
     """Per champion, ``score`` with reasons and without, round by round: every round times
     each champion once, so they meet the same phases of a shared machine (its speed drifts
     by a third over minutes) and the tree champion is a reference measured beside them."""
-    timed: dict[str, tuple[list[float], list[float], pd.DataFrame]] = {
-        champion: ([], [], pd.DataFrame()) for champion in artefacts
-    }
+    seconds: dict[str, list[float]] = {champion: [] for champion in artefacts}
+    without_reasons: dict[str, list[float]] = {champion: [] for champion in artefacts}
+    scores: dict[str, pd.DataFrame] = {}
     for _ in range(repeats):
         for champion, artefact in artefacts.items():
-            seconds, without_reasons, _ = timed[champion]
             t = time.perf_counter()
-            scores = score(artefact, frames, as_of)
-            seconds.append(time.perf_counter() - t)
+            scores[champion] = score(artefact, frames, as_of)
+            seconds[champion].append(time.perf_counter() - t)
             t = time.perf_counter()
             score(artefact, frames, as_of, with_reasons=False)
-            without_reasons.append(time.perf_counter() - t)
-            timed[champion] = (seconds, without_reasons, scores)
-    return timed
+            without_reasons[champion].append(time.perf_counter() - t)
+    return {c: (seconds[c], without_reasons[c], scores.get(c, pd.DataFrame())) for c in artefacts}
 
 
 def summary(

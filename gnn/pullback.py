@@ -162,10 +162,13 @@ def path_gradient(
     :func:`copy_positions` in the plan ``forward`` ran on."""
     hidden = member.config.hidden
     levels = len(member.convs)
+    # The embedding's part for each level's output: every level with jumping knowledge
+    # "cat", the last alone otherwise.
     parts: list[Tensor | None] = [None] * levels + [embedding_grad]
     if member.config.jumping_knowledge == "cat":
         parts = list(torch.split(embedding_grad, hidden, dim=-1))
-    grad = embedding_grad if parts[-1] is None else parts[-1]
+    grad = parts[-1]
+    assert grad is not None
     target_rows = torch.arange(grad.shape[0])
     for layer in range(levels - 1, -1, -1):
         step = blocks.layers[layer]

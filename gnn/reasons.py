@@ -353,12 +353,10 @@ def named_counterparties(*parts: Pulls) -> dict[int, list[int]]:
     key, node, value = key[first], node[first], np.add.reduceat(value, first)
     positive = value > 0
     key, node, value = key[positive], node[positive], value[positive]
-    order = np.lexsort((node, -value, key))
-    key, node = key[order], node[order]
-    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
-    rank = np.arange(len(key)) - np.repeat(starts, np.diff(np.r_[starts, len(key)]))
+    # Within a key the entries are in graph order, so ties go to the lower position.
+    top = _top_per_row(key, value, MAX_NAMED)
     named: dict[int, list[int]] = {}
-    for k, n in zip(key[rank < MAX_NAMED].tolist(), node[rank < MAX_NAMED].tolist(), strict=True):
+    for k, n in zip(key[top].tolist(), node[top].tolist(), strict=True):
         named.setdefault(k, []).append(n)
     return named
 
@@ -452,7 +450,8 @@ def _unit_columns(
 
 
 def _top_per_row(rows: np.ndarray, values: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the ``k`` largest ``values`` within each ``rows`` group."""
+    """Indices of the ``k`` largest ``values`` within each ``rows`` group, group by group and
+    largest first (ties in their input order)."""
     order = np.lexsort((-values, rows))
     rows_sorted = rows[order]
     starts = np.flatnonzero(np.r_[True, rows_sorted[1:] != rows_sorted[:-1]])
@@ -647,7 +646,7 @@ def _reduce_pass(
     matrices: list[torch.Tensor],
     contributions: np.ndarray,
     picked: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> Pulls:
     """One pass of Integrated Gradients into units: each row ``[F] -> [U]`` by the unit
     matrix of its relation to its target (linear, so a target's contribution is the sum of
     its rows' pulls), added to ``contributions`` in place. A pass holds its targets' rows

@@ -149,7 +149,7 @@ def plan_layers(
         order = np.arange(len(outputs) * slots).reshape(slots, len(outputs)).T.ravel()
         gather = stacked[order]
         plans.append(LayerPlan(torch.from_numpy(keep), _csr(gather), _csr(gather.T.tocsr())))
-    return ReceptivePlan(rows[0], plans, int(matrices[0].shape[0]), tuple(rows))
+    return ReceptivePlan(rows[0], plans, operators.num_nodes, tuple(rows))
 
 
 def _keys(owner: np.ndarray, node: np.ndarray, num_nodes: int) -> np.ndarray:

@@ -27,20 +27,22 @@ def _strings(values: Any) -> pa.Array | pa.ChunkedArray:
     return pa.array(series)
 
 
+def _numpy(found: pa.Array | pa.ChunkedArray, missing: object) -> np.ndarray:
+    """A kernel's result as numpy, nulls (ids that were null) as ``missing``."""
+    if isinstance(found, pa.ChunkedArray):
+        found = found.combine_chunks()
+    return found.fill_null(missing).to_numpy(zero_copy_only=False)
+
+
 def positions(values: pd.Series | pd.Index | Sequence[str], index: pd.Index) -> np.ndarray:
     """``int64 [len(values)]``: each value's position in ``index`` (unique), -1 when it is
     not there; what ``index.get_indexer(values.astype(str))`` returns."""
     if not index.is_unique:
         raise ValueError("positions need an index without duplicate ids")
     found = pc.index_in(_strings(values), value_set=_strings(index))
-    if isinstance(found, pa.ChunkedArray):
-        found = found.combine_chunks()
-    return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    return _numpy(found, -1).astype(np.int64)
 
 
 def member(values: pd.Series | pd.Index | Sequence[str], index: pd.Index) -> np.ndarray:
     """``bool [len(values)]``: which values are in ``index``; ``values.astype(str).isin(index)``."""
-    found = pc.is_in(_strings(values), value_set=_strings(index))
-    if isinstance(found, pa.ChunkedArray):
-        found = found.combine_chunks()
-    return found.fill_null(False).to_numpy(zero_copy_only=False).astype(bool)
+    return _numpy(pc.is_in(_strings(values), value_set=_strings(index)), False).astype(bool)

@@ -15,12 +15,14 @@ from gnn.data import SnapshotFrames
 from gnn.evaluate import FeatureSet
 from gnn.reason_codes import RELATIONS, UNIT_INDEX, UNITS, catalogue, code_of, unit_of
 from gnn.reasons import (
+    MAX_NAMED,
     MAX_REASONS,
     NodeAttributions,
     TradeIndex,
     explain,
     gnn_readout,
     integrated_gradients,
+    named_counterparties,
     rank_units,
     unit_matrix,
 )
@@ -197,3 +199,20 @@ def test_graph_reasons_sum_each_targets_own_attribution_rows_by_unit(trained) ->
         assert [unit_by_code[r.code] for r in own] == top.tolist()
         got = [r.contribution for r in own]
         np.testing.assert_allclose(got, expected[i, top], rtol=1e-4, atol=1e-6)
+
+
+def test_named_counterparties_sum_both_parts_and_keep_the_largest_positive_first() -> None:
+    """Per (target, unit) key: a counterparty's pulls add up over the trees' and the graph
+    model's parts, only a positive sum names it, at most MAX_NAMED are named, largest first,
+    and ties go to the lower graph position."""
+    trees = (np.array([7, 7, 7, 9]), np.array([40, 41, 42, 40]), np.array([0.5, 0.3, -0.2, 1.0]))
+    graph = (
+        np.array([7, 7, 7, 7, 7, 9]),
+        np.array([40, 42, 43, 44, 45, 40]),
+        np.array([-0.4, 0.6, 0.3, 0.3, -0.1, -1.5]),
+    )
+    named = named_counterparties(trees, graph)
+    # key 7: 40 -> 0.1, 41 -> 0.3, 42 -> 0.4, 43 -> 0.3, 44 -> 0.3, 45 -> -0.1
+    assert MAX_NAMED == 3
+    assert named == {7: [42, 41, 43]}  # key 9 sums to -0.5: nobody named
+    assert named_counterparties(trees) == {7: [40, 41], 9: [40]}
