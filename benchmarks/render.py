@@ -137,10 +137,12 @@ def render_score_benchmark(figures: Mapping[str, Any]) -> list[str]:
     if back:
         # Results before warm-up runs were listed held one warm-up write.
         warm = back.get("warm_up_seconds_runs", [back.get("warm_up_seconds")])
+        writers = back.get("writers", 1)  # results before concurrent writers wrote one at a time
         lines += [
             "",
-            f"Write-back to Neo4j (`graph.scores.write_scores`, batches of "
-            f"{fmt(back['batch_size'])}), as nightly runs: each write a new score date, "
+            f"Write-back to Neo4j (`graph.scores.write_scores`, batches of at most "
+            f"{fmt(back['batch_size'])}, {writers} written at once, committed in order), as "
+            "nightly runs: each write a new score date, "
             f"creating its `:Score` nodes and history links. {fmt(back['written'])} scores in "
             f"{fmt(back['seconds_median'])} s, {fmt(back['smes_per_second'])} SMEs/s (runs: "
             f"{', '.join(fmt(x) for x in back['seconds_runs'])} s), on a warm server: after "

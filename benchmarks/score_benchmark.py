@@ -106,7 +106,7 @@ def time_write_back(args: argparse.Namespace, frames, scores: pd.DataFrame, as_o
     import neo4j
 
     from graph.load import load_frames
-    from graph.scores import write_scores
+    from graph.scores import WRITERS, write_scores
     from graph.server import local
 
     work = Path(args.work_dir or tempfile.mkdtemp(prefix="tradegraph-score-bench-"))
@@ -138,6 +138,7 @@ def time_write_back(args: argparse.Namespace, frames, scores: pd.DataFrame, as_o
             "seconds_runs": [round(s, 2) for s in timed],
             "smes_per_second": round(result.written / median),
             "batch_size": 5_000,
+            "writers": WRITERS,
         }
     finally:
         driver.close()

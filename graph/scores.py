@@ -9,12 +9,19 @@ of :mod:`gnn.reason_codes`.
 Writes go in batches and are idempotent per (business, as_of, model_version): rerunning a run
 updates its ``Score`` nodes in place instead of adding more. Each write-back records a
 ``(:ScoreRun)`` (:mod:`graph.score_runs`), so a run that stopped part-way is visible.
+
+A server runs one transaction on one core, so a write-back runs ``writers`` batches at once
+(:func:`write_in_order`); their commits still go in batch order, so the businesses a stopped run
+wrote are always its first batches and its ``written`` counts exactly those.
 """
 
 from __future__ import annotations
 
 import logging
+import math
+import threading
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +37,8 @@ logger = logging.getLogger(__name__)
 SCORE_FRAME_COLUMNS = ["business_id", "pd", "score", "grade", "reasons"]
 #: Optional columns, written as empty lists when a frame lacks them.
 REASON_COLUMNS = ["reason_codes", "reason_details"]
+#: Transactions a write-back runs at once: two keep both cores of a small server busy.
+WRITERS = 2
 
 
 @dataclass(frozen=True)
@@ -78,20 +87,31 @@ def write_scores(
     *,
     scored_at: pd.Timestamp | None = None,
     batch_size: int = 5_000,
+    writers: int = WRITERS,
     database: str | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> WriteResult:
     """Write ``scores`` (columns ``business_id, pd, score, grade, reasons`` and, when present,
     ``reason_codes, reason_details``) for one run.
 
-    Businesses missing from Neo4j are counted in ``unknown`` and skipped. ``progress(n)`` is
-    called after each batch with the rows it held. The run is recorded as a ``(:ScoreRun)``
-    (see :mod:`graph.score_runs`); when a batch fails, the run is left incomplete and
+    Batches hold at most ``batch_size`` scores and are made small enough that each of the
+    ``writers`` concurrent transactions gets one (:func:`write_in_order`). Businesses missing
+    from Neo4j are counted in ``unknown`` and skipped. ``progress(n)`` is called after each
+    batch commits with the rows it held. The run is recorded as a ``(:ScoreRun)`` (see
+    :mod:`graph.score_runs`); when a batch fails, the run is left incomplete and
     :class:`~graph.score_runs.ScoreRunIncompleteError` says so.
     """
     missing = [c for c in SCORE_FRAME_COLUMNS if c not in scores.columns]
     if missing:
         raise ValueError(f"scores frame lacks columns {missing}: pass the output of gnn.scoring")
+    if writers < 1 or batch_size < 1:
+        raise ValueError(f"writers ({writers}) and batch_size ({batch_size}) must be at least 1")
+    repeated = scores["business_id"].astype(str).duplicated()
+    if repeated.any():
+        raise ValueError(
+            f"scores frame names {int(repeated.sum())} businesses more than once (first: "
+            f"{scores['business_id'][repeated].iloc[0]}): a run writes one score per business"
+        )
     stamp = epoch_micros(as_utc(as_of))
     at = epoch_micros(as_utc(scored_at) if scored_at is not None else pd.Timestamp.now(tz="UTC"))
     run(driver, cypher.SCORE_CONSTRAINT, database)
@@ -104,19 +124,18 @@ def write_scores(
         total=len(rows) - n_unknown, database=database,
     )  # fmt: skip
     params = {"as_of": stamp, "scored_at": at, "model_version": model_version}
-    done = 0
-    try:
-        for start in range(0, len(rows), batch_size):
-            batch = rows[start : start + batch_size]
-            _write_batch(driver, batch, params, run_id, database)
-            done += len(batch)
-            if progress is not None:
-                progress(len(batch))
-    except BaseException as err:
+    size = max(1, min(batch_size, math.ceil(len(rows) / writers)))
+    batches = [rows[start : start + size] for start in range(0, len(rows), size)]
+    written = write_in_order(
+        driver, batches, params, run_id, database=database, writers=writers, progress=progress
+    )
+    if written.error is not None:
         score_runs.fail_run(driver, run_id, database=database)
-        if isinstance(err, Exception):
-            raise score_runs.ScoreRunIncompleteError(run_id, done, len(rows), err) from err
-        raise
+        if isinstance(written.error, Exception):
+            raise score_runs.ScoreRunIncompleteError(
+                run_id, written.rows, len(rows), written.error
+            ) from written.error
+        raise written.error
     score_runs.finish_run(driver, run_id, status="complete", database=database)
     logger.info("score run %s complete: %d written, %d unknown", run_id, len(rows) - n_unknown,
                 n_unknown)  # fmt: skip
@@ -130,21 +149,86 @@ def write_batch(
     tx.run(cypher.WRITE_SCORES, rows=batch, **params).consume()
 
 
-def _write_batch(
+class _EarlierBatchFailed(Exception):
+    """Rolls a batch back because a batch before it did not commit."""
+
+
+@dataclass(frozen=True)
+class OrderedWrite:
+    """What :func:`write_in_order` committed: the first ``batches`` (``rows`` scores), and the
+    error that stopped it (``None`` when every batch committed)."""
+
+    batches: int
+    rows: int
+    error: BaseException | None
+
+
+def write_in_order(
     driver: neo4j.Driver,
-    batch: list[dict[str, Any]],
+    batches: list[list[dict[str, Any]]],
     params: dict[str, Any],
     run_id: str,
-    database: str | None,
-) -> None:
-    """The batch's scores and its count on the run, in one transaction."""
+    *,
+    database: str | None = None,
+    writers: int = WRITERS,
+    progress: Callable[[int], None] | None = None,
+) -> OrderedWrite:
+    """Write ``batches`` in up to ``writers`` concurrent transactions, committing in order.
 
-    def work(tx: neo4j.ManagedTransaction) -> None:
-        write_batch(tx, batch, params)
-        score_runs.advance(tx, run_id, [r["business_id"] for r in batch])
+    Each transaction writes its batch at once, then waits for the batch before it to commit
+    before it counts itself into the run (:func:`graph.score_runs.advance`) and commits. So
+    the writes overlap but the commits keep batch order: once a batch fails, no later batch
+    commits, and what a stopped run left in Neo4j is a prefix of its batches. Batches must
+    name different businesses, or a later one could wait on locks an earlier one needs.
+    """
+    settled = [threading.Event() for _ in batches]
+    committed = [False] * len(batches)
+    stop = threading.Event()
 
-    with session(driver, database) as s:
-        s.execute_write(work)
+    def write_one(index: int) -> None:
+        batch = batches[index]
+
+        def work(tx: neo4j.ManagedTransaction) -> None:
+            if stop.is_set():
+                raise _EarlierBatchFailed
+            write_batch(tx, batch, params)
+            if index:
+                settled[index - 1].wait()
+            if stop.is_set() or (index and not committed[index - 1]):
+                raise _EarlierBatchFailed
+            score_runs.advance(tx, run_id, [r["business_id"] for r in batch])
+
+        try:
+            with session(driver, database) as s:
+                s.execute_write(work)
+            committed[index] = True
+        finally:
+            settled[index].set()
+
+    done, rows, error = 0, 0, None
+    with ThreadPoolExecutor(max_workers=writers, thread_name_prefix="score-writer") as pool:
+        futures: list[Future[None]] = [pool.submit(write_one, i) for i in range(len(batches))]
+        try:
+            for future, batch in zip(futures, batches, strict=True):
+                try:
+                    future.result()
+                except _EarlierBatchFailed:
+                    continue
+                except Exception as err:
+                    stop.set()
+                    error = error or err
+                    continue
+                if error is None:
+                    done, rows = done + 1, rows + len(batch)
+                    if progress is not None:
+                        progress(len(batch))
+        except BaseException as interrupt:  # Ctrl-C while waiting: let no later batch commit
+            stop.set()
+            pool.shutdown(wait=True, cancel_futures=True)
+            done = committed.index(False) if False in committed else len(committed)
+            rows = sum(len(b) for b in batches[:done])
+            return OrderedWrite(done, rows, interrupt)
+    return OrderedWrite(done, rows, error)
 
 
 def read_latest_score(

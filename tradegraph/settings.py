@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     #: page cache (``neo4j_heap``, ``neo4j_pagecache``), so keep the three under its memory.
     spark_memory: str = "3g"
     batch_size: int = 10_000
+    #: Concurrent write transactions of a score write-back (commits stay in batch order);
+    #: more suit a server with more cores.
+    score_writers: int = Field(default=2, ge=1)
     api_key: SecretStr | None = None
     api_max_batch: int = 1000
     torch_threads: int | None = None  # CPU threads for training/scoring; None: torch's default

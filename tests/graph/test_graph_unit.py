@@ -39,13 +39,14 @@ def test_write_scores_sends_library_statements_with_rows_as_parameters() -> None
     result = write_scores(driver, _scores(5), AS_OF, "m1", batch_size=2)  # type: ignore[arg-type]
     assert result.written == 5
     assert all(call.text in KNOWN_STATEMENTS for call in driver.calls)
-    batches = driver.statements(cypher.WRITE_SCORES)
-    assert [len(c.params["rows"]) for c in batches] == [2, 2, 1]
+    batches = driver.statements(cypher.WRITE_SCORES)  # written concurrently, in any order
+    assert sorted(len(c.params["rows"]) for c in batches) == [1, 2, 2]
     assert all(c.mode == "write" for c in batches)
-    row = batches[0].params["rows"][0]
+    row = next(c for c in batches if c.params["rows"][0]["business_id"] == "B0").params["rows"][0]
     assert row["reason_codes"] == ["SALES_TREND"] and row["reasons"] == ["Sales fell by 38%"]
     assert "B0" not in cypher.WRITE_SCORES  # values travel as parameters, never in the text
-    # the run is started, advanced in each batch's own write transaction, then completed
+    # the run is started, advanced in each batch's own write transaction in batch order,
+    # then completed
     order = [c.text for c in driver.calls]
     assert order.index(cypher.START_SCORE_RUN) < order.index(cypher.WRITE_SCORES)
     advances = driver.statements(cypher.ADVANCE_SCORE_RUN)
@@ -58,10 +59,9 @@ def test_a_failed_batch_marks_the_run_failed_and_says_how_far_it_got() -> None:
     driver = RecordingDriver(answers=[("RETURN count(id) AS unknown", [{"unknown": 0}])])
     write_scores(driver, _scores(2), AS_OF, "m1", batch_size=2)  # type: ignore[arg-type]
     driver.calls.clear()
-    writes = iter(range(10))
 
     def second_batch_fails(params):
-        if next(writes) == 1:
+        if params["rows"][0]["business_id"] == "B2":
             raise neo4j.exceptions.ServiceUnavailable("gone")
         return []
 
@@ -70,6 +70,17 @@ def test_a_failed_batch_marks_the_run_failed_and_says_how_far_it_got() -> None:
         write_scores(driver, _scores(5), AS_OF, "m1", batch_size=2)  # type: ignore[arg-type]
     last = driver.calls[-1]
     assert last.text == cypher.FINISH_SCORE_RUN and last.params["status"] == "failed"
+    # the batch after the failed one was rolled back before it counted itself in
+    advances = driver.statements(cypher.ADVANCE_SCORE_RUN)
+    assert [c.params["ids"] for c in advances] == [["B0", "B1"]]
+
+
+def test_write_scores_refuses_a_business_named_twice_before_writing() -> None:
+    driver = RecordingDriver()
+    scores = pd.concat([_scores(3), _scores(1)], ignore_index=True)
+    with pytest.raises(ValueError, match="names 1 businesses more than once .first: B0"):
+        write_scores(driver, scores, AS_OF, "m1")  # type: ignore[arg-type]
+    assert driver.calls == []
 
 
 def test_library_queries_run_their_file_text_with_bound_parameters_after_a_read_plan() -> None:

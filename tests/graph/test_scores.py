@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+
 import pandas as pd
 import pytest
 
+import graph.scores
 from graph.load import load_frames
+from graph.score_runs import ScoreRunIncompleteError, latest_run
 from graph.scores import (
     grade_counts,
     read_latest_score,
@@ -118,3 +122,38 @@ def test_scores_without_codes_are_written_with_empty_ones(neo4j_driver) -> None:
     write_scores(neo4j_driver, _scores(ids), D1, "m1")
     latest = read_latest_score(neo4j_driver, ids[0])
     assert latest is not None and latest["reason_codes"] == [] and latest["reasons"]
+
+
+def test_concurrent_batches_commit_in_order_so_a_failure_keeps_only_earlier_ones(
+    neo4j_driver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches are written by concurrent transactions; when the first one fails after the
+    second has finished writing, the second must still not commit."""
+    ids = _load(neo4j_driver)
+    real = graph.scores.write_batch
+    second_written = threading.Event()
+
+    def writer(tx, batch, params) -> None:
+        real(tx, batch, params)
+        if batch[0]["business_id"] == ids[4]:
+            second_written.set()
+        elif batch[0]["business_id"] == ids[0]:
+            assert second_written.wait(10), "the batches were not written concurrently"
+            raise ConnectionResetError("connection to Neo4j lost mid-batch")
+
+    monkeypatch.setattr(graph.scores, "write_batch", writer)
+    with pytest.raises(ScoreRunIncompleteError, match="0 of 12") as failure:
+        write_scores(neo4j_driver, _scores(ids), D1, "m1", batch_size=4, writers=2)
+    assert isinstance(failure.value.__cause__, ConnectionResetError)  # not a timed-out wait
+    assert _count(neo4j_driver, "MATCH (s:Score) RETURN count(s)") == 0
+    assert _count(neo4j_driver, "MATCH (b:Business) WHERE b.risk_pd IS NOT NULL "
+                                "RETURN count(b)") == 0  # fmt: skip
+    run = latest_run(neo4j_driver)
+    assert run is not None and (run.status, run.written) == ("failed", 0)
+
+    monkeypatch.undo()  # the same run with three writers completes, every batch counted once
+    result = write_scores(neo4j_driver, _scores(ids), D1, "m1", batch_size=4, writers=3)
+    assert result.written == len(ids)
+    run = latest_run(neo4j_driver)
+    assert run is not None and (run.status, run.written, run.total) == ("complete", 12, 12)
+    assert _count(neo4j_driver, "MATCH (:Business)-[:SCORED]->(s:Score) RETURN count(s)") == 12

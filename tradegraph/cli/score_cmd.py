@@ -103,8 +103,8 @@ def _write_back(settings: Settings, scores: pd.DataFrame, d: pd.Timestamp, versi
             try:
                 result = write_scores(
                     driver, scores, d, version,
-                    batch_size=settings.batch_size, database=settings.neo4j_database,
-                    progress=lambda n: bar.advance(task, n),
+                    batch_size=settings.batch_size, writers=settings.score_writers,
+                    database=settings.neo4j_database, progress=lambda n: bar.advance(task, n),
                 )  # fmt: skip
             except ScoreRunIncompleteError as error:
                 fail(str(error), EXIT_FAILURE)
