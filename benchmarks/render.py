@@ -123,16 +123,39 @@ def render_score_benchmark(figures: Mapping[str, Any]) -> list[str]:
         [
             r["champion"], r["smes"], r["score_seconds_median"],
             r["without_reasons_seconds_median"], r["reasons_seconds"], r["smes_per_second"],
-            r.get("end_to_end_smes_per_second"), r["gnn_members"],
+            r.get("end_to_end_smes_per_second"), r["gnn_members"], r.get("gc_seconds_median"),
             ", ".join(fmt(x) for x in r["score_seconds_runs"]),
         ]
         for r in figures.get("runs", [])
     ]  # fmt: skip
     lines += table(
         ["champion", "SMEs", "score + reasons (s)", "without reasons (s)", "reasons (s)",
-         "SMEs/s", "SMEs/s with write-back", "GraphSAGE members", "runs (s)"],
+         "SMEs/s", "SMEs/s with write-back", "GraphSAGE members", "of which GC pauses (s)",
+         "runs (s)"],
         rows,
     )  # fmt: skip
+    unfrozen = [r for r in figures.get("runs", []) if "unfrozen_score_seconds_median" in r]
+    if unfrozen:
+        lines += [
+            "",
+            "Reference in the same rounds, every object back in the garbage collector's reach: "
+            + "; ".join(
+                f"{r['champion']} {fmt(r['unfrozen_score_seconds_median'])} s (GC pauses "
+                f"{fmt(r['unfrozen_gc_seconds_median'])} s)"
+                for r in unfrozen
+            )
+            + ".",
+        ]
+    if "long_lived_frozen" in figures:
+        lines += [
+            "",
+            "The snapshot and imports were "
+            + ("moved out of the garbage collector's reach (`tradegraph.long_lived`), as "
+               "`tradegraph score` does; *GC pauses* is the collector's time inside each score."
+               if figures["long_lived_frozen"] else
+               "left in the garbage collector's reach (`--no-freeze`); *GC pauses* is the "
+               "collector's time inside each score."),
+        ]  # fmt: skip
     back = figures.get("write_back")
     if back:
         # Results before warm-up runs were listed held one warm-up write.
@@ -145,7 +168,13 @@ def render_score_benchmark(figures: Mapping[str, Any]) -> list[str]:
             "nightly runs: each write a new score date, "
             f"creating its `:Score` nodes and history links. {fmt(back['written'])} scores in "
             f"{fmt(back['seconds_median'])} s, {fmt(back['smes_per_second'])} SMEs/s (runs: "
-            f"{', '.join(fmt(x) for x in back['seconds_runs'])} s), on a warm server: after "
+            f"{', '.join(fmt(x) for x in back['seconds_runs'])} s"
+            + (
+                f"; GC pauses {fmt(back['gc_seconds_median'])} s"
+                if "gc_seconds_median" in back
+                else ""
+            )
+            + "), on a warm server: after "
             f"{len(warm)} warm-up writes of {', '.join(fmt(x) for x in warm)} s, the first on "
             "the freshly started server, whose JVM runs its first writes interpreted. *SMEs/s "
             "with write-back* divides each champion's SMEs by its scoring median plus this "

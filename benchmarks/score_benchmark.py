@@ -12,20 +12,28 @@ interpreter: the same write took 3.4, 1.8, 1.6 and 1.3 s before settling near 0.
 2-core machine, and a serving server that a nightly run writes to has long been warm. The
 median over ``--repeats`` writes after them is the figure; the warm-up times are kept beside
 it. Each champion's ``end_to_end_smes_per_second`` is its SMEs over its scoring median plus
-the write median: what ``tradegraph score`` does with the frames in hand.
+the write median: what ``tradegraph score`` does with the frames in hand. Like ``tradegraph
+score`` once its snapshot is read, the benchmark moves what it holds out of the garbage
+collector's reach (:func:`tradegraph.long_lived.freeze_long_lived`) unless ``--no-freeze``;
+``gc_seconds_median`` is the time collections paused each score (and each write), timed
+through ``gc.callbacks``. ``--unfrozen-reference`` also times, in the same rounds, each score
+with everything back in the collector's reach: the reference for what the freeze saves.
 
-Run: ``python benchmarks/score_benchmark.py [--champions trees_own_cp,hybrid,graphsage]``;
+Run: ``python benchmarks/score_benchmark.py [--champions trees_own_cp,hybrid,graphsage]
+[--unfrozen-reference]``;
 figures go to ``benchmarks/results/score_benchmark.json``.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import shutil
 import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -37,6 +45,7 @@ from results_io import command_line, generator_version, write_result
 from gnn.artefact import Artefact
 from gnn.scoring import TrainingConfig, score, train_models
 from gnn.selection import ModelConfig, SelectionConfig
+from tradegraph.long_lived import freeze_long_lived
 
 MODELS_FOR = {
     "trees_own": ("trees_own",),
@@ -58,39 +67,87 @@ def train(champion: str, frames, dates) -> tuple[Artefact, float]:
     return artefact, time.perf_counter() - started
 
 
+class CollectorPauses:
+    """Seconds the garbage collector has paused this process since it was made (all
+    generations), through ``gc.callbacks``; :meth:`close` stops counting."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._started = 0.0
+        gc.callbacks.append(self._on)
+
+    def _on(self, phase: str, _info: dict) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.seconds += time.perf_counter() - self._started
+
+    def close(self) -> None:
+        gc.callbacks.remove(self._on)
+
+
+@dataclass
+class Timings:
+    """One champion's timed rounds: ``score`` with reasons (``seconds``) and the collector's
+    pauses inside it (``gc``), without reasons, and the same with reasons with everything back
+    in the collector's reach (``unfrozen``; the reference, when asked for)."""
+
+    seconds: list[float] = field(default_factory=list)
+    gc: list[float] = field(default_factory=list)
+    without_reasons: list[float] = field(default_factory=list)
+    unfrozen: list[float] = field(default_factory=list)
+    unfrozen_gc: list[float] = field(default_factory=list)
+    scores: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+def timed_score(artefact: Artefact, frames, as_of) -> tuple[float, float, pd.DataFrame]:
+    """``(seconds, collector's pauses, scores)`` of one ``score`` with reasons."""
+    pauses = CollectorPauses()
+    t = time.perf_counter()
+    scores = score(artefact, frames, as_of)
+    seconds = time.perf_counter() - t
+    pauses.close()
+    return seconds, pauses.seconds, scores
+
+
 def time_rounds(
-    artefacts: dict[str, Artefact], frames, as_of, repeats: int
-) -> dict[str, tuple[list[float], list[float], pd.DataFrame]]:
-    """Per champion, ``score`` with reasons and without, round by round: every round times
-    each champion once, so they meet the same phases of a shared machine (its speed drifts
-    by a third over minutes) and the tree champion is a reference measured beside them."""
-    seconds: dict[str, list[float]] = {champion: [] for champion in artefacts}
-    without_reasons: dict[str, list[float]] = {champion: [] for champion in artefacts}
-    scores: dict[str, pd.DataFrame] = {}
+    artefacts: dict[str, Artefact], frames, as_of, repeats: int, *, unfrozen_reference: bool
+) -> dict[str, Timings]:
+    """Per champion, round by round: every round times each champion once, so they meet the
+    same phases of a shared machine (its speed drifts by a third over minutes) and the tree
+    champion is a reference measured beside them. With ``unfrozen_reference``, each round
+    also scores each champion with the long-lived objects unfrozen, then freezes them again."""
+    timings = {champion: Timings() for champion in artefacts}
     for _ in range(repeats):
         for champion, artefact in artefacts.items():
-            t = time.perf_counter()
-            scores[champion] = score(artefact, frames, as_of)
-            seconds[champion].append(time.perf_counter() - t)
+            timing = timings[champion]
+            if unfrozen_reference:
+                gc.unfreeze()
+                seconds, paused, _ = timed_score(artefact, frames, as_of)
+                timing.unfrozen.append(seconds)
+                timing.unfrozen_gc.append(paused)
+                freeze_long_lived()
+            seconds, paused, timing.scores = timed_score(artefact, frames, as_of)
+            timing.seconds.append(seconds)
+            timing.gc.append(paused)
             t = time.perf_counter()
             score(artefact, frames, as_of, with_reasons=False)
-            without_reasons[champion].append(time.perf_counter() - t)
-    return {c: (seconds[c], without_reasons[c], scores.get(c, pd.DataFrame())) for c in artefacts}
+            timing.without_reasons.append(time.perf_counter() - t)
+    return timings
 
 
-def summary(
-    champion: str, artefact: Artefact, train_s: float, seconds: list[float],
-    without_reasons: list[float], scores: pd.DataFrame,
-) -> dict:  # fmt: skip
+def summary(champion: str, artefact: Artefact, train_s: float, timing: Timings) -> dict:
     """One champion's figures."""
+    scores = timing.scores
     n = len(scores)
-    total, bare = statistics.median(seconds), statistics.median(without_reasons)
-    return {
+    total, bare = statistics.median(timing.seconds), statistics.median(timing.without_reasons)
+    figures = {
         "champion": champion,
         "smes": n,
         "train_seconds": round(train_s, 1),
         "score_seconds_median": round(total, 2),
-        "score_seconds_runs": [round(s, 2) for s in seconds],
+        "score_seconds_runs": [round(s, 2) for s in timing.seconds],
+        "gc_seconds_median": round(statistics.median(timing.gc), 3),
         "without_reasons_seconds_median": round(bare, 2),
         "reasons_seconds": round(total - bare, 2),
         "smes_per_second": round(n / total),
@@ -99,6 +156,10 @@ def summary(
             "records"
         ),
     }
+    if timing.unfrozen:
+        figures["unfrozen_score_seconds_median"] = round(statistics.median(timing.unfrozen), 2)
+        figures["unfrozen_gc_seconds_median"] = round(statistics.median(timing.unfrozen_gc), 3)
+    return figures
 
 
 def time_write_back(args: argparse.Namespace, frames, scores: pd.DataFrame, as_of) -> dict:
@@ -122,12 +183,15 @@ def time_write_back(args: argparse.Namespace, frames, scores: pd.DataFrame, as_o
             driver, frames.businesses, frames.identifiers.iloc[:0], [], None,
             key_fingerprint="score-benchmark",
         )  # fmt: skip
-        runs = []
+        runs, paused = [], []
         for night in range(args.warm_ups + args.repeats):
+            pauses = CollectorPauses()
             t = time.perf_counter()
             day = pd.Timestamp(as_of) + pd.Timedelta(days=night)
             result = write_scores(driver, scores, day, "score-benchmark", batch_size=5_000)
             runs.append(time.perf_counter() - t)
+            pauses.close()
+            paused.append(pauses.seconds)
         warm_ups, timed = runs[: args.warm_ups], runs[args.warm_ups :]
         median = statistics.median(timed)
         return {
@@ -136,6 +200,7 @@ def time_write_back(args: argparse.Namespace, frames, scores: pd.DataFrame, as_o
             "warm_up_seconds_runs": [round(s, 2) for s in warm_ups],
             "seconds_median": round(median, 2),
             "seconds_runs": [round(s, 2) for s in timed],
+            "gc_seconds_median": round(statistics.median(paused[args.warm_ups :]), 3),
             "smes_per_second": round(result.written / median),
             "batch_size": 5_000,
             "writers": WRITERS,
@@ -161,29 +226,41 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=7699)
     parser.add_argument("--work-dir", type=Path)
     parser.add_argument("--no-write", action="store_true", help="skip the write-back")
+    parser.add_argument(
+        "--no-freeze", action="store_true", help="leave the frames in the collector's reach"
+    )
+    parser.add_argument(
+        "--unfrozen-reference",
+        action="store_true",
+        help="also time each score with nothing frozen, in the same rounds",
+    )
     args = parser.parse_args()
 
     frames, dates, about = market_frames(args.businesses, args.generator_seed)
-    figures: dict = {"marketplace": about, "score_as_of": str(dates[1].date()), "runs": []}
+    figures: dict = {
+        "marketplace": about, "score_as_of": str(dates[1].date()),
+        "long_lived_frozen": not args.no_freeze, "runs": [],
+    }  # fmt: skip
     command = command_line()
     artefacts, trained = {}, {}
     for champion in args.champions.split(","):
         print(f"[{champion}] training (2 folds)", flush=True)
         artefacts[champion], trained[champion] = train(champion, frames, dates)
+    if not args.no_freeze:
+        freeze_long_lived()  # as `tradegraph score` does once its model and snapshot are read
     print(f"timing score x{args.repeats}, the champions in turn", flush=True)
-    timed = time_rounds(artefacts, frames, dates[1], args.repeats)
-    for champion, (seconds, without_reasons, champion_scores) in timed.items():
-        run = summary(
-            champion, artefacts[champion], trained[champion], seconds, without_reasons,
-            champion_scores,
-        )  # fmt: skip
+    reference = args.unfrozen_reference and not args.no_freeze
+    timed = time_rounds(artefacts, frames, dates[1], args.repeats, unfrozen_reference=reference)
+    for champion, timing in timed.items():
+        run = summary(champion, artefacts[champion], trained[champion], timing)
         figures["runs"].append(run)
         print(
             f"[{champion}] {run['smes']} SMEs in {run['score_seconds_median']} s "
-            f"({run['smes_per_second']}/s; reasons {run['reasons_seconds']} s)",
+            f"({run['smes_per_second']}/s; reasons {run['reasons_seconds']} s; GC "
+            f"{run['gc_seconds_median']} s, unfrozen {run.get('unfrozen_score_seconds_median')} s)",
             flush=True,
         )
-    scores = next(iter(timed.values()))[2] if timed else None
+    scores = next(iter(timed.values())).scores if timed else None
     if not args.no_write and scores is not None:
         figures["write_back"] = write = time_write_back(args, frames, scores, dates[1])
         print(f"write-back: {write}", flush=True)

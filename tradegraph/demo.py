@@ -132,6 +132,7 @@ def run_demo(
     from loaders.lake import read_lake_snapshot
     from loaders.synthetic import SyntheticConfig, generate_marketplace, write_export
     from tradegraph.exports import write_scores_csv
+    from tradegraph.long_lived import freeze_long_lived
     from tradegraph.report.build import build_report
 
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -208,6 +209,7 @@ def run_demo(
         result.model_dir = getattr(artefact, "folder", None)
 
     with timed("score + write back"):
+        freeze_long_lived()  # what the demo holds lives to its end; as `tradegraph score` does
         prepared = prepare_scores(artefact, score_snap, SCORE_AS_OF)
         scores = score_prepared(prepared)
         write_scores(driver, scores, SCORE_AS_OF, artefact.model_version)

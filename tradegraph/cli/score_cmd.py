@@ -46,6 +46,7 @@ def score_command(
     from gnn.scoring import prepare_scores, score_prepared
     from loaders.lake import LakeError
     from tradegraph.cli.common import configure_torch, console, fail, open_driver, progress
+    from tradegraph.long_lived import freeze_long_lived
     from tradegraph.settings import get_settings
     from tradegraph.sources import read_frames
 
@@ -65,6 +66,7 @@ def score_command(
             snapshot = read_frames(settings, [d], lake=lake, open_driver=open_driver)[d]
     except LakeError as error:
         fail(str(error))
+    freeze_long_lived()  # the imports, model and snapshot live to the end of the run
     with progress() as bar:
         task = bar.add_task("scoring and explaining", total=None)
 
