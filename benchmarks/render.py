@@ -147,15 +147,17 @@ def render_score_benchmark(figures: Mapping[str, Any]) -> list[str]:
             + ".",
         ]
     if "long_lived_frozen" in figures:
+        where = (
+            "moved out of the garbage collector's reach (`tradegraph.long_lived`), as "
+            "`tradegraph score` does"
+            if figures["long_lived_frozen"]
+            else "left in the garbage collector's reach (`--no-freeze`)"
+        )
         lines += [
             "",
-            "The snapshot and imports were "
-            + ("moved out of the garbage collector's reach (`tradegraph.long_lived`), as "
-               "`tradegraph score` does; *GC pauses* is the collector's time inside each score."
-               if figures["long_lived_frozen"] else
-               "left in the garbage collector's reach (`--no-freeze`); *GC pauses* is the "
-               "collector's time inside each score."),
-        ]  # fmt: skip
+            f"The snapshot and imports were {where}; *GC pauses* is the collector's time "
+            "inside each score.",
+        ]
     back = figures.get("write_back")
     if back:
         # Results before warm-up runs were listed held one warm-up write.

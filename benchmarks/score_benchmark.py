@@ -67,23 +67,29 @@ def train(champion: str, frames, dates) -> tuple[Artefact, float]:
     return artefact, time.perf_counter() - started
 
 
-class CollectorPauses:
-    """Seconds the garbage collector has paused this process since it was made (all
-    generations), through ``gc.callbacks``; :meth:`close` stops counting."""
+class Stopwatch:
+    """``with Stopwatch() as watch``: the block's wall ``seconds`` and ``gc_seconds``, the time
+    the garbage collector paused it (all generations, through ``gc.callbacks``)."""
 
     def __init__(self) -> None:
         self.seconds = 0.0
-        self._started = 0.0
+        self.gc_seconds = 0.0
+        self._began = self._collecting = 0.0
+
+    def __enter__(self) -> Stopwatch:
         gc.callbacks.append(self._on)
+        self._began = time.perf_counter()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.seconds = time.perf_counter() - self._began
+        gc.callbacks.remove(self._on)
 
     def _on(self, phase: str, _info: dict) -> None:
         if phase == "start":
-            self._started = time.perf_counter()
+            self._collecting = time.perf_counter()
         else:
-            self.seconds += time.perf_counter() - self._started
-
-    def close(self) -> None:
-        gc.callbacks.remove(self._on)
+            self.gc_seconds += time.perf_counter() - self._collecting
 
 
 @dataclass
@@ -100,16 +106,6 @@ class Timings:
     scores: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
-def timed_score(artefact: Artefact, frames, as_of) -> tuple[float, float, pd.DataFrame]:
-    """``(seconds, collector's pauses, scores)`` of one ``score`` with reasons."""
-    pauses = CollectorPauses()
-    t = time.perf_counter()
-    scores = score(artefact, frames, as_of)
-    seconds = time.perf_counter() - t
-    pauses.close()
-    return seconds, pauses.seconds, scores
-
-
 def time_rounds(
     artefacts: dict[str, Artefact], frames, as_of, repeats: int, *, unfrozen_reference: bool
 ) -> dict[str, Timings]:
@@ -123,16 +119,18 @@ def time_rounds(
             timing = timings[champion]
             if unfrozen_reference:
                 gc.unfreeze()
-                seconds, paused, _ = timed_score(artefact, frames, as_of)
-                timing.unfrozen.append(seconds)
-                timing.unfrozen_gc.append(paused)
+                with Stopwatch() as watch:
+                    score(artefact, frames, as_of)
+                timing.unfrozen.append(watch.seconds)
+                timing.unfrozen_gc.append(watch.gc_seconds)
                 freeze_long_lived()
-            seconds, paused, timing.scores = timed_score(artefact, frames, as_of)
-            timing.seconds.append(seconds)
-            timing.gc.append(paused)
-            t = time.perf_counter()
-            score(artefact, frames, as_of, with_reasons=False)
-            timing.without_reasons.append(time.perf_counter() - t)
+            with Stopwatch() as watch:
+                timing.scores = score(artefact, frames, as_of)
+            timing.seconds.append(watch.seconds)
+            timing.gc.append(watch.gc_seconds)
+            with Stopwatch() as watch:
+                score(artefact, frames, as_of, with_reasons=False)
+            timing.without_reasons.append(watch.seconds)
     return timings
 
 
@@ -185,13 +183,11 @@ def time_write_back(args: argparse.Namespace, frames, scores: pd.DataFrame, as_o
         )  # fmt: skip
         runs, paused = [], []
         for night in range(args.warm_ups + args.repeats):
-            pauses = CollectorPauses()
-            t = time.perf_counter()
             day = pd.Timestamp(as_of) + pd.Timedelta(days=night)
-            result = write_scores(driver, scores, day, "score-benchmark", batch_size=5_000)
-            runs.append(time.perf_counter() - t)
-            pauses.close()
-            paused.append(pauses.seconds)
+            with Stopwatch() as watch:
+                result = write_scores(driver, scores, day, "score-benchmark", batch_size=5_000)
+            runs.append(watch.seconds)
+            paused.append(watch.gc_seconds)
         warm_ups, timed = runs[: args.warm_ups], runs[args.warm_ups :]
         median = statistics.median(timed)
         return {

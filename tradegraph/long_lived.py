@@ -4,7 +4,7 @@ A full collection walks every tracked object. The imports alone (torch, pandas, 
 the Neo4j driver) leave about 455,000 of them, so each full collection takes 0.25-0.3 s on a
 2-core machine (up to 0.4 s once a model is trained in the same process), and scoring the
 default marketplace's book allocates enough (reasons, sentences, result rows) to set one off
-every run: a fifth of the scoring time (``benchmarks/score_benchmark.py
+every run: an eighth to a fifth of the scoring time (``benchmarks/score_benchmark.py
 --unfrozen-reference`` times both in the same rounds). None of those objects is ever garbage
 while the run lasts.
 """
