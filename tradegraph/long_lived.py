@@ -28,7 +28,8 @@ def freeze_long_lived() -> int:
     snapshot. Frozen objects are still freed by reference counting when dropped; only a
     reference cycle among them would outlive its use until exit. Unfreezing at exit lets the
     interpreter's last collection reach them, so extension modules that check for leaks at
-    shutdown (nanobind's) see them freed. Returns how many objects are frozen."""
+    shutdown (nanobind's) see them freed. Returns how many objects were frozen as it returned
+    (frozen objects dropped later leave :func:`gc.get_freeze_count`)."""
     global _unfreeze_registered
     gc.freeze()
     if not _unfreeze_registered:

@@ -29,7 +29,9 @@ def test_objects_alive_at_the_call_are_skipped_by_later_collections() -> None:
     held = _Held()
     assert any(o is held for o in gc.get_objects())
     frozen = freeze_long_lived()
-    assert frozen == gc.get_freeze_count() > 0
+    # Frozen objects that other threads drop leave the permanent generation, so the count can
+    # only have shrunk since the call returned it.
+    assert 0 < gc.get_freeze_count() <= frozen
     assert not any(o is held for o in gc.get_objects())  # a full collection no longer walks it
     made_after = _Held()
     assert any(o is made_after for o in gc.get_objects())
