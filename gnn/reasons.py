@@ -1,7 +1,8 @@
 """Reasons: up to four ranked reasons per business, from the champion's own attributions.
 
 * LightGBM (``trees_own``, ``trees_own_cp`` and the tree part of ``hybrid``): TreeSHAP
-  contributions (``pred_contrib``), for all targets in one call. A counterparty aggregate
+  contributions (``pred_contrib``), for all targets at once, asked once per distinct decision
+  pattern of each tree (:mod:`gnn.treeshap`). A counterparty aggregate
   such as ``buyers_wmean_seller_refund_rate`` is a trade-share weighted mean of the buyers'
   own values, so its contribution is split over those buyers by ``share * (value - typical)``
   (the training median), which names the counterparties that weigh most.
@@ -31,6 +32,7 @@ import pandas as pd
 import scipy.sparse as sp
 import torch
 
+from gnn import treeshap
 from gnn.data import GraphData
 from gnn.model import GraphSAGE, SageBagModel
 from gnn.pullback import (
@@ -147,9 +149,9 @@ def _unit_matrix(columns: tuple[str, ...], relation: str) -> np.ndarray:
 
 
 def tree_contributions(booster: Any, matrix: np.ndarray) -> np.ndarray:
-    """TreeSHAP log-odds contributions ``[n, F]`` (bias column dropped) of a LightGBM model."""
-    contrib = booster.predict(matrix, pred_contrib=True)
-    return np.asarray(contrib)[:, :-1]
+    """TreeSHAP log-odds contributions ``[n, F]`` (bias column dropped) of a LightGBM model
+    (:func:`gnn.treeshap.tree_contributions`: once per distinct decision pattern)."""
+    return treeshap.tree_contributions(booster, matrix)[:, :-1]
 
 
 @dataclass
