@@ -178,9 +178,15 @@ def render_score_benchmark(figures: Mapping[str, Any]) -> list[str]:
             )
             + "), on a warm server: after "
             f"{len(warm)} warm-up writes of {', '.join(fmt(x) for x in warm)} s, the first on "
-            "the freshly started server, whose JVM runs its first writes interpreted. *SMEs/s "
-            "with write-back* divides each champion's SMEs by its scoring median plus this "
-            "median.",
+            "the freshly started server, whose JVM runs its first writes interpreted. "
+            + (
+                "Each champion's scores were written right after they were scored, in the "
+                "same round; *SMEs/s with write-back* divides its SMEs by the median, over "
+                "the rounds, of its score plus that write."
+                if back.get("in_rounds")
+                else "*SMEs/s with write-back* divides each champion's SMEs by its scoring "
+                "median plus this median."
+            ),
         ]
     return lines
 

@@ -3,16 +3,18 @@
 For each champion kind, train it at a light setting (2 folds, the champion forced) on the
 default synthetic marketplace (frames in memory), then time ``gnn.scoring.score`` on the next
 score date: features and graph, prediction, and reasons (TreeSHAP and/or batched Integrated
-Gradients), median over ``--repeats`` rounds that each time every champion once. Then write
-the scores to Neo4j with ``graph.scores.write_scores`` (a server of its own under
-``--work-dir`` unless ``--uri``) as a nightly run does: every write a new score date, so each
-creates its ``:Score`` nodes and links them into each business's history. ``--warm-ups``
-writes come first, because a freshly started server runs its first writes in the JVM's
-interpreter: the same write took 3.4, 1.8, 1.6 and 1.3 s before settling near 0.9 s on this
-2-core machine, and a serving server that a nightly run writes to has long been warm. The
-median over ``--repeats`` writes after them is the figure; the warm-up times are kept beside
-it. Each champion's ``end_to_end_smes_per_second`` is its SMEs over its scoring median plus
-the write median: what ``tradegraph score`` does with the frames in hand. Like ``tradegraph
+Gradients), median over ``--repeats`` rounds that each time every champion once. Each
+champion's scores are written to Neo4j right after they are scored, in the same round, with
+``graph.scores.write_scores`` (a server of its own under ``--work-dir`` unless ``--uri``) as a
+nightly run does: every write a new score date, so each creates its ``:Score`` nodes and links
+them into each business's history. ``--warm-ups`` writes come first, because a freshly
+started server runs its first writes in the JVM's interpreter: the same write took 3.4, 1.8,
+1.6 and 1.3 s before settling near 0.9 s on this 2-core machine, and a serving server that a
+nightly run writes to has long been warm. Each champion's ``end_to_end_smes_per_second`` is
+its SMEs over the median, across rounds, of its score plus the write that followed it: what
+``tradegraph score`` does with the frames in hand, each pair timed in one phase of a machine
+whose speed drifts (writes timed apart from the scores differed from run to run by up to a
+factor of two). Like ``tradegraph
 score`` once its snapshot is read, the benchmark moves what it holds out of the garbage
 collector's reach (:func:`tradegraph.long_lived.freeze_long_lived`) unless ``--no-freeze``;
 ``gc_seconds_median`` is the time collections paused each score (and each write), timed
@@ -27,6 +29,7 @@ figures go to ``benchmarks/results/score_benchmark.json``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import shutil
 import statistics
@@ -45,6 +48,7 @@ from results_io import command_line, generator_version, write_result
 from gnn.artefact import Artefact
 from gnn.scoring import TrainingConfig, score, train_models
 from gnn.selection import ModelConfig, SelectionConfig
+from graph.scores import WriteResult
 from tradegraph.long_lived import freeze_long_lived
 
 MODELS_FOR = {
@@ -95,24 +99,89 @@ class Stopwatch:
 @dataclass
 class Timings:
     """One champion's timed rounds: ``score`` with reasons (``seconds``) and the collector's
-    pauses inside it (``gc``), without reasons, and the same with reasons with everything back
-    in the collector's reach (``unfrozen``; the reference, when asked for)."""
+    pauses inside it (``gc``), without reasons, the same with reasons with everything back
+    in the collector's reach (``unfrozen``; the reference, when asked for), and the write of
+    its scores to Neo4j right after its score (``writes``, when writing)."""
 
     seconds: list[float] = field(default_factory=list)
     gc: list[float] = field(default_factory=list)
     without_reasons: list[float] = field(default_factory=list)
     unfrozen: list[float] = field(default_factory=list)
     unfrozen_gc: list[float] = field(default_factory=list)
+    writes: list[float] = field(default_factory=list)
+    write_gc: list[float] = field(default_factory=list)
     scores: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
+class WriteBack:
+    """A Neo4j of its own under ``--work-dir`` (or ``--uri``) holding the marketplace's
+    businesses, written to as nightly runs: every :meth:`write` a new score date, so each
+    creates its ``:Score`` nodes and links them into each business's history."""
+
+    def __init__(self, args: argparse.Namespace, frames, as_of) -> None:
+        self.args, self.frames, self.as_of = args, frames, pd.Timestamp(as_of)
+        self.nights = 0
+        self.result: WriteResult | None = None
+
+    def __enter__(self) -> WriteBack:
+        import neo4j
+
+        from graph.load import load_frames
+        from graph.server import local
+
+        self.work = Path(self.args.work_dir or tempfile.mkdtemp(prefix="tradegraph-score-bench-"))
+        self.server = self.config = None
+        if self.args.uri:
+            self.driver = neo4j.GraphDatabase.driver(self.args.uri, auth=None)
+        else:
+            self.config = local.LocalServerConfig(
+                data_dir=self.work / "neo4j", bolt_port=self.args.port, apoc=False
+            )
+            self.server = local.start(self.config, say=print)
+            auth = (self.server.user, self.server.password)
+            self.driver = neo4j.GraphDatabase.driver(self.server.uri, auth=auth)
+        load_frames(
+            self.driver, self.frames.businesses, self.frames.identifiers.iloc[:0], [], None,
+            key_fingerprint="score-benchmark",
+        )  # fmt: skip
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        from graph.server import local
+
+        self.driver.close()
+        if self.config is not None:
+            local.stop(self.config)
+            if not self.args.work_dir:
+                shutil.rmtree(self.work, ignore_errors=True)
+
+    def write(self, scores: pd.DataFrame) -> Stopwatch:
+        """Write ``scores`` as the next night's run; the watch that timed it."""
+        from graph.scores import write_scores
+
+        day = self.as_of + pd.Timedelta(days=self.nights)
+        self.nights += 1
+        with Stopwatch() as watch:
+            self.result = write_scores(
+                self.driver, scores, day, "score-benchmark", batch_size=BATCH
+            )
+        return watch
+
+
+#: Scores per write-back batch (``graph.scores.write_scores``' default).
+BATCH = 5_000
+
+
 def time_rounds(
-    artefacts: dict[str, Artefact], frames, as_of, repeats: int, *, unfrozen_reference: bool
-) -> dict[str, Timings]:
+    artefacts: dict[str, Artefact], frames, as_of, repeats: int, *, unfrozen_reference: bool,
+    writer: WriteBack | None = None,
+) -> dict[str, Timings]:  # fmt: skip
     """Per champion, round by round: every round times each champion once, so they meet the
     same phases of a shared machine (its speed drifts by a third over minutes) and the tree
-    champion is a reference measured beside them. With ``unfrozen_reference``, each round
-    also scores each champion with the long-lived objects unfrozen, then freezes them again."""
+    champion is a reference measured beside them. With ``writer``, each champion's scores are
+    written right after they are scored, as ``tradegraph score`` does, so a champion's score
+    and its write meet the same phase too. With ``unfrozen_reference``, each round also
+    scores each champion with the long-lived objects unfrozen, then freezes them again."""
     timings = {champion: Timings() for champion in artefacts}
     for _ in range(repeats):
         for champion, artefact in artefacts.items():
@@ -128,6 +197,10 @@ def time_rounds(
                 timing.scores = score(artefact, frames, as_of)
             timing.seconds.append(watch.seconds)
             timing.gc.append(watch.gc_seconds)
+            if writer is not None:
+                written = writer.write(timing.scores)
+                timing.writes.append(written.seconds)
+                timing.write_gc.append(written.gc_seconds)
             with Stopwatch() as watch:
                 score(artefact, frames, as_of, with_reasons=False)
             timing.without_reasons.append(watch.seconds)
@@ -157,56 +230,34 @@ def summary(champion: str, artefact: Artefact, train_s: float, timing: Timings) 
     if timing.unfrozen:
         figures["unfrozen_score_seconds_median"] = round(statistics.median(timing.unfrozen), 2)
         figures["unfrozen_gc_seconds_median"] = round(statistics.median(timing.unfrozen_gc), 3)
+    if timing.writes:
+        both = [s + w for s, w in zip(timing.seconds, timing.writes, strict=True)]
+        figures["write_seconds_median"] = round(statistics.median(timing.writes), 2)
+        figures["write_seconds_runs"] = [round(w, 2) for w in timing.writes]
+        figures["end_to_end_seconds_runs"] = [round(b, 2) for b in both]
+        figures["end_to_end_smes_per_second"] = round(n / statistics.median(both))
     return figures
 
 
-def time_write_back(args: argparse.Namespace, frames, scores: pd.DataFrame, as_of) -> dict:
-    """Load the businesses into a Neo4j of its own (or ``--uri``) and time the write-back."""
-    import neo4j
+def write_back_figures(writer: WriteBack, warm_ups: list[Stopwatch], timed: dict) -> dict:
+    """The write-back over every champion's writes: median, runs, warm-ups."""
+    from graph.scores import WRITERS
 
-    from graph.load import load_frames
-    from graph.scores import WRITERS, write_scores
-    from graph.server import local
-
-    work = Path(args.work_dir or tempfile.mkdtemp(prefix="tradegraph-score-bench-"))
-    server = None
-    if args.uri:
-        driver = neo4j.GraphDatabase.driver(args.uri, auth=None)
-    else:
-        config = local.LocalServerConfig(data_dir=work / "neo4j", bolt_port=args.port, apoc=False)
-        server = local.start(config, say=print)
-        driver = neo4j.GraphDatabase.driver(server.uri, auth=(server.user, server.password))
-    try:
-        load_frames(
-            driver, frames.businesses, frames.identifiers.iloc[:0], [], None,
-            key_fingerprint="score-benchmark",
-        )  # fmt: skip
-        runs, paused = [], []
-        for night in range(args.warm_ups + args.repeats):
-            day = pd.Timestamp(as_of) + pd.Timedelta(days=night)
-            with Stopwatch() as watch:
-                result = write_scores(driver, scores, day, "score-benchmark", batch_size=5_000)
-            runs.append(watch.seconds)
-            paused.append(watch.gc_seconds)
-        warm_ups, timed = runs[: args.warm_ups], runs[args.warm_ups :]
-        median = statistics.median(timed)
-        return {
-            "written": result.written,
-            "new_score_dates": True,
-            "warm_up_seconds_runs": [round(s, 2) for s in warm_ups],
-            "seconds_median": round(median, 2),
-            "seconds_runs": [round(s, 2) for s in timed],
-            "gc_seconds_median": round(statistics.median(paused[args.warm_ups :]), 3),
-            "smes_per_second": round(result.written / median),
-            "batch_size": 5_000,
-            "writers": WRITERS,
-        }
-    finally:
-        driver.close()
-        if server is not None:
-            local.stop(config)
-            if not args.work_dir:
-                shutil.rmtree(work, ignore_errors=True)
+    writes = [w for timing in timed.values() for w in timing.writes]
+    paused = [g for timing in timed.values() for g in timing.write_gc]
+    median = statistics.median(writes)
+    return {
+        "written": writer.result.written if writer.result is not None else 0,
+        "new_score_dates": True,
+        "in_rounds": True,
+        "warm_up_seconds_runs": [round(w.seconds, 2) for w in warm_ups],
+        "seconds_median": round(median, 2),
+        "seconds_runs": [round(s, 2) for s in writes],
+        "gc_seconds_median": round(statistics.median(paused), 3),
+        "smes_per_second": round(len(next(iter(timed.values())).scores) / median),
+        "batch_size": BATCH,
+        "writers": WRITERS,
+    }
 
 
 def main() -> None:
@@ -246,23 +297,30 @@ def main() -> None:
         freeze_long_lived()  # as `tradegraph score` does once its model and snapshot are read
     print(f"timing score x{args.repeats}, the champions in turn", flush=True)
     reference = args.unfrozen_reference and not args.no_freeze
-    timed = time_rounds(artefacts, frames, dates[1], args.repeats, unfrozen_reference=reference)
+    with contextlib.ExitStack() as stack:
+        writer, warm_ups = None, []
+        if not args.no_write:
+            writer = stack.enter_context(WriteBack(args, frames, dates[1]))
+            print(f"{args.warm_ups} warm-up writes", flush=True)
+            first = score(next(iter(artefacts.values())), frames, dates[1])
+            warm_ups = [writer.write(first) for _ in range(args.warm_ups)]
+        timed = time_rounds(
+            artefacts, frames, dates[1], args.repeats, unfrozen_reference=reference,
+            writer=writer,
+        )  # fmt: skip
+        if writer is not None:
+            figures["write_back"] = write_back_figures(writer, warm_ups, timed)
+            print(f"write-back: {figures['write_back']}", flush=True)
     for champion, timing in timed.items():
         run = summary(champion, artefacts[champion], trained[champion], timing)
         figures["runs"].append(run)
         print(
             f"[{champion}] {run['smes']} SMEs in {run['score_seconds_median']} s "
             f"({run['smes_per_second']}/s; reasons {run['reasons_seconds']} s; GC "
-            f"{run['gc_seconds_median']} s, unfrozen {run.get('unfrozen_score_seconds_median')} s)",
+            f"{run['gc_seconds_median']} s, unfrozen {run.get('unfrozen_score_seconds_median')} s"
+            f"; with write-back {run.get('end_to_end_smes_per_second')}/s)",
             flush=True,
         )
-    scores = next(iter(timed.values())).scores if timed else None
-    if not args.no_write and scores is not None:
-        figures["write_back"] = write = time_write_back(args, frames, scores, dates[1])
-        print(f"write-back: {write}", flush=True)
-        for run in figures["runs"]:
-            total = run["score_seconds_median"] + write["seconds_median"]
-            run["end_to_end_smes_per_second"] = round(run["smes"] / total)
     path = write_result(
         "score_benchmark", figures, command=command, generator_version=generator_version()
     )
