@@ -8,9 +8,10 @@ champion's scores are written to Neo4j right after they are scored, in the same 
 ``graph.scores.write_scores`` (a server of its own under ``--work-dir`` unless ``--uri``) as a
 nightly run does: every write a new score date, so each creates its ``:Score`` nodes and links
 them into each business's history. ``--warm-ups`` writes come first, because a freshly
-started server runs its first writes in the JVM's interpreter: the same write took 3.4, 1.8,
-1.6 and 1.3 s before settling near 0.9 s on this 2-core machine, and a serving server that a
-nightly run writes to has long been warm. Each champion's ``end_to_end_smes_per_second`` is
+started server runs its first writes in the JVM's interpreter: the same write took 5.7, 4.3,
+3.0, 1.9 and 1.2 s before settling near 1 s on this 2-core machine (after five, the writes in
+the rounds still fell from 2.5 to 1.2 s), and a serving server that a nightly run writes to has
+long been warm. Each champion's ``end_to_end_smes_per_second`` is
 its SMEs over the median, across rounds, of its score plus the write that followed it: what
 ``tradegraph score`` does with the frames in hand, each pair timed in one phase of a machine
 whose speed drifts (writes timed apart from the scores differed from run to run by up to a
@@ -267,7 +268,7 @@ def main() -> None:
     parser.add_argument("--businesses", type=int, default=10_000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument(
-        "--warm-ups", type=int, default=5, help="writes before the timed ones (JVM warm-up)"
+        "--warm-ups", type=int, default=10, help="writes before the timed ones (JVM warm-up)"
     )
     parser.add_argument("--uri", help="an existing empty Neo4j (default: start one)")
     parser.add_argument("--port", type=int, default=7699)
