@@ -11,13 +11,12 @@ them into each business's history. ``--warm-ups`` writes come first, because a f
 started server runs its first writes in the JVM's interpreter: the same write took 5.7, 4.3,
 3.0, 1.9 and 1.2 s before settling near 1 s on this 2-core machine (after five, the writes in
 the rounds still fell from 2.5 to 1.2 s), and a serving server that a nightly run writes to has
-long been warm. Each champion's ``end_to_end_smes_per_second`` is
-its SMEs over the median, across rounds, of its score plus the write that followed it: what
-``tradegraph score`` does with the frames in hand, each pair timed in one phase of a machine
-whose speed drifts (writes timed apart from the scores differed from run to run by up to a
-factor of two). Like ``tradegraph
-score`` once its snapshot is read, the benchmark moves what it holds out of the garbage
-collector's reach (:func:`tradegraph.long_lived.freeze_long_lived`) unless ``--no-freeze``;
+long been warm. Each champion's ``end_to_end_smes_per_second`` is its SMEs over the median,
+across rounds, of its score plus the write that followed it: what ``tradegraph score`` does
+with the frames in hand, each pair timed in one phase of a machine whose speed drifts (writes
+timed apart from the scores differed from run to run by up to a factor of two). Like
+``tradegraph score`` once its snapshot is read, the benchmark moves what it holds out of the
+garbage collector's reach (:func:`tradegraph.long_lived.freeze_long_lived`) unless ``--no-freeze``;
 ``gc_seconds_median`` is the time collections paused each score (and each write), timed
 through ``gc.callbacks``. ``--unfrozen-reference`` also times, in the same rounds, each score
 with everything back in the collector's reach: the reference for what the freeze saves.
@@ -163,14 +162,8 @@ class WriteBack:
         day = self.as_of + pd.Timedelta(days=self.nights)
         self.nights += 1
         with Stopwatch() as watch:
-            self.result = write_scores(
-                self.driver, scores, day, "score-benchmark", batch_size=BATCH
-            )
+            self.result = write_scores(self.driver, scores, day, "score-benchmark")
         return watch
-
-
-#: Scores per write-back batch (``graph.scores.write_scores``' default).
-BATCH = 5_000
 
 
 def time_rounds(
@@ -242,21 +235,22 @@ def summary(champion: str, artefact: Artefact, train_s: float, timing: Timings) 
 
 def write_back_figures(writer: WriteBack, warm_ups: list[Stopwatch], timed: dict) -> dict:
     """The write-back over every champion's writes: median, runs, warm-ups."""
-    from graph.scores import WRITERS
+    from graph.scores import BATCH_SIZE, WRITERS
 
+    written = writer.result.written if writer.result is not None else 0
     writes = [w for timing in timed.values() for w in timing.writes]
     paused = [g for timing in timed.values() for g in timing.write_gc]
     median = statistics.median(writes)
     return {
-        "written": writer.result.written if writer.result is not None else 0,
+        "written": written,
         "new_score_dates": True,
         "in_rounds": True,
         "warm_up_seconds_runs": [round(w.seconds, 2) for w in warm_ups],
         "seconds_median": round(median, 2),
         "seconds_runs": [round(s, 2) for s in writes],
         "gc_seconds_median": round(statistics.median(paused), 3),
-        "smes_per_second": round(len(next(iter(timed.values())).scores) / median),
-        "batch_size": BATCH,
+        "smes_per_second": round(written / median),
+        "batch_size": BATCH_SIZE,
         "writers": WRITERS,
     }
 

@@ -39,6 +39,8 @@ SCORE_FRAME_COLUMNS = ["business_id", "pd", "score", "grade", "reasons"]
 REASON_COLUMNS = ["reason_codes", "reason_details"]
 #: Transactions a write-back runs at once: two keep both cores of a small server busy.
 WRITERS = 2
+#: Most scores one write-back transaction holds.
+BATCH_SIZE = 5_000
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,7 @@ def write_scores(
     model_version: str,
     *,
     scored_at: pd.Timestamp | None = None,
-    batch_size: int = 5_000,
+    batch_size: int = BATCH_SIZE,
     writers: int = WRITERS,
     database: str | None = None,
     progress: Callable[[int], None] | None = None,
