@@ -8,6 +8,15 @@ is read from the lake and every feature computed (pandas, one core), for one dat
 date with ``--stack-months`` earlier monthly cohorts; wall time, orders per core-second and
 peak memory.
 
+**Floor** (``--parts floor``): on the same kind of lake, the least work any feature engine
+does: per side (seller, buyer), orders, GMV and orders not completed in the 90 and 365 days
+before the date, from the orders placed before it. Pandas reads the lake with pyarrow and
+counts with ``numpy.bincount`` (one core); Spark SQL runs the same aggregates as native
+expressions in ``local[2]`` (both cores, no Python workers). Each engine in a fresh process:
+one warm-up run, then ``--repeats`` timed runs (median); both must give the same totals. It
+says whether any Spark implementation of the features could match pandas per core on this
+machine.
+
 **Training**: on the default synthetic marketplace (``--businesses``, generator seed
 ``--generator-seed``; one cohort, or ``--stack-months`` stacked ones for more labelled
 rows), the labelled rows are split by business into fitting (64%), early stopping (16%) and
@@ -36,6 +45,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import os
 import pickle
@@ -43,7 +53,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -169,6 +181,28 @@ def features_at(
     """Generate about ``millions`` million orders, write them to a lake, and time the
     snapshot + features with each engine, each run in a fresh process, ``repeats`` times
     (the median one-date run is reported; only the first run stacks dates)."""
+    with synthetic_lake(millions, seed) as (lake, about):
+        tmp = lake.parent
+        runs: dict[str, list[dict]] = {engine: [] for engine in engines}
+        for repeat in range(repeats):  # engines alternate, so drift reaches both alike
+            for engine in engines:
+                out = Path(tmp) / f"features-{engine}-{repeat}.json"
+                stacks = engine == "pandas" or millions <= spark_stacked_up_to
+                stack = stack_months if stacks and repeat == 0 else 0
+                command = [sys.executable, __file__, "--features-worker", str(lake),
+                           "--as-of", about["as_of"], "--stack-months", str(stack),
+                           "--worker-out", str(out), "--engine", engine]  # fmt: skip
+                env = {**os.environ, "OMP_NUM_THREADS": "1"}
+                subprocess.run(command, check=True, env=env)
+                runs[engine].append(json.loads(out.read_text()))
+    return [about | _median_run(done) for done in runs.values()]
+
+
+@contextlib.contextmanager
+def synthetic_lake(millions: float, seed: int) -> Iterator[tuple[Path, dict]]:
+    """A synthetic marketplace of about ``millions`` million orders written to a lake in a
+    temporary folder: ``(lake, about)``, ``about`` with its size, score date and the seconds
+    it took to generate and to write."""
     from loaders.lake import LakeRows, write_lake_frames
     from loaders.synthetic import SyntheticConfig, generate_marketplace, to_contract_frames
 
@@ -187,24 +221,120 @@ def features_at(
         write_lake_frames(lake, rows, key_fingerprint="scale", base_currency="USD", source="bench")
         written_s = time.perf_counter() - started
         del rows
-        runs: dict[str, list[dict]] = {engine: [] for engine in engines}
-        for repeat in range(repeats):  # engines alternate, so drift reaches both alike
-            for engine in engines:
-                out = Path(tmp) / f"features-{engine}-{repeat}.json"
-                stacks = engine == "pandas" or millions <= spark_stacked_up_to
-                stack = stack_months if stacks and repeat == 0 else 0
-                command = [sys.executable, __file__, "--features-worker", str(lake),
-                           "--as-of", as_of, "--stack-months", str(stack),
-                           "--worker-out", str(out), "--engine", engine]  # fmt: skip
-                env = {**os.environ, "OMP_NUM_THREADS": "1"}
-                subprocess.run(command, check=True, env=env)
-                runs[engine].append(json.loads(out.read_text()))
-    results = [
-        {"businesses": businesses, "orders": total_orders, "as_of": as_of,
-         "generate_s": generated_s, "lake_write_s": written_s, **_median_run(done)}
-        for done in runs.values()
-    ]  # fmt: skip
-    return results
+        yield lake, {"businesses": businesses, "orders": total_orders, "as_of": as_of,
+                     "generate_s": generated_s, "lake_write_s": written_s}  # fmt: skip
+
+
+#: The floor's aggregates: per side, orders, GMV and orders not completed in each window.
+FLOOR_WINDOWS = (90, 365)
+FLOOR_SIDES = ("seller_id", "buyer_id")
+
+
+def _pandas_floor(lake: Path, as_of: Any) -> dict[str, float]:
+    """The floor's aggregates with pyarrow and numpy, one core; their column totals."""
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    dataset = ds.dataset(lake / "orders", format="parquet", partitioning="hive")
+    before = ds.field("ts") < pa.scalar(as_of.to_pydatetime(), pa.timestamp("us", tz="UTC"))
+    columns = [*FLOOR_SIDES, "ts", "amount_base", "status"]
+    orders = dataset.to_table(columns=columns, filter=before).to_pandas()
+    age = (as_of - orders["ts"]).dt.total_seconds().to_numpy() / 86400
+    gmv = orders["amount_base"].to_numpy(float)
+    open_ = (orders["status"] != "completed").to_numpy()
+    totals: dict[str, float] = {}
+    for side in FLOOR_SIDES:
+        codes, ids = pd.factorize(orders[side])
+        for days in FLOOR_WINDOWS:
+            inside = age < days
+            per = {
+                "orders": np.bincount(codes[inside], minlength=len(ids)),
+                "gmv": np.bincount(codes[inside], weights=gmv[inside], minlength=len(ids)),
+                "not_completed": np.bincount(codes[inside & open_], minlength=len(ids)),
+            }
+            totals |= {f"{side}_{k}_{days}d": float(v.sum()) for k, v in per.items()}
+    return totals | {"orders": float(len(orders))}
+
+
+def _spark_floor(spark: Any, lake: Path, as_of: Any) -> dict[str, float]:
+    """The same aggregates as Spark SQL expressions (no Python workers) on the orders the
+    Spark engine reads (:func:`loaders.spark.snapshot.read_table`, partitions pruned by
+    month), one job per side, collected to the driver as the features are; their totals."""
+    from pyspark.sql import functions as F
+
+    from loaders.lake import lake_manifest
+    from loaders.spark.snapshot import read_table
+
+    exports = [e["export"] for e in lake_manifest(lake)["exports"]]
+    month = F.lit(as_of.strftime("%Y-%m"))
+    placed = (F.col("month") <= month) & (F.col("ts") < F.lit(as_of.to_pydatetime()))
+    orders = read_table(spark, lake, "orders", exports, placed)
+    age = (F.lit(as_of.timestamp()) - F.col("ts").cast("double")) / 86400
+    totals: dict[str, float] = {}
+    for side in FLOOR_SIDES:
+        aggregates = []
+        for days in FLOOR_WINDOWS:
+            inside = age < days
+            open_ = inside & (F.col("status") != "completed")
+            aggregates += [
+                F.sum(F.when(inside, 1).otherwise(0)).alias(f"{side}_orders_{days}d"),
+                F.sum(F.when(inside, F.col("amount_base")).otherwise(0.0)).alias(
+                    f"{side}_gmv_{days}d"
+                ),
+                F.sum(F.when(open_, 1).otherwise(0)).alias(f"{side}_not_completed_{days}d"),
+            ]
+        per = orders.groupBy(side).agg(*aggregates).toPandas()
+        totals |= {c: float(per[c].sum()) for c in per.columns if c != side}
+    return totals | {"orders": float(orders.count())}
+
+
+def floor_worker(lake: Path, as_of: str, out: Path, engine: str, repeats: int) -> None:
+    """One engine's floor in this fresh process: a warm-up run, then ``repeats`` timed runs."""
+    import pandas as pd
+
+    stamp = pd.Timestamp(as_of, tz="UTC")
+    started = time.perf_counter()
+    if engine == "spark":
+        from loaders.spark.session import SparkOptions, spark_session
+
+        spark = spark_session(SparkOptions(master="local[2]", driver_memory="6g"))
+        run = functools.partial(_spark_floor, spark, lake, stamp)
+    else:
+        run = functools.partial(_pandas_floor, lake, stamp)
+    start_s = time.perf_counter() - started
+    runs = []
+    for _ in range(repeats + 1):
+        started = time.perf_counter()
+        totals = run()
+        runs.append(time.perf_counter() - started)
+    first_s, runs = runs[0], runs[1:]
+    cores = 2 if engine == "spark" else 1
+    median = float(np.median(runs))
+    out.write_text(json.dumps({
+        "engine": engine, "cores": cores, "engine_start_s": start_s, "first_run_s": first_s,
+        "runs_s": runs, "median_s": median, "orders_before_date": int(totals["orders"]),
+        "orders_per_core_second": totals["orders"] / median / cores, "totals": totals,
+    }))  # fmt: skip
+
+
+def floor_at(millions: float, seed: int, repeats: int) -> list[dict]:
+    """Both engines' floor on one lake of about ``millions`` million orders, each in a fresh
+    process; raises when their totals differ (they did not do the same work)."""
+    rows = []
+    with synthetic_lake(millions, seed) as (lake, about):
+        for engine in ("pandas", "spark"):
+            out = lake.parent / f"floor-{engine}.json"
+            command = [sys.executable, __file__, "--floor-worker", str(lake), "--as-of",
+                       about["as_of"], "--worker-out", str(out), "--engine", engine,
+                       "--repeats", str(repeats)]  # fmt: skip
+            subprocess.run(command, check=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+            rows.append(about | json.loads(out.read_text()))
+    reference = rows[0]["totals"]
+    for name, value in rows[1]["totals"].items():
+        if not np.isclose(value, reference[name], rtol=1e-9, atol=0):
+            raise RuntimeError(f"floor totals differ in {name}: {reference[name]} vs {value}")
+    return rows
 
 
 def _median_run(runs: list[dict]) -> dict:
@@ -381,6 +511,7 @@ def main() -> None:
     parser.add_argument("--engine", default="pandas", help=argparse.SUPPRESS)
     parser.add_argument("--worker", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--features-worker", type=Path, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--floor-worker", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--as-of", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--worker-out", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument(
@@ -406,6 +537,9 @@ def main() -> None:
             args.features_worker, args.as_of, args.stack_months, args.worker_out, args.engine
         )
         return
+    if args.floor_worker is not None:
+        floor_worker(args.floor_worker, args.as_of, args.worker_out, args.engine, args.repeats)
+        return
     torch.set_num_threads(1)
     parts = set(args.parts.split(","))
     figures: dict = {}
@@ -418,6 +552,13 @@ def main() -> None:
                 args.engines.split(","), args.spark_stacked_up_to, args.repeats,
             )
         ]  # fmt: skip
+        _write(figures, args)
+    if "floor" in parts:
+        figures["floor"] = [
+            row
+            for m in args.orders_millions.split(",")
+            for row in floor_at(float(m), args.generator_seed, args.repeats)
+        ]
         _write(figures, args)
     if "training" in parts:
         figures |= training(args)
