@@ -315,17 +315,10 @@ def _engine_lines(sizes: list[Mapping[str, Any]]) -> list[str]:
         )
         lines += ["", "One date is the median of fresh-process runs, the engines alternating "
                   f"(one date, s: {runs}); only the first run stacks dates."]  # fmt: skip
-    by_size: dict[int, dict[str, Mapping[str, Any]]] = {}
-    for f in sizes:
-        by_size.setdefault(f["orders"], {})[f.get("engine", "pandas")] = f
-    for orders, engines in by_size.items():
-        if {"pandas", "spark"} <= set(engines):
-            ratio = (
-                engines["spark"]["orders_per_core_second"]
-                / engines["pandas"]["orders_per_core_second"]
-            )
-            lines += ["", f"At {fmt(orders)} orders, Spark per core against pandas per core "
-                      f"(one date): {fmt(ratio)} (goal: at least 1)."]  # fmt: skip
+    by_size = _by_size(sizes)
+    for orders, ratio in _spark_over_pandas(by_size):
+        lines += ["", f"At {fmt(orders)} orders, Spark per core against pandas per core "
+                  f"(one date): {fmt(ratio)} (goal: at least 1)."]  # fmt: skip
     largest = max(by_size)
     spark = by_size[largest].get("spark")
     if spark is not None:
@@ -338,6 +331,26 @@ def _engine_lines(sizes: list[Mapping[str, Any]]) -> list[str]:
             "not a cluster measurement).",
         ]
     return [*lines, ""]
+
+
+def _by_size(rows: list[Mapping[str, Any]]) -> dict[int, dict[str, Mapping[str, Any]]]:
+    """Rows of the scale benchmark by orders, then engine (pandas when not named)."""
+    by_size: dict[int, dict[str, Mapping[str, Any]]] = {}
+    for row in rows:
+        by_size.setdefault(row["orders"], {})[row.get("engine", "pandas")] = row
+    return by_size
+
+
+def _spark_over_pandas(
+    by_size: Mapping[int, Mapping[str, Mapping[str, Any]]],
+) -> list[tuple[int, float]]:
+    """``(orders, Spark's orders per core-second over pandas')`` for each size with both."""
+    return [
+        (orders, engines["spark"]["orders_per_core_second"]
+         / engines["pandas"]["orders_per_core_second"])
+        for orders, engines in by_size.items()
+        if {"pandas", "spark"} <= set(engines)
+    ]  # fmt: skip
 
 
 def _floor_lines(rows: list[Mapping[str, Any]]) -> list[str]:
@@ -361,17 +374,9 @@ def _floor_lines(rows: list[Mapping[str, Any]]) -> list[str]:
     header = ["orders", "engine", "orders before the date", "start (s)", "first run (s)",
               "timed runs (s)", "median (s)", "orders per core-second"]  # fmt: skip
     lines += table(header, body)
-    by_size: dict[int, dict[str, Mapping[str, Any]]] = {}
-    for r in rows:
-        by_size.setdefault(r["orders"], {})[r["engine"]] = r
-    for orders, engines in by_size.items():
-        if {"pandas", "spark"} <= set(engines):
-            ratio = (
-                engines["spark"]["orders_per_core_second"]
-                / engines["pandas"]["orders_per_core_second"]
-            )
-            lines += ["", f"At {fmt(orders)} orders, Spark SQL per core against pandas per "
-                      f"core on the floor: {fmt(ratio)}."]  # fmt: skip
+    for orders, ratio in _spark_over_pandas(_by_size(rows)):
+        lines += ["", f"At {fmt(orders)} orders, Spark SQL per core against pandas per core "
+                  f"on the floor: {fmt(ratio)}."]  # fmt: skip
     return [*lines, ""]
 
 
