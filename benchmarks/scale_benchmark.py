@@ -76,6 +76,11 @@ REFERENCE = "full_batch_1_process"
 
 
 ORDERS_PER_BUSINESS = 84  # the default marketplace: 837,351 orders over 10,000 businesses
+#: Spark in every worker of this benchmark: both cores of this machine, and a driver heap that
+#: holds 10M orders' blocks.
+SPARK_MASTER, SPARK_DRIVER_MEMORY = "local[2]", "6g"
+#: Cores each engine runs on (pandas: one process; Spark: ``SPARK_MASTER``).
+ENGINE_CORES = {"pandas": 1, "spark": 2}
 
 
 class TreeMemory:
@@ -138,7 +143,7 @@ def features_worker(lake: Path, as_of: str, stack_months: int, out: Path, engine
         features.frame(frames, date)
         stacked_orders += frames.orders_sdf.count() if engine == "spark" else len(frames.orders)
     timings["stacked_s"] = time.perf_counter() - started
-    cores = 2 if engine == "spark" else 1
+    cores = ENGINE_CORES[engine]
     figures = {
         "engine": engine,
         "cores": cores,
@@ -167,7 +172,7 @@ def _reader(engine: str):  # type: ignore[no-untyped-def]
     from loaders.spark.session import SparkOptions, buckets, spark_session
     from loaders.spark.snapshot import read_spark_snapshot
 
-    options = SparkOptions(master="local[2]", driver_memory="6g")
+    options = SparkOptions(master=SPARK_MASTER, driver_memory=SPARK_DRIVER_MEMORY)
     spark = spark_session(options)
     return lambda lake, date: read_spark_snapshot(
         spark, lake, date, buckets=buckets(options, spark)
@@ -182,20 +187,25 @@ def features_at(
     snapshot + features with each engine, each run in a fresh process, ``repeats`` times
     (the median one-date run is reported; only the first run stacks dates)."""
     with synthetic_lake(millions, seed) as (lake, about):
-        tmp = lake.parent
         runs: dict[str, list[dict]] = {engine: [] for engine in engines}
         for repeat in range(repeats):  # engines alternate, so drift reaches both alike
             for engine in engines:
-                out = Path(tmp) / f"features-{engine}-{repeat}.json"
                 stacks = engine == "pandas" or millions <= spark_stacked_up_to
                 stack = stack_months if stacks and repeat == 0 else 0
-                command = [sys.executable, __file__, "--features-worker", str(lake),
-                           "--as-of", about["as_of"], "--stack-months", str(stack),
-                           "--worker-out", str(out), "--engine", engine]  # fmt: skip
-                env = {**os.environ, "OMP_NUM_THREADS": "1"}
-                subprocess.run(command, check=True, env=env)
-                runs[engine].append(json.loads(out.read_text()))
+                runs[engine].append(_run_worker(
+                    ["--features-worker", str(lake), "--as-of", about["as_of"],
+                     "--stack-months", str(stack), "--engine", engine],
+                    lake.parent / f"features-{engine}-{repeat}.json",
+                ))  # fmt: skip
     return [about | _median_run(done) for done in runs.values()]
+
+
+def _run_worker(arguments: list[str], out: Path) -> dict:
+    """This script run as a worker in a fresh process (one OpenMP thread) with
+    ``arguments``; the figures it wrote to ``out``."""
+    command = [sys.executable, __file__, *arguments, "--worker-out", str(out)]
+    subprocess.run(command, check=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    return json.loads(out.read_text())
 
 
 @contextlib.contextmanager
@@ -298,7 +308,8 @@ def floor_worker(lake: Path, as_of: str, out: Path, engine: str, repeats: int) -
     if engine == "spark":
         from loaders.spark.session import SparkOptions, spark_session
 
-        spark = spark_session(SparkOptions(master="local[2]", driver_memory="6g"))
+        options = SparkOptions(master=SPARK_MASTER, driver_memory=SPARK_DRIVER_MEMORY)
+        spark = spark_session(options)
         run = functools.partial(_spark_floor, spark, lake, stamp)
     else:
         run = functools.partial(_pandas_floor, lake, stamp)
@@ -309,7 +320,7 @@ def floor_worker(lake: Path, as_of: str, out: Path, engine: str, repeats: int) -
         totals = run()
         runs.append(time.perf_counter() - started)
     first_s, runs = runs[0], runs[1:]
-    cores = 2 if engine == "spark" else 1
+    cores = ENGINE_CORES[engine]
     median = float(np.median(runs))
     out.write_text(json.dumps({
         "engine": engine, "cores": cores, "engine_start_s": start_s, "first_run_s": first_s,
@@ -323,13 +334,10 @@ def floor_at(millions: float, seed: int, repeats: int) -> list[dict]:
     process; raises when their totals differ (they did not do the same work)."""
     rows = []
     with synthetic_lake(millions, seed) as (lake, about):
-        for engine in ("pandas", "spark"):
-            out = lake.parent / f"floor-{engine}.json"
-            command = [sys.executable, __file__, "--floor-worker", str(lake), "--as-of",
-                       about["as_of"], "--worker-out", str(out), "--engine", engine,
-                       "--repeats", str(repeats)]  # fmt: skip
-            subprocess.run(command, check=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
-            rows.append(about | json.loads(out.read_text()))
+        for engine in ENGINE_CORES:
+            arguments = ["--floor-worker", str(lake), "--as-of", about["as_of"],
+                         "--engine", engine, "--repeats", str(repeats)]  # fmt: skip
+            rows.append(about | _run_worker(arguments, lake.parent / f"floor-{engine}.json"))
     reference = rows[0]["totals"]
     for name, value in rows[1]["totals"].items():
         if not np.isclose(value, reference[name], rtol=1e-9, atol=0):
