@@ -48,7 +48,7 @@ from results_io import command_line, generator_version, write_result
 from gnn.artefact import Artefact
 from gnn.scoring import TrainingConfig, score, train_models
 from gnn.selection import ModelConfig, SelectionConfig
-from graph.scores import WriteResult
+from graph.scores import BATCH_SIZE, WRITERS, WriteResult, write_scores
 from tradegraph.long_lived import freeze_long_lived
 
 MODELS_FOR = {
@@ -157,8 +157,6 @@ class WriteBack:
 
     def write(self, scores: pd.DataFrame) -> Stopwatch:
         """Write ``scores`` as the next night's run; the watch that timed it."""
-        from graph.scores import write_scores
-
         day = self.as_of + pd.Timedelta(days=self.nights)
         self.nights += 1
         with Stopwatch() as watch:
@@ -235,8 +233,6 @@ def summary(champion: str, artefact: Artefact, train_s: float, timing: Timings) 
 
 def write_back_figures(writer: WriteBack, warm_ups: list[Stopwatch], timed: dict) -> dict:
     """The write-back over every champion's writes: median, runs, warm-ups."""
-    from graph.scores import BATCH_SIZE, WRITERS
-
     written = writer.result.written if writer.result is not None else 0
     writes = [w for timing in timed.values() for w in timing.writes]
     paused = [g for timing in timed.values() for g in timing.write_gc]
