@@ -116,7 +116,11 @@ def render_score_benchmark(figures: Mapping[str, Any]) -> list[str]:
     lines = [
         f"{fmt(market.get('businesses'))} businesses, {fmt(market.get('orders'))} orders "
         f"(generator seed {market.get('generator_seed')}), scored as of "
-        f"{figures.get('score_as_of')}; medians over the runs listed.",
+        f"{figures.get('score_as_of')}; medians over the runs listed. "
+        # Results before --folds trained every champion with 2 folds.
+        f"Each champion trained with {figures.get('folds', 2)} folds: a GraphSAGE part is "
+        "the bag of one member per fold, and its reasons' Integrated Gradients run once per "
+        "member.",
         "",
     ]
     rows = [

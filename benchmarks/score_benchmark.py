@@ -1,7 +1,9 @@
 """Batch scoring speed: scores, grades and reasons for every SME, and the write-back to Neo4j.
 
-For each champion kind, train it at a light setting (2 folds, the champion forced) on the
-default synthetic marketplace (frames in memory), then time ``gnn.scoring.score`` on the next
+For each champion kind, train it as ``tradegraph train`` does by default (``--folds``, default
+:class:`~gnn.selection.SelectionConfig`'s 5, so a GraphSAGE part is the bag of 5 fold members a
+user scores with; the champion forced) on the default synthetic marketplace (frames in memory),
+then time ``gnn.scoring.score`` on the next
 score date: features and graph, prediction, and reasons (TreeSHAP and/or batched Integrated
 Gradients), median over ``--repeats`` rounds that each time every champion once. Each
 champion's scores are written to Neo4j right after they are scored, in the same round, with
@@ -59,10 +61,13 @@ MODELS_FOR = {
 }
 
 
-def train(champion: str, frames, dates) -> tuple[Artefact, float]:
-    """``champion`` trained lightly (2 folds, forced) at the first date, and the seconds."""
+def train(champion: str, frames, dates, folds: int = 2) -> tuple[Artefact, float]:
+    """``champion`` trained with ``folds`` folds (forced) at the first date, and the seconds.
+
+    The integrated gradients behind a GraphSAGE part's reasons run once per bag member, and
+    the bag has one member per fold, so ``folds`` sets the cost of its reasons."""
     config = TrainingConfig(
-        selection=SelectionConfig(folds=2, champion=champion, models=MODELS_FOR[champion]),
+        selection=SelectionConfig(folds=folds, champion=champion, models=MODELS_FOR[champion]),
         models=ModelConfig(),
         allow_immature=True,
     )
@@ -258,6 +263,10 @@ def main() -> None:
     parser.add_argument("--businesses", type=int, default=10_000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument(
+        "--folds", type=int, default=SelectionConfig().folds,
+        help="training folds, one GraphSAGE bag member each (default: `tradegraph train`'s)",
+    )  # fmt: skip
+    parser.add_argument(
         "--warm-ups", type=int, default=10, help="writes before the timed ones (JVM warm-up)"
     )
     parser.add_argument("--uri", help="an existing empty Neo4j (default: start one)")
@@ -276,14 +285,14 @@ def main() -> None:
 
     frames, dates, about = market_frames(args.businesses, args.generator_seed)
     figures: dict = {
-        "marketplace": about, "score_as_of": str(dates[1].date()),
+        "marketplace": about, "score_as_of": str(dates[1].date()), "folds": args.folds,
         "long_lived_frozen": not args.no_freeze, "runs": [],
     }  # fmt: skip
     command = command_line()
     artefacts, trained = {}, {}
     for champion in args.champions.split(","):
-        print(f"[{champion}] training (2 folds)", flush=True)
-        artefacts[champion], trained[champion] = train(champion, frames, dates)
+        print(f"[{champion}] training ({args.folds} folds)", flush=True)
+        artefacts[champion], trained[champion] = train(champion, frames, dates, args.folds)
     if not args.no_freeze:
         freeze_long_lived()  # as `tradegraph score` does once its model and snapshot are read
     print(f"timing score x{args.repeats}, the champions in turn", flush=True)
