@@ -1,7 +1,8 @@
 """The neighbourhood cap and neighbourhood scoring: what the cap costs, what it buys.
 
 On the default synthetic marketplace (frames in memory), GraphSAGE champions are trained
-(2 folds, champion forced) at the first score date with the default cap
+(``--folds``, by default ``tradegraph train``'s 5: a bag of 5 members, each run for every
+score and its reasons; champion forced) at the first score date with the default cap
 (``SAGEConfig.max_neighbours``) and without it, and scored at the next date:
 
 * **cap vs uncapped, one model**: the capped model's PDs on the capped graph against the same
@@ -40,9 +41,9 @@ from gnn.scoring import TrainingConfig, prepare_scores, score_prepared, train_mo
 from gnn.selection import ModelConfig, SelectionConfig
 
 
-def _train(frames, as_of, cap: int | None):
+def _train(frames, as_of, cap: int | None, folds: int):
     config = TrainingConfig(
-        selection=SelectionConfig(folds=2, champion="graphsage", models=("graphsage",)),
+        selection=SelectionConfig(folds=folds, champion="graphsage", models=("graphsage",)),
         models=ModelConfig(sage=replace(SAGEConfig(), max_neighbours=cap)),
         allow_immature=True,
     )
@@ -153,14 +154,18 @@ def main() -> None:
     parser.add_argument("--generator-seed", type=int, default=42)
     parser.add_argument("--businesses", type=int, default=10_000)
     parser.add_argument("--sample", type=int, default=200, help="random SMEs scored one by one")
+    parser.add_argument(
+        "--folds", type=int, default=SelectionConfig().folds,
+        help="training folds, one GraphSAGE bag member each (default: `tradegraph train`'s)",
+    )  # fmt: skip
     args = parser.parse_args()
 
     frames, dates, about = market_frames(args.businesses, args.generator_seed)
     figures: dict = {"marketplace": about, "train_as_of": str(dates[0].date()),
-                     "score_as_of": str(dates[1].date())}  # fmt: skip
+                     "score_as_of": str(dates[1].date()), "folds": args.folds}  # fmt: skip
     print("training GraphSAGE with the default cap and without it", flush=True)
-    capped = _train(frames, dates[0], SAGEConfig().max_neighbours)
-    uncapped = _train(frames, dates[0], None)
+    capped = _train(frames, dates[0], SAGEConfig().max_neighbours, args.folds)
+    uncapped = _train(frames, dates[0], None, args.folds)
     figures["cap"], prepared = cap_effect(frames, dates, capped, uncapped)
     print(f"cap: {figures['cap']}", flush=True)
     figures["neighbourhood"] = neighbourhood_scoring(

@@ -235,7 +235,9 @@ def render_neighbourhood(figures: Mapping[str, Any]) -> list[str]:
     lines = [
         f"{fmt(market.get('businesses'))} businesses, {fmt(market.get('orders'))} orders "
         f"(generator seed {market.get('generator_seed')}); GraphSAGE trained as of "
-        f"{figures.get('train_as_of')} (2 folds), scored as of {figures.get('score_as_of')}.",
+        # Results before --folds trained with 2 folds.
+        f"{figures.get('train_as_of')} ({figures.get('folds', 2)} folds, one bag member each), "
+        f"scored as of {figures.get('score_as_of')}.",
         "",
         f"**The cap** (each node aggregates its {cap.get('max_neighbours')} largest "
         "counterparties per trade direction):",
