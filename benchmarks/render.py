@@ -228,6 +228,30 @@ def render_ig_steps(figures: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def render_demo(figures: Mapping[str, Any]) -> list[str]:
+    """The demo's stages per run, their medians and the goal."""
+    runs = figures.get("runs", [])
+    medians = figures.get("stage_seconds_median", {})
+    verdict = "met" if figures.get("goal_met") else "not met"
+    lines = [
+        f"`tradegraph demo` on {fmt(figures.get('businesses'))} businesses, each run in a fresh "
+        "home with its own Neo4j (the bulk-import path of a first demo). Goal: the stages "
+        f"within {fmt(figures.get('goal_seconds'))} s on 2 cores: {verdict} (median "
+        f"{fmt(figures.get('stages_seconds_median'))} s).",
+        "",
+    ]
+    rows = [
+        [name, *(r["stage_seconds"].get(name) for r in runs), seconds]
+        for name, seconds in medians.items()
+    ]
+    rows.append(["all stages", *(r["stages_seconds"] for r in runs),
+                 figures.get("stages_seconds_median")])  # fmt: skip
+    rows.append(["whole command (imports, server start)", *(r["wall_seconds"] for r in runs),
+                 figures.get("wall_seconds_median")])  # fmt: skip
+    header = ["stage (s)", *(f"run {i + 1}" for i in range(len(runs))), "median"]
+    return lines + table(header, rows)
+
+
 def render_neighbourhood(figures: Mapping[str, Any]) -> list[str]:
     """What the neighbourhood cap moves, then one-business neighbourhood scoring."""
     market, cap, near = (figures.get(k, {}) for k in ("marketplace", "cap", "neighbourhood"))
@@ -716,6 +740,7 @@ RENDERERS: dict[str, tuple[str, Renderer]] = {
     "gnn_benchmark": ("GraphSAGE speed", render_generic),
     "real_data_eval": ("Real data: champion against baselines", render_real_data),
     "api_latency": ("Scoring API latency", render_generic),
+    "demo_benchmark": ("The main job: `tradegraph demo` stage by stage", render_demo),
     "score_benchmark": ("Batch scoring and write-back speed", render_score_benchmark),
     "ig_steps_benchmark": ("Integrated-Gradients path points and the reasons", render_ig_steps),
     "neighbourhood_benchmark": (
