@@ -3,10 +3,10 @@
 For each champion kind, train it as ``tradegraph train`` does by default (``--folds``, default
 :class:`~gnn.selection.SelectionConfig`'s 5, so a GraphSAGE part is the bag of 5 fold members a
 user scores with; the champion forced) on the default synthetic marketplace (frames in memory),
-then time ``gnn.scoring.score`` on the next
-score date: features and graph, prediction, and reasons (TreeSHAP and/or batched Integrated
-Gradients), median over ``--repeats`` rounds that each time every champion once. Each
-champion's scores are written to Neo4j right after they are scored, in the same round, with
+then time ``gnn.scoring.score`` on the next score date: features and graph, prediction, and
+reasons (TreeSHAP and/or batched Integrated Gradients), median over ``--repeats`` rounds that
+each time every champion once. Each champion's scores are written to Neo4j right after they are
+scored, in the same round, with
 ``graph.scores.write_scores`` (a server of its own under ``--work-dir`` unless ``--uri``) as a
 nightly run does: every write a new score date, so each creates its ``:Score`` nodes and links
 them into each business's history. ``--warm-ups`` writes come first, because a freshly
@@ -61,7 +61,7 @@ MODELS_FOR = {
 }
 
 
-def train(champion: str, frames, dates, folds: int = 2) -> tuple[Artefact, float]:
+def train(champion: str, frames, dates, folds: int) -> tuple[Artefact, float]:
     """``champion`` trained with ``folds`` folds (forced) at the first date, and the seconds.
 
     The integrated gradients behind a GraphSAGE part's reasons run once per bag member, and
