@@ -38,11 +38,12 @@ EmbeddingReadout = Callable[[list[Tensor], np.ndarray], Tensor]
 
 @dataclass(frozen=True)
 class _LayerState:
-    """One layer's values per union row: ``positive [M_l, S, H]`` (its ReLU's mask),
+    """One layer's values per union row: ``gate [M_l, S, H]`` (its ReLU's mask times
+    LayerNorm's weight: what the gradient at the layer's output is multiplied by first),
     ``xhat [M_l, S, H]`` and ``rstd [M_l, S, 1]`` (LayerNorm's normalised output and inverse
     standard deviation)."""
 
-    positive: Tensor
+    gate: Tensor
     xhat: Tensor
     rstd: Tensor
 
@@ -111,7 +112,7 @@ def shared_forward(
         for conv, norm, step in zip(member.convs, member.norms, union.layers, strict=True):
             out, root = conv.planned(h, step)  # type: ignore[operator]
             y, xhat, rstd = _layer_norm(out, norm)  # type: ignore[arg-type]
-            states.append(_LayerState((y > 0).float(), xhat, rstd))
+            states.append(_LayerState((y > 0) * norm.weight.detach(), xhat, rstd))
             h_new = torch.relu(y)
             h = root + h_new if member.config.residual else h_new
             levels.append(h)
@@ -131,14 +132,14 @@ def _layer_backward(
     gradient at its input rows ``[M_{l-1}, S, H]``; ``at [M_l]``: each copy row's union
     row, whose saved values it reads."""
     conv: DirectedSAGEConv = member.convs[layer]  # type: ignore[assignment]
-    norm: torch.nn.LayerNorm = member.norms[layer]  # type: ignore[assignment]
     rows, steps, _ = grad.shape
-    dy = grad * state.positive[at]
-    g = dy * norm.weight.detach()
-    xhat = state.xhat[at]
-    dout = state.rstd[at] * (
-        g - g.mean(-1, keepdim=True) - xhat * (g * xhat).mean(-1, keepdim=True)
-    )
+    # LayerNorm's backward, in place on fresh tensors: the copies' rows are many times the
+    # union's, and each pass over them is bound by memory, not arithmetic.
+    g = grad * state.gate.index_select(0, at)
+    xhat = state.xhat.index_select(0, at)
+    projection = (g * xhat).mean(-1, keepdim=True)
+    dout = g.sub_(g.mean(-1, keepdim=True)).sub_(xhat.mul_(projection))
+    dout.mul_(state.rstd.index_select(0, at))
     dz = dout @ conv.lin.weight.detach()  # [M_l, S, slots * in]
     slots = conv.num_relations + 1
     dz = dz.view(rows, steps, slots, -1).movedim(2, 1).reshape(rows * slots, -1)
@@ -177,4 +178,4 @@ def path_gradient(
         part = parts[layer]
         if part is not None:
             grad.index_add_(0, target_rows, part)
-    return (grad * forward.input_weight[at[0]]).sum(dim=1)
+    return grad.mul_(forward.input_weight.index_select(0, at[0])).sum(dim=1)

@@ -239,7 +239,6 @@ def integrated_gradients(
     path = path_points(steps, rule)
     weights = [part.input.weight.detach() for part in parts]  # each [P, F]
     projected = [x_all @ w.T for w in weights]  # each [N, P], once per graph node
-    stacked = torch.cat(weights)  # [M * P, F]: every member's input layer
     targets = np.asarray(targets, dtype=np.int64)
     num_layers = len(parts[0].convs)
     reach = ScipyOperators.of(operators)  # once for every plan below
@@ -261,19 +260,13 @@ def integrated_gradients(
             which = np.arange(first + start, first + start + len(chunk))
             with torch.enable_grad():
                 grads = torch.autograd.grad(readout(embeddings, which).sum(), embeddings)
-            # [K, F]: linear, so the integral over the path commutes with W; one product
-            # for every member.
-            path_grad = (
-                torch.cat(
-                    [
-                        path_gradient(part, f, plan, at, g)
-                        for part, f, g in zip(parts, forwards, grads, strict=True)
-                    ],
-                    dim=1,
-                )
-                @ stacked
-            )
-            values = (x_all[torch.from_numpy(plan.input_rows)] * path_grad).numpy()
+            # [K, F]: linear, so the integral over the path commutes with W; each member's
+            # product added in place.
+            path_grad = torch.zeros((len(plan.input_rows), x_all.shape[1]))
+            for part, f, g, w in zip(parts, forwards, grads, weights, strict=True):
+                path_grad.addmm_(path_gradient(part, f, plan, at, g), w)
+            values = path_grad.mul_(x_all.index_select(0, torch.from_numpy(plan.input_rows)))
+            values = values.numpy()
             yield NodeAttributions(owner + first + start, plan.input_rows, values)
             if progress is not None:
                 progress(len(chunk))
