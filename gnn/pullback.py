@@ -112,7 +112,8 @@ def shared_forward(
         for conv, norm, step in zip(member.convs, member.norms, union.layers, strict=True):
             out, root = conv.planned(h, step)  # type: ignore[operator]
             y, xhat, rstd = _layer_norm(out, norm)  # type: ignore[arg-type]
-            states.append(_LayerState((y > 0) * norm.weight.detach(), xhat, rstd))
+            gate = (y > 0) * norm.weight.detach()  # type: ignore[operator]
+            states.append(_LayerState(gate, xhat, rstd))
             h_new = torch.relu(y)
             h = root + h_new if member.config.residual else h_new
             levels.append(h)

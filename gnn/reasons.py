@@ -265,8 +265,8 @@ def integrated_gradients(
             path_grad = torch.zeros((len(plan.input_rows), x_all.shape[1]))
             for part, f, g, w in zip(parts, forwards, grads, weights, strict=True):
                 path_grad.addmm_(path_gradient(part, f, plan, at, g), w)
-            values = path_grad.mul_(x_all.index_select(0, torch.from_numpy(plan.input_rows)))
-            values = values.numpy()
+            rows = torch.from_numpy(plan.input_rows)
+            values = path_grad.mul_(x_all.index_select(0, rows)).numpy()
             yield NodeAttributions(owner + first + start, plan.input_rows, values)
             if progress is not None:
                 progress(len(chunk))
