@@ -228,6 +228,42 @@ def render_ig_steps(figures: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+#: What each part of the attribution floor is, in the order the page lists them.
+FLOOR_LABELS: dict[str, str] = {
+    "shared_forward": "forward pass on the union of the receptive fields, every point",
+    "block_plans": "plans of the targets' own copies",
+    "layer_products": "layers' matrix products on the copied rows",
+    "input_products": "members' input-layer products",
+    "input_pass": "one pass over the input level's per-copy gradients",
+}
+
+
+def render_attribution_floor(figures: Mapping[str, Any]) -> list[str]:
+    """The reasons' Integrated Gradients as run, against the floor of their arithmetic."""
+    shapes = figures.get("shapes", {})
+    adds = figures.get("multiply_adds", {})
+    per_target = ", ".join(f"{n:,.1f}" for n in figures.get("rows_per_target", []))
+    lines = [
+        f"Integrated Gradients for {fmt(figures.get('smes'))} SMEs as of "
+        f"{figures.get('score_as_of')}: a GraphSAGE bag of {shapes.get('members')} members, "
+        f"{shapes.get('steps')} path points, hidden width {shapes.get('hidden')}, "
+        f"{shapes.get('slots')} slots per layer, {shapes.get('features')} features. Rows of the "
+        f"targets' own copies per target, input level first: {per_target}. Multiply-adds of "
+        f"the backward's products: {sum(adds.values()) / 1e9:.1f} billion. Medians of "
+        f"{figures.get('repeats')} rounds, every part timed in the same rounds.",
+        "",
+    ]
+    seconds = figures.get("part_seconds_median", {})
+    rows = [[FLOOR_LABELS.get(name, name), value] for name, value in seconds.items()]
+    rows += [
+        ["**floor** (the sum)", figures.get("floor_seconds")],
+        ["**Integrated Gradients as `score` runs them**",
+         figures.get("integrated_gradients_seconds")],
+        ["times the floor", f"{figures.get('over_floor', float('nan')):.2f}"],
+    ]  # fmt: skip
+    return lines + table(["part", "median (s)"], rows)
+
+
 def render_demo(figures: Mapping[str, Any]) -> list[str]:
     """The demo's stages per run, their medians and the goal."""
     runs = figures.get("runs", [])
@@ -743,6 +779,10 @@ RENDERERS: dict[str, tuple[str, Renderer]] = {
     "demo_benchmark": ("The main job: `tradegraph demo` stage by stage", render_demo),
     "score_benchmark": ("Batch scoring and write-back speed", render_score_benchmark),
     "ig_steps_benchmark": ("Integrated-Gradients path points and the reasons", render_ig_steps),
+    "attribution_floor": (
+        "The reasons' Integrated Gradients against their arithmetic floor",
+        render_attribution_floor,
+    ),
     "neighbourhood_benchmark": (
         "Neighbourhood cap and neighbourhood scoring",
         render_neighbourhood,
