@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from gnn.conv import DirectedSAGEConv
+from gnn.conv import DirectedSAGEConv, sparse_product
 from gnn.model import GraphSAGE
 from gnn.receptive import LayerPlan, ReceptivePlan, ScipyOperators, plan_layers
 
@@ -144,7 +144,7 @@ def _layer_backward(
     dz = dout @ conv.lin.weight.detach()  # [M_l, S, slots * in]
     slots = conv.num_relations + 1
     dz = dz.view(rows, steps, slots, -1).movedim(2, 1).reshape(rows * slots, -1)
-    below = torch.sparse.mm(step.gather_t, dz).view(-1, steps, dz.shape[-1] // steps)
+    below = sparse_product(step.gather_t, dz).view(-1, steps, dz.shape[-1] // steps)
     if member.config.residual:
         below.index_add_(0, step.keep, grad)
     return below

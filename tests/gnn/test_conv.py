@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from gnn.conv import DirectedSAGEConv, RelationAdjacencies, fused_adjacency, relation_adjacency
+from gnn.conv import (
+    DirectedSAGEConv,
+    RelationAdjacencies,
+    fused_adjacency,
+    relation_adjacency,
+    sparse_product,
+)
 from gnn.model import GraphSAGE, SAGEConfig
 
 
@@ -70,3 +76,19 @@ def test_to_device_keeps_the_fused_operator() -> None:
     moved = relation_adjacency(edges, weights, 40, shared, True).to("cpu")
     assert isinstance(moved, RelationAdjacencies) and len(moved) == 3
     assert moved.fused.shape == (40, 160) and moved.fused_t.shape == (160, 40)
+
+
+@pytest.mark.parametrize("layout", ["csr", "coo"])
+def test_sparse_product_equals_the_sparse_matmul_to_the_bit(layout: str) -> None:
+    generator = torch.Generator().manual_seed(3)
+    dense = torch.rand(30, 12, generator=generator) * (
+        torch.rand(30, 12, generator=generator) < 0.1
+    )
+    dense[7] = 0.0  # a row with no entries: its output row must be zeros, not leftovers
+    a = dense.to_sparse_csr() if layout == "csr" else dense.to_sparse()
+    z = torch.randn(12, 9, generator=generator)
+    for _ in range(3):  # fresh outputs each call: nothing of an earlier product shows through
+        got = sparse_product(a, z)
+        assert got.shape == (30, 9)
+        assert torch.equal(got, torch.sparse.mm(a, z))
+        assert torch.equal(got[7], torch.zeros(9))
