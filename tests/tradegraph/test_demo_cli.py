@@ -26,22 +26,10 @@ STAGES = {
 }  # fmt: skip
 
 
-@pytest.fixture
-def demo_env(neo4j_server, tmp_path: Path, monkeypatch):  # type: ignore[no-untyped-def]
-    """The CLI pointed at the suite's own server (which the test's driver fixture wiped)."""
-    monkeypatch.setenv("NEO4J_URI", neo4j_server.uri)
-    monkeypatch.setenv("NEO4J_USER", neo4j_server.user)
-    monkeypatch.setenv("NEO4J_PASSWORD", neo4j_server.password)
-    monkeypatch.setenv("TRADEGRAPH_HOME", str(tmp_path / "home"))
-    from tradegraph.settings import get_settings
-
-    get_settings.cache_clear()
-    yield tmp_path
-    get_settings.cache_clear()
-
-
-def test_demo_runs_every_stage_and_scores_every_sme(neo4j_driver, demo_env: Path) -> None:
-    work = demo_env / "demo"
+def test_demo_runs_every_stage_and_scores_every_sme(
+    neo4j_driver, cli_env: Path, tmp_path: Path
+) -> None:
+    work = tmp_path / "demo"
     result = CliRunner().invoke(app, ["demo", "-n", "1500", "--work-dir", str(work)])
     assert result.exit_code == 0, result.output
 
@@ -68,14 +56,16 @@ def test_demo_runs_every_stage_and_scores_every_sme(neo4j_driver, demo_env: Path
     assert clusters is not None
     report = work / "report" / "index.html"
     assert report.exists() and "tradegraph" in report.read_text().lower()
-    assert list((demo_env / "home" / "models").glob("*/model_card.md"))
+    assert list((cli_env / "models").glob("*/model_card.md"))
     assert "Top-10 riskiest SMEs" in result.output
 
 
-def test_demo_refuses_a_named_server_that_holds_data(neo4j_driver, demo_env: Path) -> None:
+def test_demo_refuses_a_named_server_that_holds_data(
+    neo4j_driver, cli_env: Path, tmp_path: Path
+) -> None:
     with neo4j_driver.session() as session:
         session.run("CREATE (:Business {business_id: 'someone-elses'})").consume()
-    work = demo_env / "demo"
+    work = tmp_path / "demo"
     result = CliRunner().invoke(app, ["demo", "-n", "200", "--work-dir", str(work)])
 
     assert result.exit_code != 0

@@ -11,38 +11,30 @@ from typer.testing import CliRunner
 from graph.load import load_export
 from loaders.synthetic import SyntheticConfig, generate_marketplace, write_export
 from tradegraph.cli.main import app
-from tradegraph.settings import DEMO_HASH_KEY, get_settings
+from tradegraph.settings import DEMO_HASH_KEY
 
 
 @pytest.mark.slow
 def test_evaluate_reads_snapshots_and_writes_json(
-    neo4j_driver, neo4j_server, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    neo4j_driver, cli_env: Path, tmp_path: Path
 ) -> None:
     market = generate_marketplace(SyntheticConfig(n_businesses=1200, seed=21))
     write_export(market, tmp_path / "export")
     load_export(
         neo4j_driver, tmp_path / "export", DEMO_HASH_KEY.encode(), rejects_dir=tmp_path / "r"
     )
-    monkeypatch.setenv("NEO4J_URI", neo4j_server.uri)
-    monkeypatch.setenv("NEO4J_USER", neo4j_server.user)
-    monkeypatch.setenv("NEO4J_PASSWORD", neo4j_server.password)
-    monkeypatch.setenv("TRADEGRAPH_HOME", str(tmp_path / "home"))
-    get_settings.cache_clear()
     out = tmp_path / "nested" / "runs" / "evaluation.json"  # parents are created
-    try:
-        result = CliRunner().invoke(
-            app,
-            [
-                "evaluate",
-                "--train-as-of", "2024-01-01",
-                "--test-as-of", "2025-01-01",
-                "--seeds", "2",
-                "--folds", "3",
-                "--json", str(out),
-            ],
-        )  # fmt: skip
-    finally:
-        get_settings.cache_clear()
+    result = CliRunner().invoke(
+        app,
+        [
+            "evaluate",
+            "--train-as-of", "2024-01-01",
+            "--test-as-of", "2025-01-01",
+            "--seeds", "2",
+            "--folds", "3",
+            "--json", str(out),
+        ],
+    )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "(b) LightGBM own+counterparty" in result.output
     payload = json.loads(out.read_text())

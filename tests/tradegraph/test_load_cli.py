@@ -4,25 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from graph.load import graph_counts
 from loaders.synthetic import SyntheticConfig, generate_marketplace, write_export
 from tradegraph.cli.main import app
-from tradegraph.settings import get_settings
-
-
-@pytest.fixture
-def cli_env(neo4j_server, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
-    monkeypatch.setenv("NEO4J_URI", neo4j_server.uri)
-    monkeypatch.setenv("NEO4J_USER", neo4j_server.user)
-    monkeypatch.setenv("NEO4J_PASSWORD", neo4j_server.password)
-    monkeypatch.setenv("TRADEGRAPH_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("TRADEGRAPH_HASH_KEY", raising=False)
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
 
 
 def test_load_twice_reconciles_and_changes_nothing(neo4j_driver, cli_env, tmp_path: Path) -> None:

@@ -17,18 +17,11 @@ from tradegraph.cli.main import app
 pytestmark = [pytest.mark.neo4j, pytest.mark.slow]
 
 
-def test_train_then_score_twice(neo4j_driver, neo4j_server, tmp_path: Path, monkeypatch) -> None:
+def test_train_then_score_twice(neo4j_driver, cli_env: Path, tmp_path: Path) -> None:
     market = generate_marketplace(SyntheticConfig(n_businesses=2500, seed=5))
     businesses, identifiers, orders, outcomes = to_contract_frames(market, "test-key")
     load_frames(neo4j_driver, businesses, identifiers, [orders], outcomes,
                 key_fingerprint="fp", batch_size=5000)  # fmt: skip
-    monkeypatch.setenv("NEO4J_URI", neo4j_server.uri)
-    monkeypatch.setenv("TRADEGRAPH_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("NEO4J_USER", neo4j_server.user)
-    monkeypatch.setenv("NEO4J_PASSWORD", neo4j_server.password)
-    from tradegraph.settings import get_settings
-
-    get_settings.cache_clear()
     runner = CliRunner()
     models = tmp_path / "models"
     trained = runner.invoke(app, ["train", "--as-of", "2024-01-01", "--models-dir", str(models),
@@ -62,7 +55,7 @@ def test_train_then_score_twice(neo4j_driver, neo4j_server, tmp_path: Path, monk
     # the serving store holds the latest score date, and an earlier re-run leaves it there
     from gnn.neighbourhood import NeighbourhoodStore
 
-    serving = tmp_path / "home" / "serving"
+    serving = cli_env / "serving"
     store = NeighbourhoodStore.open(serving)
     assert store is not None and store.as_of == pd.Timestamp("2025-01-01", tz="UTC")
     assert set(store.nodes(frame["business_id"].astype(str).tolist()[:5])["business_id"]) == set(
@@ -72,11 +65,10 @@ def test_train_then_score_twice(neo4j_driver, neo4j_server, tmp_path: Path, monk
                                 "--no-write"])  # fmt: skip
     assert again.exit_code == 0, again.output
     assert NeighbourhoodStore.open(serving).as_of == store.as_of  # type: ignore[union-attr]
-    get_settings.cache_clear()
 
 
 def test_score_says_when_the_latest_run_is_incomplete_and_a_rerun_completes_it(
-    neo4j_driver, neo4j_server, tmp_path: Path, monkeypatch
+    neo4j_driver, cli_env: Path, tmp_path: Path, monkeypatch
 ) -> None:
     """Issue 13: a score stopped mid-write left a mixed book with nothing saying so."""
     import graph.scores
@@ -86,10 +78,6 @@ def test_score_says_when_the_latest_run_is_incomplete_and_a_rerun_completes_it(
     businesses, identifiers, orders, outcomes = to_contract_frames(market, "test-key")
     load_frames(neo4j_driver, businesses, identifiers, [orders], outcomes,
                 key_fingerprint="fp", batch_size=5000)  # fmt: skip
-    monkeypatch.setenv("NEO4J_URI", neo4j_server.uri)
-    monkeypatch.setenv("TRADEGRAPH_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("NEO4J_USER", neo4j_server.user)
-    monkeypatch.setenv("NEO4J_PASSWORD", neo4j_server.password)
     monkeypatch.setenv("TRADEGRAPH_BATCH_SIZE", "200")
     from tradegraph.settings import get_settings
 
@@ -130,4 +118,3 @@ def test_score_says_when_the_latest_run_is_incomplete_and_a_rerun_completes_it(
     assert f"score run {run.run_id} complete" in said
     done = latest_run(neo4j_driver)
     assert done is not None and done.complete and done.written == done.total > 200
-    get_settings.cache_clear()
