@@ -29,7 +29,7 @@ import argparse
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -43,7 +43,7 @@ from score_benchmark import train
 from gnn.model import GraphSAGE, SageBagModel
 from gnn.pullback import shared_forward, union_plan
 from gnn.reasons import IG_BATCH, IG_STEPS, gnn_readout, integrated_gradients, path_points
-from gnn.receptive import ScipyOperators, plan_blocks
+from gnn.receptive import ReceptivePlan, ScipyOperators, plan_blocks
 from gnn.scoring import prepare_scores
 from gnn.train import graph_operators
 from tradegraph.long_lived import freeze_long_lived
@@ -52,12 +52,18 @@ from tradegraph.long_lived import freeze_long_lived
 FLOOR_PARTS = ("shared_forward", "block_plans", "layer_products", "input_products", "input_pass")
 
 
+def block_plans(reach: ScipyOperators, targets: np.ndarray, layers: int) -> Iterator[ReceptivePlan]:
+    """The plans of the targets' own copies, ``IG_BATCH`` targets a pass, as the attributions
+    make them."""
+    for start in range(0, len(targets), IG_BATCH):
+        yield plan_blocks(reach, targets[start : start + IG_BATCH], layers)[0]
+
+
 def level_rows(reach: ScipyOperators, targets: np.ndarray, layers: int) -> list[int]:
-    """Rows of every level of the targets' own copies, summed over ``IG_BATCH`` passes:
+    """Rows of every level of the targets' own copies, summed over the passes:
     ``[K, ..., T]`` (input rows first, the targets last)."""
     totals = np.zeros(layers + 1, dtype=np.int64)
-    for start in range(0, len(targets), IG_BATCH):
-        plan, _ = plan_blocks(reach, targets[start : start + IG_BATCH], layers)
+    for plan in block_plans(reach, targets, layers):
         totals += [len(rows) for rows in plan.level_rows]
     return totals.tolist()
 
@@ -107,8 +113,8 @@ def floor_parts(
             shared_forward(part, union, targets, p, path)
 
     def plans() -> None:
-        for start in range(0, len(targets), IG_BATCH):
-            plan_blocks(reach, targets[start : start + IG_BATCH], layers)
+        for _ in block_plans(reach, targets, layers):
+            pass
 
     def layer_products() -> None:
         for part in parts:
@@ -133,7 +139,7 @@ def floor_parts(
 
 
 def summary(seconds: dict[str, float], integrated_gradients_seconds: float) -> dict[str, float]:
-    """The floor (sum of its parts' medians) and how many times it the real run took."""
+    """The floor (the sum of its parts' medians), the real run, and the real run over the floor."""
     floor = sum(seconds[part] for part in FLOOR_PARTS)
     return {
         "floor_seconds": round(floor, 3),
