@@ -517,21 +517,29 @@ RETURN count(e) AS events
 # --- scoring API reads (tradegraph.api): stored scores for a batch of ids in one round trip,
 # telling unknown ids from known businesses without a score.
 
-#: Latest stored score of each id (the ``risk_*`` values on the business) with its score date
-#: (``risk_as_of``; for values written without it, the newest ``:Score`` of the same model).
-#: ``known`` is false for an id that is not in the graph. Parameters: ``ids`` (list of str).
-API_LATEST_SCORES: Final = """
+#: The ``:Score`` ``s`` whose values business ``b`` holds as its latest (null when none).
+_LATEST_TEXTS: Final = (
+    "OPTIONAL MATCH (s:Score {business_id: b.business_id, as_of: b.risk_as_of, "
+    "model_version: b.model_version})"
+)
+
+#: Latest stored score of each id (the ``risk_*`` values on the business, the texts of the
+#: ``:Score`` they came from: :data:`WRITE_SCORES`) with its score date (``risk_as_of``; for
+#: values written without it, the newest ``:Score`` of the same model). ``known`` is false for
+#: an id that is not in the graph. Parameters: ``ids`` (list of str).
+API_LATEST_SCORES: Final = f"""
 UNWIND $ids AS id
-OPTIONAL MATCH (b:Business {business_id: id})
+OPTIONAL MATCH (b:Business {{business_id: id}})
+{_LATEST_TEXTS}
 RETURN id AS business_id, b IS NOT NULL AS known, b.kind AS kind,
        b.registered_at AS registered_at,
        b.risk_pd AS pd, b.risk_score AS score, b.risk_grade AS grade,
-       b.risk_reasons AS reasons, b.risk_reason_codes AS reason_codes,
-       b.risk_reason_details AS reason_details,
+       coalesce(s.reasons, b.risk_reasons) AS reasons, b.risk_reason_codes AS reason_codes,
+       coalesce(s.reason_details, b.risk_reason_details) AS reason_details,
        b.model_version AS model_version, b.scored_at AS scored_at,
-       coalesce(b.risk_as_of, head(COLLECT {
-         MATCH (b)-[:SCORED]->(s:Score) WHERE s.model_version = b.model_version
-         RETURN s.as_of ORDER BY s.as_of DESC LIMIT 1 })) AS as_of
+       coalesce(b.risk_as_of, head(COLLECT {{
+         MATCH (b)-[:SCORED]->(earlier:Score) WHERE earlier.model_version = b.model_version
+         RETURN earlier.as_of ORDER BY earlier.as_of DESC LIMIT 1 }})) AS as_of
 """
 
 #: The stored score of each id for one score date (the newest ``:Score`` of that date, any
@@ -563,7 +571,11 @@ SCORE_CONSTRAINT: Final = (
 
 #: $rows: [{business_id, pd, score, grade, reasons, reason_codes, reason_details}], $as_of and
 #: $scored_at (µs), $model_version. ``reasons`` are the applicant's sentences, ``reason_details``
-#: the analyst's lines, aligned with ``reason_codes``.
+#: the analyst's lines, aligned with ``reason_codes``. The business gets the latest numbers and
+#: codes (what analysts filter on); the texts stay on its ``:Score`` alone, where the reads find
+#: them by the business's ``risk_as_of`` and ``model_version`` (the ``score_key`` index): a
+#: second copy of about 1 kB of text per business made the write-back a sixth slower. Texts an
+#: earlier release kept on the business are cleared, and read while no ``:Score`` holds them.
 #: The business's latest values move only forward in as_of (a back-fill keeps the newer ones).
 WRITE_SCORES: Final = f"""
 UNWIND $rows AS row
@@ -577,8 +589,7 @@ MERGE (b)-[:SCORED]->(s)
 WITH b, s
 WHERE b.risk_as_of IS NULL OR b.risk_as_of <= s.as_of
 SET b.risk_pd = s.pd, b.risk_score = s.score, b.risk_grade = s.grade,
-    b.risk_reasons = s.reasons, b.risk_reason_codes = s.reason_codes,
-    b.risk_reason_details = s.reason_details,
+    b.risk_reason_codes = s.reason_codes, b.risk_reasons = null, b.risk_reason_details = null,
     b.model_version = s.model_version, b.scored_at = s.scored_at, b.risk_as_of = s.as_of
 RETURN count(*) AS latest
 """
@@ -633,9 +644,12 @@ RETURN count(id) AS unknown
 READ_LATEST_SCORE: Final = f"""
 MATCH (b:Business {{business_id: $business_id}})
 WHERE b.risk_pd IS NOT NULL
+{_LATEST_TEXTS}
 RETURN b.business_id AS business_id, b.risk_pd AS pd, b.risk_score AS score,
-       b.risk_grade AS grade, b.risk_reasons AS reasons, b.risk_reason_codes AS reason_codes,
-       b.risk_reason_details AS reason_details, b.model_version AS model_version,
+       b.risk_grade AS grade, coalesce(s.reasons, b.risk_reasons) AS reasons,
+       b.risk_reason_codes AS reason_codes,
+       coalesce(s.reason_details, b.risk_reason_details) AS reason_details,
+       b.model_version AS model_version,
        {_us("b.risk_as_of")} AS as_of, {_us("b.scored_at")} AS scored_at
 """
 
@@ -651,11 +665,14 @@ ORDER BY as_of, scored_at, model_version
 #: The businesses with the highest latest PD and their reasons. Parameters: ``limit``.
 RISKIEST_SCORES: Final = f"""
 MATCH (b:Business) WHERE b.risk_pd IS NOT NULL
+WITH b ORDER BY b.risk_pd DESC, b.business_id LIMIT $limit
+{_LATEST_TEXTS}
 RETURN b.business_id AS business_id, b.risk_pd AS pd, b.risk_score AS score,
-       b.risk_grade AS grade, b.risk_reason_codes AS reason_codes, b.risk_reasons AS reasons,
-       b.risk_reason_details AS reason_details, {_us("b.risk_as_of")} AS as_of
+       b.risk_grade AS grade, b.risk_reason_codes AS reason_codes,
+       coalesce(s.reasons, b.risk_reasons) AS reasons,
+       coalesce(s.reason_details, b.risk_reason_details) AS reason_details,
+       {_us("b.risk_as_of")} AS as_of
 ORDER BY pd DESC, business_id
-LIMIT $limit
 """
 
 GRADE_COUNTS: Final = """

@@ -2,10 +2,11 @@
 
 Each scoring run adds ``(:Business)-[:SCORED]->(:Score {business_id, as_of, model_version, pd,
 score, grade, reasons, reason_codes, reason_details, scored_at})`` and sets the latest values on
-the business (``risk_pd, risk_score, risk_grade, risk_reasons, risk_reason_codes,
-risk_reason_details, model_version, scored_at, risk_as_of``). ``reasons`` are the applicant's
-sentences, ``reason_details`` the analyst's (they name counterparties), aligned with the codes
-of :mod:`gnn.reason_codes`.
+the business (``risk_pd, risk_score, risk_grade, risk_reason_codes, model_version, scored_at,
+risk_as_of``); the texts stay on the ``:Score`` alone, and the reads below fetch them from the
+one the business's latest values came from. ``reasons`` are the applicant's sentences,
+``reason_details`` the analyst's (they name counterparties), aligned with the codes of
+:mod:`gnn.reason_codes`.
 Writes go in batches and are idempotent per (business, as_of, model_version): rerunning a run
 updates its ``Score`` nodes in place instead of adding more. Each write-back records a
 ``(:ScoreRun)`` (:mod:`graph.score_runs`), so a run that stopped part-way is visible.

@@ -117,6 +117,42 @@ def test_reason_codes_and_analyst_details_travel_with_the_score(neo4j_driver) ->
     assert top["reason_codes"].iloc[0] == ["SALES_TREND", "BUYERS_CREDIT"]
 
 
+def test_texts_live_once_on_the_score_and_reads_take_the_latest_ones(neo4j_driver) -> None:
+    ids = _load(neo4j_driver)
+    newer = _scores(ids, shift=0.2).assign(reasons=[[f"newer {i}"] for i in range(len(ids))])
+    write_scores(neo4j_driver, newer, D2, "m2")
+    write_scores(neo4j_driver, _scores(ids), D1, "m1")  # a backfill: not the latest
+    on_business = _count(
+        neo4j_driver,
+        "MATCH (b:Business) WHERE b.risk_reasons IS NOT NULL "
+        "OR b.risk_reason_details IS NOT NULL RETURN count(b)",
+    )
+    assert on_business == 0
+    latest = read_latest_score(neo4j_driver, ids[4])
+    assert latest is not None and latest["reasons"] == ["newer 4"]
+    top = riskiest(neo4j_driver, limit=2)
+    assert top["reasons"].tolist() == [[f"newer {len(ids) - 1}"], [f"newer {len(ids) - 2}"]]
+
+
+def test_texts_an_earlier_release_kept_on_the_business_are_read_then_cleared(
+    neo4j_driver,
+) -> None:
+    ids = _load(neo4j_driver)
+    neo4j_driver.execute_query(
+        "MATCH (b:Business {business_id: $id}) SET b.risk_pd = 0.5, b.risk_score = 500, "
+        "b.risk_grade = 'E', b.risk_reasons = ['kept on the business'], "
+        "b.risk_reason_details = ['detail kept'], b.model_version = 'old'",
+        id=ids[0],
+    )
+    legacy = read_latest_score(neo4j_driver, ids[0])
+    assert legacy is not None and legacy["reasons"] == ["kept on the business"]
+    assert riskiest(neo4j_driver, limit=1)["reason_details"].iloc[0] == ["detail kept"]
+    write_scores(neo4j_driver, _scores(ids), D1, "m1")
+    latest = read_latest_score(neo4j_driver, ids[0])
+    assert latest is not None and latest["reasons"] == ["reason 0", "second"]
+    assert latest["model_version"] == "m1"
+
+
 def test_scores_without_codes_are_written_with_empty_ones(neo4j_driver) -> None:
     ids = _load(neo4j_driver)
     write_scores(neo4j_driver, _scores(ids), D1, "m1")
