@@ -155,8 +155,10 @@ def percent(share: float) -> str:
     return f"{share:.0%}"
 
 
-def _count(value: float) -> str:
-    return f"{value:,.0f}"
+def _count(value: float, noun: str, plural: str = "") -> str:
+    """``value`` rounded, with ``noun`` in its number: "1 day", "41 days", "1 other business"
+    (``plural``: the plural when it is not ``noun + "s"``)."""
+    return f"{value:,.0f} {noun if round(value) == 1 else plural or noun + 's'}"
 
 
 def _change(log_ratio: float) -> tuple[str, str]:
@@ -175,13 +177,13 @@ def _trend(what: str, growth: float, recent_orders: float) -> str:
 def _recency(what: str, days: float, cap: float = 730.0) -> str:
     if days >= cap:
         return f"No {what} on record"
-    return f"Last {what} {_count(days)} days ago"
+    return f"Last {what} {_count(days, 'day')} ago"
 
 
 def _activity(v: Value, currency: str) -> str:
     if v("silent") > 0:
         since = min(v("seller_days_since_last"), v("buyer_days_since_last"))
-        return f"No orders for {_count(since)} days after trading regularly"
+        return f"No orders for {_count(since, 'day')} after trading regularly"
     sales = money(v("seller_gmv_365d"), currency)
     purchases = money(v("buyer_gmv_365d"), currency)
     return (
@@ -195,7 +197,7 @@ def _profile(v: Value, currency: str) -> str:
         return "No declared headcount or annual revenue"
     parts = []
     if v("log_employees") > 0:
-        parts.append(f"{_expm1(v('log_employees')):,.0f} employees")
+        parts.append(_count(_expm1(v("log_employees")), "employee"))
     if v("log_declared_revenue") > 0:
         parts.append(f"annual revenue {money(v('log_declared_revenue'), currency)}")
     return "Declared size: " + ", ".join(parts)
@@ -209,7 +211,7 @@ def _credit(v: Value) -> str:
 
 def _tenure(days: float) -> str:
     if days < 365:
-        return f"Short trading history: {_count(days)} days on the marketplace"
+        return f"Short trading history: {_count(days, 'day')} on the marketplace"
     return f"Time on the marketplace: {days / 365.25:.1f} years"
 
 
@@ -219,14 +221,14 @@ SELF_SENTENCES: dict[str, Callable[[Value, str], str]] = {
         "No sales in the last 12 months"
         if v("seller_orders_365d") <= 0
         else f"Sales of {money(v('seller_gmv_365d'), c)} in the last 12 months "
-        f"({_count(v('seller_orders_365d'))} orders)"
+        f"({_count(v('seller_orders_365d'), 'order')})"
     ),
     "sales_trend": lambda v, c: _trend("Sales", v("seller_gmv_growth"), v("seller_orders_90d")),
     "purchase_volume": lambda v, c: (
         "No purchases in the last 12 months"
         if v("buyer_orders_365d") <= 0
         else f"Purchases of {money(v('buyer_gmv_365d'), c)} in the last 12 months "
-        f"({_count(v('buyer_orders_365d'))} orders)"
+        f"({_count(v('buyer_orders_365d'), 'order')})"
     ),
     "purchase_trend": lambda v, c: _trend(
         "Purchases", v("buyer_gmv_growth"), v("buyer_orders_90d")
@@ -250,13 +252,13 @@ SELF_SENTENCES: dict[str, Callable[[Value, str], str]] = {
         "No buyers in the last 12 months"
         if v("seller_counterparties") <= 0
         else f"Its largest buyer took {v('seller_top_share'):.0%} of its sales in the last 12 "
-        f"months ({_count(v('seller_counterparties'))} buyers in all)"
+        f"months ({_count(v('seller_counterparties'), 'buyer')} in all)"
     ),
     "supplier_concentration": lambda v, c: (
         "No suppliers in the last 12 months"
         if v("buyer_counterparties") <= 0
         else f"Its largest supplier provided {v('buyer_top_share'):.0%} of its purchases in the "
-        f"last 12 months ({_count(v('buyer_counterparties'))} suppliers in all)"
+        f"last 12 months ({_count(v('buyer_counterparties'), 'supplier')} in all)"
     ),
     "sales_recency": lambda v, c: _recency("sale", v("seller_days_since_last")),
     "purchase_recency": lambda v, c: _recency("purchase", v("buyer_days_since_last")),
@@ -269,7 +271,7 @@ SELF_SENTENCES: dict[str, Callable[[Value, str], str]] = {
     "activity": _activity,
     "shared_identifiers": lambda v, c: (
         f"Its phone, device, address or bank account is also "
-        f"registered to {_count(v('shared_id_businesses'))} other businesses"
+        f"registered to {_count(v('shared_id_businesses'), 'other business', 'other businesses')}"
     ),
     "credit_history": lambda v, c: _credit(v),
     "other": lambda v, c: "Other features of its own trading record",
@@ -337,7 +339,7 @@ def counterparty_fact(relation: str, concern: str, value: Value, currency: str) 
             return "defaulted in the last 12 months"
         return "trades with businesses that defaulted"
     if concern == "young":
-        return f"{_count(value('tenure_days'))} days on the marketplace"
+        return f"{_count(value('tenure_days'), 'day')} on the marketplace"
     sentence = _profile(value, currency)
     return sentence[0].lower() + sentence[1:]
 

@@ -51,3 +51,29 @@ def test_amounts_read_as_numpy_would_write_them_including_nan_and_overflow() -> 
             warnings.simplefilter("ignore", RuntimeWarning)  # numpy's overflow
             expected = f"{np.expm1(max(log1p_amount, 0.0)):,.0f} EUR"
         assert money(log1p_amount, "EUR") == expected
+
+
+def test_counts_agree_with_their_nouns() -> None:
+    from gnn.reason_codes import counterparty_fact, value_reader
+
+    def sentence(unit: tuple[str, str], **values: float) -> str:
+        return applicant_sentence(unit, value_reader(values), "EUR")
+
+    one = sentence(("self", "shared_identifiers"), shared_id_businesses=1)
+    assert one.endswith("registered to 1 other business")
+    assert sentence(("self", "shared_identifiers"), shared_id_businesses=3).endswith(
+        "3 other businesses"
+    )
+    assert sentence(("self", "tenure"), tenure_days=1) == (
+        "Short trading history: 1 day on the marketplace"
+    )
+    concentrated = sentence(
+        ("self", "customer_concentration"), seller_counterparties=1, seller_top_share=1.0
+    )
+    assert concentrated.endswith("(1 buyer in all)")
+    volume = sentence(("self", "sales_volume"), seller_orders_365d=1, seller_gmv_365d=5.0)
+    assert volume.endswith("(1 order)")
+    assert sentence(("self", "sales_recency"), seller_days_since_last=1) == "Last sale 1 day ago"
+    assert counterparty_fact("buyers", "young", value_reader({"tenure_days": 12}), "EUR") == (
+        "12 days on the marketplace"
+    )
