@@ -286,13 +286,26 @@ WHERE b.registered_at < {_dt("$as_of")} AND b.versioned IS NULL
 RETURN b.business_id AS business_id, i.type AS id_type, i.hash AS id_hash
 """
 
+#: Fields of each order in :data:`SNAPSHOT_ORDERS`' ``orders`` lists, in their order.
+SNAPSHOT_ORDER_FIELDS: Final = (
+    "txn_id", "buyer_id", "ts", "amount", "currency", "amount_base", "status", "status_at",
+    "category",
+)  # fmt: skip
+
+#: One record per seller with its orders before ``$as_of`` as a list of
+#: :data:`SNAPSHOT_ORDER_FIELDS` lists (``graph.session.read_nested_frame`` flattens them). A
+#: record per order cost the Python driver about 25 µs each, 21 s of the 25 s that reading
+#: 837,000 orders took; one per seller reads them in about a third of the time.
 SNAPSHOT_ORDERS: Final = f"""
-MATCH (s:Business)-[r:SOLD_TO]->(b:Business)
-WHERE r.ts < {_dt("$as_of")}
-RETURN r.txn_id AS txn_id, s.business_id AS seller_id, b.business_id AS buyer_id,
-       {_us("r.ts")} AS ts, r.amount AS amount, r.currency AS currency,
-       r.amount_base AS amount_base, r.status AS status,
-       {_us("r.status_at")} AS status_at, r.category AS category
+MATCH (s:Business)
+CALL (s) {{
+  MATCH (s)-[r:SOLD_TO]->(b:Business)
+  WHERE r.ts < {_dt("$as_of")}
+  RETURN collect([r.txn_id, b.business_id, {_us("r.ts")}, r.amount, r.currency,
+                  r.amount_base, r.status, {_us("r.status_at")}, r.category]) AS orders
+}}
+WITH s, orders WHERE size(orders) > 0
+RETURN s.business_id AS seller_id, orders
 """
 
 SNAPSHOT_OUTCOMES: Final = f"""

@@ -21,7 +21,7 @@ import neo4j
 import pandas as pd
 
 from graph import cypher
-from graph.session import epoch_micros, read_frame
+from graph.session import epoch_micros, read_frame, read_nested_frame
 from loaders.columns import (
     BUSINESS_COLUMNS,
     CREDIT_EVENT_COLUMNS,
@@ -153,11 +153,12 @@ def read_snapshot(
         IDENTIFIER_COLUMNS,
     ).sort_values(IDENTIFIER_COLUMNS, ignore_index=True)
     orders = _orders(
-        read_frame(driver, cypher.SNAPSHOT_ORDERS, database, as_of=micros).reindex(
-            columns=ORDER_COLUMNS
-        ),
+        read_nested_frame(
+            driver, cypher.SNAPSHOT_ORDERS, database, nested="orders",
+            fields=cypher.SNAPSHOT_ORDER_FIELDS, as_of=micros,
+        ).reindex(columns=ORDER_COLUMNS),
         stamp,
-    )
+    )  # fmt: skip
     known = set(businesses["business_id"].tolist())
     orders = orders[orders["seller_id"].isin(known) & orders["buyer_id"].isin(known)]
     every_event = read_credit_events(driver, database=database)

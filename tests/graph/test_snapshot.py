@@ -94,3 +94,28 @@ def test_later_orders_and_status_changes_do_not_leak(neo4j_driver) -> None:
             getattr(snap_after, name), getattr(snap_before, name), obj=name
         )
     assert len(snap_after.orders) > 0 and len(snap_after.outcomes) > 0
+
+
+def test_nested_reads_keep_nulls_in_place_and_repeat_each_records_columns(neo4j_driver) -> None:
+    from graph.session import read_nested_frame
+
+    query = "UNWIND $groups AS g RETURN g.key AS key, g.rank AS rank, g.rows AS rows ORDER BY key"
+    groups = [
+        {"key": "a", "rank": 1, "rows": [["x", None, 1.5], ["y", 2, None]]},
+        {"key": "b", "rank": 2, "rows": [[None, 3, 0.5]]},
+        {"key": "c", "rank": 3, "rows": []},
+    ]
+    frame = read_nested_frame(
+        neo4j_driver, query, nested="rows", fields=("name", "count", "share"), groups=groups
+    )
+    assert list(frame.columns) == ["key", "rank", "name", "count", "share"]
+    assert frame["key"].tolist() == ["a", "a", "b"] and frame["rank"].tolist() == [1, 1, 2]
+    assert frame["name"].tolist()[:2] == ["x", "y"] and frame["name"].isna().tolist()[2]
+    assert frame["count"].isna().tolist() == [True, False, False]
+    assert frame["share"].isna().tolist() == [False, True, False]
+    empty = read_nested_frame(
+        neo4j_driver, query, nested="rows", fields=("name", "count", "share"), groups=[]
+    )
+    assert empty.empty and list(empty.columns) == ["key", "rank", "name", "count", "share"]
+    with pytest.raises(ValueError, match="no 'orders' column"):
+        read_nested_frame(neo4j_driver, query, nested="orders", fields=("a",), groups=groups)
