@@ -535,6 +535,12 @@ _LATEST_TEXTS: Final = (
     "OPTIONAL MATCH (s:Score {business_id: b.business_id, as_of: b.risk_as_of, "
     "model_version: b.model_version})"
 )
+#: ``reasons`` and ``reason_details`` of that ``:Score``, or those an earlier release kept on
+#: the business (:data:`WRITE_SCORES`).
+_TEXT_COLUMNS: Final = (
+    "coalesce(s.reasons, b.risk_reasons) AS reasons, "
+    "coalesce(s.reason_details, b.risk_reason_details) AS reason_details"
+)
 
 #: Latest stored score of each id (the ``risk_*`` values on the business, the texts of the
 #: ``:Score`` they came from: :data:`WRITE_SCORES`) with its score date (``risk_as_of``; for
@@ -547,8 +553,7 @@ OPTIONAL MATCH (b:Business {{business_id: id}})
 RETURN id AS business_id, b IS NOT NULL AS known, b.kind AS kind,
        b.registered_at AS registered_at,
        b.risk_pd AS pd, b.risk_score AS score, b.risk_grade AS grade,
-       coalesce(s.reasons, b.risk_reasons) AS reasons, b.risk_reason_codes AS reason_codes,
-       coalesce(s.reason_details, b.risk_reason_details) AS reason_details,
+       b.risk_reason_codes AS reason_codes, {_TEXT_COLUMNS},
        b.model_version AS model_version, b.scored_at AS scored_at,
        coalesce(b.risk_as_of, head(COLLECT {{
          MATCH (b)-[:SCORED]->(earlier:Score) WHERE earlier.model_version = b.model_version
@@ -659,9 +664,7 @@ MATCH (b:Business {{business_id: $business_id}})
 WHERE b.risk_pd IS NOT NULL
 {_LATEST_TEXTS}
 RETURN b.business_id AS business_id, b.risk_pd AS pd, b.risk_score AS score,
-       b.risk_grade AS grade, coalesce(s.reasons, b.risk_reasons) AS reasons,
-       b.risk_reason_codes AS reason_codes,
-       coalesce(s.reason_details, b.risk_reason_details) AS reason_details,
+       b.risk_grade AS grade, b.risk_reason_codes AS reason_codes, {_TEXT_COLUMNS},
        b.model_version AS model_version,
        {_us("b.risk_as_of")} AS as_of, {_us("b.scored_at")} AS scored_at
 """
@@ -681,9 +684,7 @@ MATCH (b:Business) WHERE b.risk_pd IS NOT NULL
 WITH b ORDER BY b.risk_pd DESC, b.business_id LIMIT $limit
 {_LATEST_TEXTS}
 RETURN b.business_id AS business_id, b.risk_pd AS pd, b.risk_score AS score,
-       b.risk_grade AS grade, b.risk_reason_codes AS reason_codes,
-       coalesce(s.reasons, b.risk_reasons) AS reasons,
-       coalesce(s.reason_details, b.risk_reason_details) AS reason_details,
+       b.risk_grade AS grade, b.risk_reason_codes AS reason_codes, {_TEXT_COLUMNS},
        {_us("b.risk_as_of")} AS as_of
 ORDER BY pd DESC, business_id
 """
