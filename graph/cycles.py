@@ -40,7 +40,7 @@ from scipy.sparse.csgraph import connected_components
 
 from graph import cypher
 from graph.query_library import to_plain
-from graph.session import read_frame
+from graph.session import read_frame, read_nested_frame
 
 #: The library query's defaults (its ``// param`` headers).
 DEFAULTS: Final[dict[str, Any]] = {
@@ -276,17 +276,15 @@ def read_orders(
             raise CycleBudgetError("circular_trading ran past its budget reading orders")
         batch = pairs.iloc[begin : begin + PAIRS_PER_READ]
         ask = batch[["seller", "buyer"]].to_numpy(str).tolist()
-        lists = read_frame(driver, cypher.CYCLE_PAIR_ORDERS, database, pairs=ask, since=since_us)
-        if len(lists):
-            frames.append(lists)
-    if not frames:
-        empty = pd.DataFrame(
-            {"seller": [], "buyer": [], "txn_id": [], "amount": [], "ts": []}
-        ).astype({"ts": np.int64, "amount": np.float64})
-        return Orders.from_frame(empty)
-    per_pair = pd.concat(frames, ignore_index=True)
-    flat = per_pair.explode(["txn_ids", "amounts", "ts"], ignore_index=True)
-    flat = flat.rename(columns={"txn_ids": "txn_id", "amounts": "amount"})
+        frames.append(
+            read_nested_frame(
+                driver, cypher.CYCLE_PAIR_ORDERS, database, nested="orders",
+                fields=cypher.CYCLE_ORDER_FIELDS, pairs=ask, since=since_us,
+            )
+        )  # fmt: skip
+    flat = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+        columns=["seller", "buyer", *cypher.CYCLE_ORDER_FIELDS]
+    )  # fmt: skip
     return Orders.from_frame(flat.astype({"ts": np.int64, "amount": np.float64}))
 
 

@@ -887,15 +887,19 @@ WHERE t.orders > coalesce(t.cancelled, 0)
 RETURN a.business_id AS seller, b.business_id AS buyer
 """
 
+#: Fields of each order in :data:`CYCLE_PAIR_ORDERS`' ``orders`` lists, in their order.
+CYCLE_ORDER_FIELDS: Final = ("txn_id", "amount", "ts")
+
 #: The orders that were not cancelled of the given pairs ($pairs: [[seller, buyer]]), placed at
-#: or after $since (epoch µs; null = all), one row per pair with its orders as lists (far fewer
-#: records to decode than a row per order).
+#: or after $since (epoch µs; null = all), one row per pair with its orders as a list of
+#: :data:`CYCLE_ORDER_FIELDS` lists (far fewer records to decode than a row per order;
+#: ``graph.session.read_nested_frame`` flattens them).
 CYCLE_PAIR_ORDERS: Final = f"""
 UNWIND $pairs AS p
 MATCH (a:Business {{business_id: p[0]}}) USING INDEX SEEK a:Business(business_id)
 MATCH (b:Business {{business_id: p[1]}}) USING INDEX SEEK b:Business(business_id)
 MATCH (a)-[o:SOLD_TO]->(b)
 WHERE o.status <> 'cancelled' AND ($since IS NULL OR o.ts >= {_dt("$since")})
-RETURN p[0] AS seller, p[1] AS buyer, collect(o.txn_id) AS txn_ids,
-       collect(o.amount_base) AS amounts, collect({_us("o.ts")}) AS ts
+RETURN p[0] AS seller, p[1] AS buyer,
+       collect([o.txn_id, o.amount_base, {_us("o.ts")}]) AS orders
 """
